@@ -1,0 +1,85 @@
+# lakeapi - the two commands users need are `make demo` and `make test`.
+# Everything else here is what those two are made of.
+
+BUILD      ?= build
+ASAN_BUILD ?= build-asan
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 30
+PYTHON     := /usr/bin/python3
+SF         ?= 1
+CMAKE_GEN  := -G Ninja
+
+.PHONY: all deps build build-asan demo test test-unit test-api test-asan fuzz fuzz-build \
+        bench bench-quick format tidy clean
+
+all: build
+
+deps:
+	@scripts/deps.sh
+
+$(BUILD)/build.ninja:
+	cmake -S . -B $(BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=RelWithDebInfo
+
+build: deps $(BUILD)/build.ninja
+	cmake --build $(BUILD)
+
+$(ASAN_BUILD)/build.ninja:
+	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DLAKEAPI_SANITIZE=ON
+
+build-asan: deps $(ASAN_BUILD)/build.ninja
+	cmake --build $(ASAN_BUILD)
+
+# Runs the server on http://127.0.0.1:8000 over a private PostgreSQL with the demo data.
+demo: build
+	./$(BUILD)/lakeapi demo --sf $(SF)
+
+# Unit tests (CTest + cmocka), black-box API tests (pytest over real HTTP against a real
+# PostgreSQL), both again under AddressSanitizer + UBSan, then a short fuzzing run.
+test: build build-asan
+	$(MAKE) --no-print-directory test-unit BUILD=$(BUILD)
+	$(MAKE) --no-print-directory test-api BUILD=$(BUILD)
+	$(MAKE) --no-print-directory test-asan
+	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+test-unit:
+	cd $(BUILD) && ctest --output-on-failure --timeout 300
+
+test-api:
+	LAKEAPI_BIN=$(abspath $(BUILD))/lakeapi $(PYTHON) -m pytest -q tests/api
+
+test-asan: build-asan
+	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600
+	ASAN_OPTIONS=detect_leaks=1 LAKEAPI_BIN=$(abspath $(ASAN_BUILD))/lakeapi \
+		$(PYTHON) -m pytest -q tests/api
+
+$(FUZZ_BUILD)/build.ninja:
+	CC=clang cmake -S . -B $(FUZZ_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DLAKEAPI_FUZZ=ON \
+		-DCMAKE_C_FLAGS="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=undefined"
+
+fuzz-build: deps $(FUZZ_BUILD)/build.ninja
+	cmake --build $(FUZZ_BUILD)
+
+# Each target runs FUZZ_SECONDS on its committed corpus (copied, so runs do not grow it).
+fuzz: fuzz-build
+	@set -e; for f in $(FUZZ_BUILD)/fuzz_*; do \
+		name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
+		work=$$(mktemp -d); [ -d $$corpus ] && cp -r $$corpus/. $$work/ || true; \
+		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
+		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work 2>&1 | tail -n 3; \
+		rm -rf $$work; \
+	done
+
+bench: build
+	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh full
+
+bench-quick: build
+	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh quick
+
+format:
+	clang-format -i $$(git ls-files '*.c' '*.h')
+
+tidy: build
+	clang-tidy -p $(BUILD) --quiet $$(git ls-files 'src/*.c')
+
+clean:
+	rm -rf $(BUILD) $(ASAN_BUILD) $(FUZZ_BUILD)

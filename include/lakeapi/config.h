@@ -1,0 +1,95 @@
+/*
+ * config - the effective settings: command-line flags, then the environment,
+ * then a `.env` file in the working directory (first found wins).
+ *
+ * Names are the ones users of the tutorials already have (SPEC section 6).
+ * Every value is validated when loaded: a bad value is an error that names the
+ * setting. Secrets are kept as given and only ever printed through
+ * config_describe(), which masks them.
+ */
+#ifndef LAKEAPI_CONFIG_H
+#define LAKEAPI_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "lakeapi/buf.h"
+#include "lakeapi/log.h"
+
+/* Looks a name up in "the environment"; tests pass their own. NULL if unset. */
+typedef const char *(*config_getenv_fn)(const char *name, void *data);
+
+typedef struct config {
+    /* server */
+    char *host;           /* HOST (127.0.0.1), --host */
+    int port;             /* --port, PORT, DATABRICKS_APP_PORT (8000) */
+    log_level_t log_level; /* LOG_LEVEL (info) */
+    char *app_env;        /* APP_ENV (development) */
+    char *cors_allow_origins; /* CORS_ALLOW_ORIGINS (NULL: none) */
+    bool cors_allow_credentials; /* CORS_ALLOW_CREDENTIALS (false) */
+
+    /* database: DATABASE_URL, else the discrete fields */
+    char *database_url;   /* DATABASE_URL */
+    char *pg_host;        /* PGHOST / DATABASE_HOSTNAME */
+    char *pg_port;        /* PGPORT / DATABASE_PORT (validated 1..65535) */
+    char *pg_database;    /* PGDATABASE / DATABASE_NAME / LAKEBASE_DATABASE_NAME */
+    char *pg_user;        /* PGUSER / DATABASE_USERNAME */
+    char *pg_password;    /* PGPASSWORD / DATABASE_PASSWORD (secret) */
+    char *pg_sslmode;     /* PGSSLMODE (disable|allow|prefer|require|verify-ca|verify-full) */
+    char *pg_appname;     /* PGAPPNAME (lakeapi) */
+
+    /* pool */
+    int pool_size;          /* DB_POOL_SIZE (10), >= 1 */
+    int max_overflow;       /* DB_MAX_OVERFLOW (20), >= 0 */
+    double pool_timeout_s;  /* DB_POOL_TIMEOUT (10), > 0 */
+    double command_timeout_s; /* DB_COMMAND_TIMEOUT (30), > 0 */
+    double pool_recycle_s;  /* DB_POOL_RECYCLE_INTERVAL (3600; 0 = never) */
+
+    /* tables */
+    char *orders_table;   /* ORDERS_TABLE (public.orders_synced) */
+    char *users_table;    /* USERS_TABLE (public.users) */
+
+    /* Lakebase / Databricks */
+    char *lakebase_instance_name;   /* LAKEBASE_INSTANCE_NAME */
+    char *lakebase_catalog_name;    /* LAKEBASE_CATALOG_NAME */
+    char *endpoint_name;            /* ENDPOINT_NAME / LAKEBASE_ENDPOINT / PGENDPOINT */
+    char *synced_storage_catalog;   /* SYNCED_TABLE_STORAGE_CATALOG (or SYNCHED_) */
+    char *synced_storage_schema;    /* SYNCED_TABLE_STORAGE_SCHEMA (or SYNCHED_) */
+    char *databricks_host;          /* DATABRICKS_HOST */
+    char *databricks_token;         /* DATABRICKS_TOKEN (secret) */
+    char *databricks_client_id;     /* DATABRICKS_CLIENT_ID */
+    char *databricks_client_secret; /* DATABRICKS_CLIENT_SECRET (secret) */
+    char *databricks_auth_type;     /* DATABRICKS_AUTH_TYPE (pat|oauth-m2m) */
+} config_t;
+
+void config_init(config_t *c);    /* the defaults */
+void config_dispose(config_t *c); /* frees every string */
+
+/*
+ * Loads flags (argv, from argv[0]: only --host/--port and --key=value forms of
+ * the settings are taken), then env via getenv_fn, then the .env file at
+ * dotenv_path (NULL to skip; a missing file is not an error). Returns 0, or -1
+ * with a message naming the setting in err.
+ */
+int config_load(config_t *c, int argc, char **argv, config_getenv_fn getenv_fn, void *env_data,
+                const char *dotenv_path, char *err, size_t errlen);
+/* The process environment as a config_getenv_fn. */
+const char *config_process_getenv(const char *name, void *data);
+
+/* true when some database is configured (URL, host or database name). */
+bool config_has_database(const config_t *c);
+/*
+ * libpq keywords/values for PQconnectStartParams (expand_dbname=1 so
+ * DATABASE_URL may be a URI), NULL-terminated. password overrides the
+ * configured one when not NULL (credential providers). Arrays and strings are
+ * allocated; free with config_free_conninfo().
+ */
+void config_conninfo(const config_t *c, const char *password, const char ***keywords,
+                     const char ***values);
+void config_free_conninfo(const char **keywords, const char **values);
+/* Human-readable "NAME = value" lines, every secret masked ("****"). */
+void config_describe(const config_t *c, buf_t *out);
+/* Masks the password inside a postgres URL or conninfo string. Caller frees. */
+char *config_mask_url(const char *url);
+
+#endif

@@ -1,0 +1,116 @@
+/*
+ * db - the asynchronous PostgreSQL pool.
+ *
+ * Queries are named by a statement id registered before the pool starts; every
+ * connection prepares every statement once, right after it logs in. Queries
+ * are queued and, once per loop iteration, written to connections in pipeline
+ * mode: many requests' queries share one write, one Sync and one round trip.
+ * The pool never blocks the loop: libpq runs non-blocking and its socket is
+ * watched by a uv_poll handle.
+ *
+ * A query's callback is called exactly once, never from inside db_pool_query()
+ * itself. Parameter strings are not copied: they must stay valid until the
+ * callback (the request arena is the natural home).
+ *
+ * Pipelining and transactions: statements between two Syncs run in one
+ * implicit transaction, so an error in one would roll back writes made by the
+ * others. The pool therefore holds the results of writes until their Sync and
+ * re-runs writes (and aborted reads) whose batch failed because of another
+ * statement; a write is only acknowledged once it has committed.
+ */
+#ifndef LAKEAPI_DB_H
+#define LAKEAPI_DB_H
+
+#include <libpq-fe.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+typedef struct db_pool db_pool_t;
+
+typedef enum {
+    DB_OK = 0,
+    DB_ERR_UNAVAILABLE,  /* cannot connect, or the connection was lost: 503 + Retry-After */
+    DB_ERR_POOL_TIMEOUT, /* no connection within DB_POOL_TIMEOUT: 503 + Retry-After */
+    DB_ERR_TIMEOUT,      /* statement_timeout (57014): 504 */
+    DB_ERR_CONFLICT,     /* unique violation (23505): 409 */
+    DB_ERR_BAD_INPUT,    /* data exception (class 22) or check violation (23514): 422 */
+    DB_ERR_CREDENTIALS,  /* the credential provider failed: 503 */
+    DB_ERR_INTERNAL,     /* anything else: 500 */
+} db_status_t;
+
+typedef struct db_result {
+    db_status_t status;
+    const PGresult *res;  /* DB_OK: the rows (text format); valid during the callback only */
+    const char *sqlstate; /* server error code, or NULL */
+    const char *message;  /* detail for the log, never for clients; NULL on success */
+    double wait_ms;       /* time the query waited for a connection */
+} db_result_t;
+
+typedef void (*db_result_fn)(const db_result_t *r, void *data);
+
+/* ---- credentials: where a new connection's password comes from ---- */
+
+typedef struct db_credentials db_credentials_t;
+/* password NULL means failure, with error set (no secret in it). expires_at: unix s, 0 = never. */
+typedef void (*db_credentials_cb)(const char *password, double expires_at, const char *error,
+                                  void *data);
+struct db_credentials {
+    /* force_fresh: the cached password was rejected (28P01); mint a new one. */
+    void (*get)(db_credentials_t *self, bool force_fresh, db_credentials_cb cb, void *cb_data);
+    void (*free)(db_credentials_t *self);
+    const char *kind; /* "static", "lakebase-autoscaling", ... */
+};
+
+/* ---- the pool ---- */
+
+/* Builds libpq keywords/values for one connection, given the password (may be NULL). */
+typedef void (*db_conninfo_fn)(void *data, const char *password, const char ***keywords,
+                               const char ***values);
+typedef void (*db_conninfo_free_fn)(const char **keywords, const char **values);
+
+typedef struct db_pool_config {
+    int size;                  /* connections kept open (DB_POOL_SIZE) */
+    int max_overflow;          /* extra connections opened under load (DB_MAX_OVERFLOW) */
+    double acquire_timeout_s;  /* max queue wait (DB_POOL_TIMEOUT) */
+    double command_timeout_s;  /* statement_timeout (DB_COMMAND_TIMEOUT) */
+    double lifetime_s;         /* recycle connections older than this; 0 = never */
+    int pipeline_depth;        /* max queries in flight per connection */
+    db_conninfo_fn conninfo;
+    db_conninfo_free_fn conninfo_free;
+    void *conninfo_data;
+    db_credentials_t *credentials; /* not owned; NULL = no password from us */
+} db_pool_config_t;
+
+typedef struct db_pool_stats {
+    int total, ready, busy, connecting; /* connections */
+    int waiting;                        /* queries queued for a connection */
+    uint64_t acquire_timeouts, reconnects, connect_failures, statement_timeouts;
+    uint64_t queries, batches;
+    bool healthy;                       /* a connection works right now */
+    char last_error[256];               /* why the pool is unhealthy (no secrets) */
+} db_pool_stats_t;
+
+typedef enum { DB_STMT_READ = 0, DB_STMT_WRITE = 1 } db_stmt_kind_t;
+
+void db_pool_config_defaults(db_pool_config_t *cfg);
+db_pool_t *db_pool_new(uv_loop_t *loop, const db_pool_config_t *cfg);
+/* Registers a statement; only before db_pool_start(). Returns its id (>= 0). sql is copied. */
+int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_kind_t kind);
+/* Opens the first connections in the background. */
+void db_pool_start(db_pool_t *p);
+void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values,
+                   db_result_fn cb, void *data);
+void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out);
+/* Fails queued queries, closes every connection, then calls done. */
+void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data);
+void db_pool_free(db_pool_t *p); /* after db_pool_close's done */
+
+/* Maps a server SQLSTATE to a db_status_t. */
+db_status_t db_status_from_sqlstate(const char *sqlstate);
+const char *db_status_name(db_status_t s);
+
+/* The static provider: always the same password (may be NULL). */
+db_credentials_t *db_credentials_static_new(const char *password);
+
+#endif

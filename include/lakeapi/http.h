@@ -1,0 +1,80 @@
+/*
+ * http - the boundary between the HTTP layer and the handlers above it.
+ *
+ * The HTTP layer (src/http/) owns sockets, parsing, keep-alive, pipelining,
+ * limits and writing. A handler sees one http_exchange_t: a parsed request and
+ * the means to answer it. It never touches a socket. A handler may answer
+ * later (after a database round trip): the exchange stays valid until
+ * http_exchange_send() is called exactly once, even if the client has gone
+ * (the answer is then dropped). Everything returned by the accessors lives in
+ * the exchange's arena and is valid until the response is sent.
+ */
+#ifndef LAKEAPI_HTTP_H
+#define LAKEAPI_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "lakeapi/arena.h"
+#include "lakeapi/buf.h"
+
+typedef enum {
+    HTTP_GET = 1 << 0,
+    HTTP_HEAD = 1 << 1,
+    HTTP_POST = 1 << 2,
+    HTTP_PUT = 1 << 3,
+    HTTP_DELETE = 1 << 4,
+    HTTP_PATCH = 1 << 5,
+    HTTP_OPTIONS = 1 << 6,
+} http_method_t;
+
+typedef struct http_exchange http_exchange_t;
+typedef struct http_server http_server_t;
+struct route;
+
+typedef void (*http_handler_fn)(http_exchange_t *ex, void *data);
+
+/* ---- request side ---- */
+http_method_t http_exchange_method(const http_exchange_t *ex);
+const char *http_exchange_method_name(const http_exchange_t *ex);
+/* Percent-decoded path, without the query string. */
+const char *http_exchange_path(const http_exchange_t *ex);
+/* Raw (still encoded) query string without '?', "" when none. */
+const char *http_exchange_raw_query(const http_exchange_t *ex);
+/* i-th path parameter captured by the route pattern (decoded), NULL if out of range. */
+const char *http_exchange_param(const http_exchange_t *ex, int i);
+/*
+ * Decoded value of the first query parameter called name (NULL if absent).
+ * '+' decodes to a blank as in HTML forms. len may be NULL.
+ */
+const char *http_exchange_query(const http_exchange_t *ex, const char *name, size_t *len);
+/* Case-insensitive header lookup; NULL if absent. */
+const char *http_exchange_header(const http_exchange_t *ex, const char *name, size_t *len);
+const char *http_exchange_body(const http_exchange_t *ex, size_t *len);
+arena_t *http_exchange_arena(http_exchange_t *ex);
+/* The matched route, or NULL (404/405). Its template names the route in logs/metrics. */
+const struct route *http_exchange_route(const http_exchange_t *ex);
+/* The request id (from X-Request-Id or generated); echoed in the response. */
+const char *http_exchange_request_id(const http_exchange_t *ex);
+/* Per-exchange slot handlers may use for their own state (e.g. db wait time). */
+void **http_exchange_user_slot(http_exchange_t *ex);
+
+/* ---- response side ---- */
+/* The body buffer to fill before sending (owned by the exchange). */
+buf_t *http_exchange_body_buf(http_exchange_t *ex);
+/* Adds a response header; name and value are copied. */
+void http_exchange_add_header(http_exchange_t *ex, const char *name, const char *value);
+/*
+ * Sends status + headers + the body buffer. content_type may be NULL for no
+ * body type. Call exactly once; ex must not be used afterwards.
+ */
+void http_exchange_send(http_exchange_t *ex, int status, const char *content_type);
+/* Records milliseconds spent waiting for a pooled connection (access log). */
+void http_exchange_note_pool_wait(http_exchange_t *ex, double ms);
+/* true when the client has disconnected: handlers may skip work. */
+bool http_exchange_client_gone(const http_exchange_t *ex);
+
+const char *http_status_reason(int status);
+
+#endif

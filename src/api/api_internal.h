@@ -1,0 +1,136 @@
+/*
+ * api_internal.h - what the resource files (orders.c, ops.c, ...) share:
+ * the application state, table descriptors, parameter validation in FastAPI's
+ * shapes, and responses.
+ */
+#ifndef LAKEAPI_API_INTERNAL_H
+#define LAKEAPI_API_INTERNAL_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "lakeapi/api.h"
+#include "lakeapi/http.h"
+#include "lakeapi/json.h"
+
+/* ---- table descriptors (table.c) ---- */
+
+typedef enum {
+    API_COL_INT,       /* int2/4/8: JSON number, copied as text */
+    API_COL_NUMBER,    /* numeric: JSON number, copied as text (never via double) */
+    API_COL_TEXT,      /* JSON string */
+    API_COL_DATE,      /* "YYYY-MM-DD" */
+    API_COL_TIMESTAMP, /* "YYYY-MM-DDTHH:MM:SS[.ffffff]" */
+    API_COL_BOOL,
+} api_col_kind_t;
+
+typedef struct api_column {
+    const char *name;
+    api_col_kind_t kind;
+} api_column_t;
+
+typedef struct api_table {
+    char *sql_name;            /* quoted, schema-qualified: "public"."orders_synced" */
+    const char *key;           /* key column (bigint, ascending order) */
+    const api_column_t *cols;  /* in JSON key order */
+    int ncols;
+    char *select_list;         /* "o_orderkey", "o_custkey", ... */
+} api_table_t;
+
+/* qualified is "[schema.]name", already validated by config. */
+int api_table_init(api_table_t *t, const char *qualified, const char *key,
+                   const api_column_t *cols, int ncols);
+void api_table_dispose(api_table_t *t);
+/* Statement text builders; the caller frees. $n placeholders as documented. */
+char *api_sql_get(const api_table_t *t);          /* $1 key */
+char *api_sql_keyset(const api_table_t *t);       /* $1 after key, $2 limit */
+char *api_sql_offset(const api_table_t *t);       /* $1 offset, $2 limit */
+char *api_sql_count(const api_table_t *t);
+char *api_sql_prev_cursor(const api_table_t *t);  /* $1 cursor, $2 page size */
+char *api_sql_keys(const api_table_t *t);         /* $1 limit */
+char *api_sql_update_column(const api_table_t *t, const char *column); /* $1 key, $2 value */
+/* Writes row `row` of res as one JSON object in the descriptor's column order. */
+void api_encode_row(json_writer_t *w, const api_table_t *t, const PGresult *res, int row);
+void api_encode_rows(json_writer_t *w, const api_table_t *t, const PGresult *res, int nrows);
+
+/* ---- the application ---- */
+
+struct api_app {
+    uv_loop_t *loop;
+    const config_t *cfg;
+    db_pool_t *pool;
+    api_table_t orders;
+    struct {
+        int count, sample, get, keyset, offset, prev_cursor, update_status;
+    } orders_sql;
+    int ping_sql;
+    uint64_t started_ns;
+};
+
+int api_orders_register(api_app_t *app, router_t *r);
+int api_ops_register(api_app_t *app, router_t *r);
+
+/* ---- validation in FastAPI's 422 shape (params.c) ---- */
+
+/* Collects 422 items: {"type","loc":[where,name],"msg","input"[,"ctx"]}. */
+typedef struct api_errors {
+    buf_t buf;
+    json_writer_t w;
+    int count;
+} api_errors_t;
+
+void api_errors_init(api_errors_t *e);
+void api_errors_dispose(api_errors_t *e);
+/*
+ * Adds one item. input may be NULL (written as null); ctx_json is a
+ * pre-encoded object or NULL.
+ */
+void api_errors_add(api_errors_t *e, const char *type, const char *where, const char *name,
+                    const char *msg, const char *input, const char *ctx_json);
+/* The same with loc, input and ctx given as encoded JSON (input NULL -> null). */
+void api_errors_add_raw(api_errors_t *e, const char *type, const char *loc_json,
+                        const char *msg, const char *input_json, const char *ctx_json);
+/*
+ * Parses the request body as a JSON object for a FastAPI-style model. On
+ * failure adds the 422 item (missing body, json_invalid, not an object) and
+ * returns NULL; else a new jansson reference the caller json_decref()s.
+ */
+struct json_t *api_body_object(http_exchange_t *ex, api_errors_t *e);
+/* Encodes a jansson value as JSON text into a malloc'd string (for "input"). */
+char *api_json_text(const struct json_t *v);
+
+/* Parses s as a Python int (optional blanks, sign, digits); saturates beyond int64. */
+bool api_parse_int(const char *s, int64_t *out);
+/* FastAPI's bool words: true/false 1/0 yes/no on/off t/f y/n (any case). */
+bool api_parse_bool(const char *s, bool *out);
+
+typedef struct api_int_rule {
+    int64_t def;
+    bool has_min, has_max;
+    int64_t min, max;
+} api_int_rule_t;
+
+/* Query parameter `name` as an int with bounds; on error adds to e and returns false. */
+bool api_query_int(http_exchange_t *ex, const char *name, const api_int_rule_t *rule,
+                   int64_t *out, api_errors_t *e);
+bool api_query_bool(http_exchange_t *ex, const char *name, bool def, bool *out,
+                    api_errors_t *e);
+/* Path parameter i as an int (any value; range checks are the handler's). */
+bool api_path_int(http_exchange_t *ex, int i, const char *name, int64_t *out, api_errors_t *e);
+
+/* ---- responses (respond.c) ---- */
+
+/* Starts a JSON writer over the exchange's body buffer. */
+void api_json_begin(http_exchange_t *ex, json_writer_t *w);
+void api_send_json(http_exchange_t *ex, int status);
+/* {"detail": detail} */
+void api_send_detail(http_exchange_t *ex, int status, const char *detail);
+/* 422 {"detail": [items]}; disposes e. */
+void api_send_errors(http_exchange_t *ex, api_errors_t *e);
+/* Maps a failed db_result_t to its status and a safe message (never server text). */
+void api_send_db_error(http_exchange_t *ex, const db_result_t *r);
+
+/* Number of rows / value helpers on text-format results. */
+int64_t api_result_int(const PGresult *res, int row, int col);
+
+#endif

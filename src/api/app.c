@@ -1,0 +1,35 @@
+/*
+ * app - builds the application: every resource registers its statements
+ * with the pool and its routes with the router.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "api/api_internal.h"
+
+api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, router_t *router,
+                       char *err, size_t errlen)
+{
+    api_app_t *app = calloc(1, sizeof *app);
+    if (!app) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    app->loop = loop;
+    app->cfg = cfg;
+    app->pool = pool;
+    app->started_ns = uv_hrtime();
+    if (api_ops_register(app, router) != 0 || api_orders_register(app, router) != 0) {
+        snprintf(err, errlen, "registering routes failed");
+        api_app_free(app);
+        return NULL;
+    }
+    return app;
+}
+
+void api_app_free(api_app_t *app)
+{
+    if (!app) return;
+    api_table_dispose(&app->orders);
+    free(app);
+}

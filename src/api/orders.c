@@ -1,0 +1,444 @@
+/*
+ * orders - the orders API of the seed tutorial (SPEC section 2) over the
+ * TPC-H ORDERS table: count, sample, page and cursor pagination, get by key,
+ * status update.
+ *
+ * Handlers are thin: validate into typed parameters, issue prepared
+ * statements, encode rows through the table descriptor. Where a response
+ * needs two queries (a page and its count, a cursor page and its previous
+ * cursor) both are issued at once and pipelined together; the rows are
+ * encoded as soon as they arrive and the envelope is closed when the last
+ * answer is in.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+
+static const api_column_t orders_columns[] = {
+    {"o_orderkey", API_COL_INT},       {"o_custkey", API_COL_INT},
+    {"o_orderstatus", API_COL_TEXT},   {"o_totalprice", API_COL_NUMBER},
+    {"o_orderdate", API_COL_DATE},     {"o_orderpriority", API_COL_TEXT},
+    {"o_clerk", API_COL_TEXT},         {"o_shippriority", API_COL_INT},
+    {"o_comment", API_COL_TEXT},
+};
+
+static const api_int_rule_t rule_page = {.def = 1, .has_min = true, .min = 1};
+static const api_int_rule_t rule_page_size = {
+    .def = 100, .has_min = true, .min = 1, .has_max = true, .max = 1000};
+static const api_int_rule_t rule_cursor = {.def = 0, .has_min = true, .min = 0};
+
+/* State of one request while its queries are out. Lives in the request arena. */
+typedef struct orders_req {
+    http_exchange_t *ex;
+    api_app_t *app;
+    json_writer_t w;
+    int pending;        /* queries not answered yet */
+    bool failed;        /* an error was already sent */
+    int64_t page, page_size, cursor;
+    bool include_count;
+    int64_t total;      /* count, or the previous cursor for /stream */
+    int64_t next_cursor;
+    bool has_next;
+    const char **params;
+} orders_req_t;
+
+static orders_req_t *orders_req_new(http_exchange_t *ex, api_app_t *app)
+{
+    orders_req_t *rq = arena_calloc(http_exchange_arena(ex), sizeof *rq);
+    rq->ex = ex;
+    rq->app = app;
+    return rq;
+}
+
+static const char **orders_params(orders_req_t *rq, int n)
+{
+    return arena_alloc(http_exchange_arena(rq->ex), sizeof(char *) * (size_t)n);
+}
+
+static const char *orders_i64(orders_req_t *rq, int64_t v)
+{
+    return arena_sprintf(http_exchange_arena(rq->ex), "%lld", (long long)v);
+}
+
+/* Returns true when the request should go on (no earlier failure, this one OK). */
+static bool orders_step_ok(orders_req_t *rq, const db_result_t *r)
+{
+    rq->pending--;
+    http_exchange_note_pool_wait(rq->ex, r->wait_ms);
+    if (rq->failed) return false;
+    if (r->status != DB_OK) {
+        rq->failed = true;
+        api_send_db_error(rq->ex, r);
+        return false;
+    }
+    return true;
+}
+
+/* ---- GET /count ---- */
+
+static void orders_count_done(const db_result_t *r, void *data)
+{
+    orders_req_t *rq = data;
+    if (!orders_step_ok(rq, r)) return;
+    api_json_begin(rq->ex, &rq->w);
+    jw_object_begin(&rq->w);
+    jw_kv_int(&rq->w, "total_orders", api_result_int(r->res, 0, 0));
+    jw_object_end(&rq->w);
+    api_send_json(rq->ex, 200);
+}
+
+static void orders_count_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    orders_req_t *rq = orders_req_new(ex, app);
+    rq->pending = 1;
+    db_pool_query(app->pool, app->orders_sql.count, 0, NULL, orders_count_done, rq);
+}
+
+/* ---- GET /sample ---- */
+
+static void orders_sample_done(const db_result_t *r, void *data)
+{
+    orders_req_t *rq = data;
+    if (!orders_step_ok(rq, r)) return;
+    api_json_begin(rq->ex, &rq->w);
+    jw_object_begin(&rq->w);
+    jw_key(&rq->w, "sample_order_keys");
+    jw_array_begin(&rq->w);
+    for (int i = 0; i < PQntuples(r->res); i++)
+        jw_raw_number(&rq->w, PQgetvalue(r->res, i, 0), (size_t)PQgetlength(r->res, i, 0));
+    jw_array_end(&rq->w);
+    jw_object_end(&rq->w);
+    api_send_json(rq->ex, 200);
+}
+
+static void orders_sample_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    orders_req_t *rq = orders_req_new(ex, app);
+    rq->pending = 1;
+    rq->params = orders_params(rq, 1);
+    rq->params[0] = "5";
+    db_pool_query(app->pool, app->orders_sql.sample, 1, rq->params, orders_sample_done, rq);
+}
+
+/* ---- shared by /pages and /stream: rows first, envelope when all is in ---- */
+
+static void orders_encode_page(orders_req_t *rq, const PGresult *res)
+{
+    int n = PQntuples(res);
+    rq->has_next = n > rq->page_size;
+    if (rq->has_next) n = (int)rq->page_size;
+    if (rq->has_next) rq->next_cursor = api_result_int(res, n - 1, 0);
+    api_json_begin(rq->ex, &rq->w);
+    jw_object_begin(&rq->w);
+    jw_key(&rq->w, "orders");
+    api_encode_rows(&rq->w, &rq->app->orders, res, n);
+}
+
+static void orders_pages_finish(orders_req_t *rq)
+{
+    json_writer_t *w = &rq->w;
+    int64_t total_pages = -1, total = -1;
+    if (rq->include_count) {
+        total = rq->total;
+        total_pages = (total + rq->page_size - 1) / rq->page_size;
+    }
+    jw_key(w, "pagination");
+    jw_object_begin(w);
+    jw_kv_int(w, "page", rq->page);
+    jw_kv_int(w, "page_size", rq->page_size);
+    jw_kv_int(w, "total_pages", total_pages);
+    jw_kv_int(w, "total_count", total);
+    jw_kv_bool(w, "has_next", rq->has_next);
+    jw_kv_bool(w, "has_previous", rq->page > 1);
+    jw_object_end(w);
+    jw_object_end(w);
+    api_send_json(rq->ex, 200);
+}
+
+static void orders_pages_rows_done(const db_result_t *r, void *data)
+{
+    orders_req_t *rq = data;
+    if (!orders_step_ok(rq, r)) return;
+    orders_encode_page(rq, r->res);
+    if (rq->pending == 0) orders_pages_finish(rq);
+}
+
+static void orders_pages_count_done(const db_result_t *r, void *data)
+{
+    orders_req_t *rq = data;
+    if (!orders_step_ok(rq, r)) return;
+    rq->total = api_result_int(r->res, 0, 0);
+    if (rq->pending == 0) orders_pages_finish(rq);
+}
+
+static void orders_pages_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    orders_req_t *rq = orders_req_new(ex, app);
+    api_errors_t e;
+    api_errors_init(&e);
+    api_query_int(ex, "page", &rule_page, &rq->page, &e);
+    api_query_int(ex, "page_size", &rule_page_size, &rq->page_size, &e);
+    api_query_bool(ex, "include_count", true, &rq->include_count, &e);
+    if (e.count) {
+        api_send_errors(ex, &e);
+        return;
+    }
+    api_errors_dispose(&e);
+    /* A page past int64 offsets is simply empty, as it would be with unbounded ints. */
+    int64_t offset = rq->page - 1 > INT64_MAX / rq->page_size ? INT64_MAX
+                                                               : (rq->page - 1) * rq->page_size;
+    rq->params = orders_params(rq, 2);
+    rq->params[0] = orders_i64(rq, offset);
+    rq->params[1] = orders_i64(rq, rq->page_size + 1);
+    rq->pending = rq->include_count ? 2 : 1;
+    db_pool_query(app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done, rq);
+    if (rq->include_count)
+        db_pool_query(app->pool, app->orders_sql.count, 0, NULL, orders_pages_count_done, rq);
+}
+
+/* ---- GET /stream ---- */
+
+static void orders_stream_finish(orders_req_t *rq)
+{
+    json_writer_t *w = &rq->w;
+    jw_key(w, "pagination");
+    jw_object_begin(w);
+    jw_kv_int(w, "page_size", rq->page_size);
+    jw_kv_bool(w, "has_next", rq->has_next);
+    jw_kv_bool(w, "has_previous", rq->cursor > 0);
+    jw_key(w, "next_cursor");
+    if (rq->has_next)
+        jw_int(w, rq->next_cursor);
+    else
+        jw_null(w);
+    jw_key(w, "previous_cursor");
+    if (rq->cursor > 0)
+        jw_int(w, rq->total);
+    else
+        jw_null(w);
+    jw_object_end(w);
+    jw_object_end(w);
+    api_send_json(rq->ex, 200);
+}
+
+static void orders_stream_rows_done(const db_result_t *r, void *data)
+{
+    orders_req_t *rq = data;
+    if (!orders_step_ok(rq, r)) return;
+    orders_encode_page(rq, r->res);
+    if (rq->pending == 0) orders_stream_finish(rq);
+}
+
+static void orders_stream_prev_done(const db_result_t *r, void *data)
+{
+    orders_req_t *rq = data;
+    if (!orders_step_ok(rq, r)) return;
+    rq->total = api_result_int(r->res, 0, 0);
+    if (rq->pending == 0) orders_stream_finish(rq);
+}
+
+static void orders_stream_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    orders_req_t *rq = orders_req_new(ex, app);
+    api_errors_t e;
+    api_errors_init(&e);
+    api_query_int(ex, "cursor", &rule_cursor, &rq->cursor, &e);
+    api_query_int(ex, "page_size", &rule_page_size, &rq->page_size, &e);
+    if (e.count) {
+        api_send_errors(ex, &e);
+        return;
+    }
+    api_errors_dispose(&e);
+    rq->params = orders_params(rq, 3);
+    rq->params[0] = orders_i64(rq, rq->cursor);
+    rq->params[1] = orders_i64(rq, rq->page_size + 1);
+    rq->params[2] = orders_i64(rq, rq->page_size);
+    rq->pending = rq->cursor > 0 ? 2 : 1;
+    db_pool_query(app->pool, app->orders_sql.keyset, 2, rq->params, orders_stream_rows_done, rq);
+    if (rq->cursor > 0) {
+        const char **prev = orders_params(rq, 2);
+        prev[0] = rq->params[0];
+        prev[1] = rq->params[2];
+        db_pool_query(app->pool, app->orders_sql.prev_cursor, 2, prev, orders_stream_prev_done,
+                      rq);
+    }
+}
+
+/* ---- GET /{order_key} and POST /{order_key}/status ---- */
+
+/* Validates the path key; answers 422/400 itself and returns false on failure. */
+static bool orders_path_key(http_exchange_t *ex, int64_t *key)
+{
+    api_errors_t e;
+    api_errors_init(&e);
+    if (!api_path_int(ex, 0, "order_key", key, &e)) {
+        api_send_errors(ex, &e);
+        return false;
+    }
+    api_errors_dispose(&e);
+    if (*key <= 0) {
+        api_send_detail(ex, 400, "Invalid order key provided");
+        return false;
+    }
+    return true;
+}
+
+static void orders_not_found(orders_req_t *rq)
+{
+    char detail[80];
+    snprintf(detail, sizeof detail, "Order with key '%s' not found", rq->params[0]);
+    api_send_detail(rq->ex, 404, detail);
+}
+
+static void orders_get_done(const db_result_t *r, void *data)
+{
+    orders_req_t *rq = data;
+    if (!orders_step_ok(rq, r)) return;
+    if (PQntuples(r->res) == 0) {
+        orders_not_found(rq);
+        return;
+    }
+    api_json_begin(rq->ex, &rq->w);
+    api_encode_row(&rq->w, &rq->app->orders, r->res, 0);
+    api_send_json(rq->ex, 200);
+}
+
+static void orders_get_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    int64_t key;
+    if (!orders_path_key(ex, &key)) return;
+    orders_req_t *rq = orders_req_new(ex, app);
+    rq->params = orders_params(rq, 1);
+    rq->params[0] = orders_i64(rq, key);
+    rq->pending = 1;
+    db_pool_query(app->pool, app->orders_sql.get, 1, rq->params, orders_get_done, rq);
+}
+
+static void orders_status_done(const db_result_t *r, void *data)
+{
+    orders_req_t *rq = data;
+    if (!orders_step_ok(rq, r)) return;
+    if (PQntuples(r->res) == 0) {
+        orders_not_found(rq);
+        return;
+    }
+    json_writer_t *w = &rq->w;
+    api_json_begin(rq->ex, w);
+    jw_object_begin(w);
+    jw_key(w, "o_orderkey");
+    jw_raw_number(w, PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
+    jw_kv_string(w, "o_orderstatus", rq->params[1]);
+    jw_kv_string(w, "message", "Order status updated successfully");
+    jw_object_end(w);
+    api_send_json(rq->ex, 200);
+}
+
+/* The body {"o_orderstatus": "<A-Z>"}; returns the letter or 0 after adding a 422 item. */
+static char orders_status_from_body(http_exchange_t *ex, api_errors_t *e)
+{
+    json_t *root = api_body_object(ex, e);
+    if (!root) return 0;
+    json_t *v = json_object_get(root, "o_orderstatus");
+    char letter = 0;
+    if (!v) {
+        char *input = api_json_text(root);
+        api_errors_add_raw(e, "missing", "[\"body\",\"o_orderstatus\"]", "Field required", input,
+                           NULL);
+        free(input);
+    } else if (!json_is_string(v)) {
+        char *input = api_json_text(v);
+        api_errors_add_raw(e, "string_type", "[\"body\",\"o_orderstatus\"]",
+                           "Input should be a valid string", input, NULL);
+        free(input);
+    } else {
+        const char *s = json_string_value(v);
+        if (json_string_length(v) == 1 && s[0] >= 'A' && s[0] <= 'Z') {
+            letter = s[0];
+        } else {
+            char *input = api_json_text(v);
+            api_errors_add_raw(e, "string_pattern_mismatch", "[\"body\",\"o_orderstatus\"]",
+                               "String should match pattern '^[A-Z]$'", input,
+                               "{\"pattern\":\"^[A-Z]$\"}");
+            free(input);
+        }
+    }
+    json_decref(root);
+    return letter;
+}
+
+static void orders_status_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    int64_t key = 0;
+    api_errors_t e;
+    api_errors_init(&e);
+    /* FastAPI validates the path and the body together and reports both. */
+    bool key_ok = api_path_int(ex, 0, "order_key", &key, &e);
+    char letter = orders_status_from_body(ex, &e);
+    if (e.count) {
+        api_send_errors(ex, &e);
+        return;
+    }
+    api_errors_dispose(&e);
+    if (!key_ok || key <= 0) {
+        api_send_detail(ex, 400, "Invalid order key provided");
+        return;
+    }
+    orders_req_t *rq = orders_req_new(ex, app);
+    rq->params = orders_params(rq, 2);
+    rq->params[0] = orders_i64(rq, key);
+    rq->params[1] = arena_strndup(http_exchange_arena(ex), &letter, 1);
+    rq->pending = 1;
+    db_pool_query(app->pool, app->orders_sql.update_status, 2, rq->params, orders_status_done,
+                  rq);
+}
+
+/* ---- registration ---- */
+
+static int orders_prepare(api_app_t *app, char *sql, int nparams, db_stmt_kind_t kind)
+{
+    int id = db_pool_add_statement(app->pool, sql, nparams, kind);
+    free(sql);
+    return id;
+}
+
+int api_orders_register(api_app_t *app, router_t *r)
+{
+    api_table_t *t = &app->orders;
+    if (api_table_init(t, app->cfg->orders_table, "o_orderkey", orders_columns,
+                       (int)(sizeof orders_columns / sizeof orders_columns[0])) != 0)
+        return -1;
+    app->orders_sql.count = orders_prepare(app, api_sql_count(t), 0, DB_STMT_READ);
+    app->orders_sql.sample = orders_prepare(app, api_sql_keys(t), 1, DB_STMT_READ);
+    app->orders_sql.get = orders_prepare(app, api_sql_get(t), 1, DB_STMT_READ);
+    app->orders_sql.keyset = orders_prepare(app, api_sql_keyset(t), 2, DB_STMT_READ);
+    app->orders_sql.offset = orders_prepare(app, api_sql_offset(t), 2, DB_STMT_READ);
+    app->orders_sql.prev_cursor = orders_prepare(app, api_sql_prev_cursor(t), 2, DB_STMT_READ);
+    app->orders_sql.update_status =
+        orders_prepare(app, api_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
+
+    static const struct {
+        unsigned methods;
+        const char *pattern;
+        http_handler_fn fn;
+    } routes[] = {
+        {HTTP_GET, "/api/v1/orders/count", orders_count_handler},
+        {HTTP_GET, "/api/v1/orders/sample", orders_sample_handler},
+        {HTTP_GET, "/api/v1/orders/pages", orders_pages_handler},
+        {HTTP_GET, "/api/v1/orders/stream", orders_stream_handler},
+        {HTTP_GET, "/api/v1/orders/{order_key:int}", orders_get_handler},
+        {HTTP_POST, "/api/v1/orders/{order_key:int}/status", orders_status_handler},
+    };
+    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
+        if (router_add(r, routes[i].methods, routes[i].pattern, routes[i].fn, app, NULL) != 0)
+            return -1;
+    return 0;
+}

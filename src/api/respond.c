@@ -1,0 +1,89 @@
+/*
+ * respond - JSON responses and the one mapping from database failures to
+ * HTTP statuses (DESIGN.md "Errors"). Clients get a status and a fixed,
+ * safe message; the server's own text goes to the log with the request id.
+ */
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "lakeapi/log.h"
+
+void api_json_begin(http_exchange_t *ex, json_writer_t *w)
+{
+    buf_t *b = http_exchange_body_buf(ex);
+    buf_reset(b);
+    jw_init(w, b);
+}
+
+void api_send_json(http_exchange_t *ex, int status)
+{
+    http_exchange_send(ex, status, "application/json");
+}
+
+void api_send_detail(http_exchange_t *ex, int status, const char *detail)
+{
+    json_writer_t w;
+    api_json_begin(ex, &w);
+    jw_object_begin(&w);
+    jw_kv_string(&w, "detail", detail);
+    jw_object_end(&w);
+    api_send_json(ex, status);
+}
+
+void api_send_errors(http_exchange_t *ex, api_errors_t *e)
+{
+    json_writer_t w;
+    api_json_begin(ex, &w);
+    jw_object_begin(&w);
+    jw_key(&w, "detail");
+    jw_array_begin(&w);
+    buf_t *body = w.out;
+    /* The items were encoded once, into e->buf; splice them in. */
+    if (w.first[w.depth]) w.first[w.depth] = false;
+    buf_append(body, e->buf.data, e->buf.len);
+    jw_array_end(&w);
+    jw_object_end(&w);
+    api_errors_dispose(e);
+    api_send_json(ex, 422);
+}
+
+void api_send_db_error(http_exchange_t *ex, const db_result_t *r)
+{
+    int status = 500;
+    const char *detail = "Internal server error";
+    bool retry = false;
+    switch (r->status) {
+    case DB_ERR_UNAVAILABLE:
+        status = 503, detail = "Database unavailable", retry = true;
+        break;
+    case DB_ERR_POOL_TIMEOUT:
+        status = 503, detail = "Database connection pool exhausted", retry = true;
+        break;
+    case DB_ERR_CREDENTIALS:
+        status = 503, detail = "Database credentials unavailable", retry = true;
+        break;
+    case DB_ERR_TIMEOUT:
+        status = 504, detail = "Database statement timed out";
+        break;
+    case DB_ERR_CONFLICT:
+        status = 409, detail = "Conflict with an existing record";
+        break;
+    case DB_ERR_BAD_INPUT:
+        status = 400, detail = "Invalid input";
+        break;
+    default:
+        break;
+    }
+    log_msg(status >= 500 ? LOG_WARN : LOG_INFO, "request %s: database %s (%s): %s",
+            http_exchange_request_id(ex), db_status_name(r->status),
+            r->sqlstate ? r->sqlstate : "-", r->message ? r->message : "");
+    if (retry) http_exchange_add_header(ex, "Retry-After", "1");
+    api_send_detail(ex, status, detail);
+}
+
+int64_t api_result_int(const PGresult *res, int row, int col)
+{
+    int64_t v = 0;
+    api_parse_int(PQgetvalue(res, row, col), &v);
+    return v;
+}

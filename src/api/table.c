@@ -1,0 +1,166 @@
+/*
+ * table - resources described by data: a table descriptor (name, key column,
+ * columns and their JSON kinds) is all the SQL builders and the row encoder
+ * need, so serving another synced table needs no new SQL-building code.
+ *
+ * Identifiers are quoted here; table names were validated as
+ * [schema.]identifier by config before they reach this file, and values are
+ * always bound as parameters ($n), never spliced into the text.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+
+static void table_quote_ident(buf_t *b, const char *s, size_t len)
+{
+    buf_append_char(b, '"');
+    for (size_t i = 0; i < len; i++) {
+        if (s[i] == '"') buf_append_char(b, '"');
+        buf_append_char(b, s[i]);
+    }
+    buf_append_char(b, '"');
+}
+
+int api_table_init(api_table_t *t, const char *qualified, const char *key,
+                   const api_column_t *cols, int ncols)
+{
+    memset(t, 0, sizeof *t);
+    buf_t b;
+    buf_init(&b);
+    const char *dot = strchr(qualified, '.');
+    if (dot) {
+        table_quote_ident(&b, qualified, (size_t)(dot - qualified));
+        buf_append_char(&b, '.');
+        table_quote_ident(&b, dot + 1, strlen(dot + 1));
+    } else {
+        table_quote_ident(&b, "public", 6);
+        buf_append_char(&b, '.');
+        table_quote_ident(&b, qualified, strlen(qualified));
+    }
+    t->sql_name = buf_steal(&b);
+    for (int i = 0; i < ncols; i++) {
+        if (i) buf_append_str(&b, ", ");
+        table_quote_ident(&b, cols[i].name, strlen(cols[i].name));
+    }
+    t->select_list = buf_steal(&b);
+    t->key = key;
+    t->cols = cols;
+    t->ncols = ncols;
+    return 0;
+}
+
+void api_table_dispose(api_table_t *t)
+{
+    free(t->sql_name);
+    free(t->select_list);
+    memset(t, 0, sizeof *t);
+}
+
+static char *table_sql(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static char *table_sql(const char *fmt, ...)
+{
+    buf_t b;
+    buf_init(&b);
+    va_list ap;
+    va_start(ap, fmt);
+    buf_vprintf(&b, fmt, ap);
+    va_end(ap);
+    return buf_steal(&b);
+}
+
+char *api_sql_get(const api_table_t *t)
+{
+    return table_sql("SELECT %s FROM %s WHERE \"%s\" = $1", t->select_list, t->sql_name, t->key);
+}
+
+char *api_sql_keyset(const api_table_t *t)
+{
+    return table_sql("SELECT %s FROM %s WHERE \"%s\" > $1 ORDER BY \"%s\" LIMIT $2",
+                     t->select_list, t->sql_name, t->key, t->key);
+}
+
+char *api_sql_offset(const api_table_t *t)
+{
+    return table_sql("SELECT %s FROM %s ORDER BY \"%s\" OFFSET $1 LIMIT $2", t->select_list,
+                     t->sql_name, t->key);
+}
+
+char *api_sql_count(const api_table_t *t)
+{
+    return table_sql("SELECT count(*) FROM %s", t->sql_name);
+}
+
+/*
+ * The cursor whose next page is the page before `cursor`: the previous page
+ * is the page_size largest keys <= cursor, so its cursor is the key just
+ * below them - the (page_size+1)-th largest key <= cursor - or 0 when there
+ * are not that many. Correct for sparse keys, unlike cursor - page_size.
+ */
+char *api_sql_prev_cursor(const api_table_t *t)
+{
+    return table_sql("SELECT COALESCE((SELECT \"%s\" FROM %s WHERE \"%s\" <= $1 ORDER BY \"%s\" "
+                     "DESC OFFSET $2 LIMIT 1), 0)",
+                     t->key, t->sql_name, t->key, t->key);
+}
+
+char *api_sql_keys(const api_table_t *t)
+{
+    return table_sql("SELECT \"%s\" FROM %s LIMIT $1", t->key, t->sql_name);
+}
+
+char *api_sql_update_column(const api_table_t *t, const char *column)
+{
+    return table_sql("UPDATE %s SET \"%s\" = $2 WHERE \"%s\" = $1 RETURNING \"%s\"", t->sql_name,
+                     column, t->key, t->key);
+}
+
+static void table_encode_value(json_writer_t *w, api_col_kind_t kind, const char *v, int len)
+{
+    switch (kind) {
+    case API_COL_INT:
+    case API_COL_NUMBER:
+        jw_raw_number(w, v, (size_t)len);
+        break;
+    case API_COL_BOOL:
+        jw_bool(w, v[0] == 't');
+        break;
+    case API_COL_TIMESTAMP: {
+        /* PostgreSQL's ISO output "2026-01-02 03:04:05.6" -> ISO 8601 with a 'T'. */
+        char tmp[64];
+        if (len > 10 && len < (int)sizeof tmp && v[10] == ' ') {
+            memcpy(tmp, v, (size_t)len);
+            tmp[10] = 'T';
+            jw_string(w, tmp, (size_t)len);
+            break;
+        }
+        jw_string(w, v, (size_t)len);
+        break;
+    }
+    default:
+        jw_string(w, v, (size_t)len);
+    }
+}
+
+void api_encode_row(json_writer_t *w, const api_table_t *t, const PGresult *res, int row)
+{
+    jw_object_begin(w);
+    for (int c = 0; c < t->ncols; c++) {
+        jw_key(w, t->cols[c].name);
+        if (PQgetisnull(res, row, c))
+            jw_null(w);
+        else
+            table_encode_value(w, t->cols[c].kind, PQgetvalue(res, row, c),
+                               PQgetlength(res, row, c));
+    }
+    jw_object_end(w);
+}
+
+void api_encode_rows(json_writer_t *w, const api_table_t *t, const PGresult *res, int nrows)
+{
+    jw_array_begin(w);
+    for (int r = 0; r < nrows; r++) api_encode_row(w, t, res, r);
+    jw_array_end(w);
+}

@@ -1,0 +1,32 @@
+/*
+ * cli - the subcommands behind src/main.c: serve, demo, gen, load,
+ * check-config. Each returns the process exit code.
+ */
+#ifndef LAKEAPI_CLI_H
+#define LAKEAPI_CLI_H
+
+#include "lakeapi/cluster.h"
+#include "lakeapi/config.h"
+
+/* Runs the server on cfg until SIGINT/SIGTERM; stops cluster (may be NULL) afterwards. */
+int cli_serve_run(config_t *cfg, cluster_t *cluster);
+
+int cli_serve(int argc, char **argv);
+int cli_demo(int argc, char **argv);
+int cli_gen(int argc, char **argv);
+int cli_load(int argc, char **argv);
+int cli_check_config(int argc, char **argv);
+
+/*
+ * Loads settings for a subcommand: argv[0] is the subcommand, the options it
+ * consumed itself have been removed. Prints the error naming the setting.
+ */
+int cli_load_config(config_t *cfg, int argc, char **argv);
+
+/*
+ * Takes "--name V" or "--name=V" out of argv (shifting the rest down) and
+ * returns V, or NULL when absent. *argc is updated.
+ */
+const char *cli_take_option(int *argc, char **argv, const char *name);
+
+#endif

@@ -1,0 +1,150 @@
+/*
+ * serve - wires the layers into a running server on one libuv loop:
+ * config -> db pool -> api app (statements + routes) -> http server, plus
+ * signal handling for a graceful stop.
+ *
+ * Shutdown order matters: the HTTP server stops accepting and drains
+ * in-flight requests first (they still need the pool), then the pool closes
+ * its connections, then the loop ends and the private cluster (demo) stops.
+ * A second signal exits at once.
+ */
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lakeapi/api.h"
+#include "lakeapi/db.h"
+#include "lakeapi/http_server.h"
+#include "lakeapi/log.h"
+
+typedef struct serve_state {
+    uv_loop_t loop;
+    config_t *cfg;
+    db_credentials_t *credentials;
+    db_pool_t *pool;
+    router_t *router;
+    api_app_t *app;
+    http_server_t *server;
+    uv_signal_t sigint, sigterm;
+    int signals;
+} serve_state_t;
+
+static void serve_conninfo(void *data, const char *password, const char ***kw, const char ***vals)
+{
+    serve_state_t *s = data;
+    config_conninfo(s->cfg, password, kw, vals);
+}
+
+static void serve_close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void serve_pool_closed(void *data)
+{
+    serve_state_t *s = data;
+    log_info("database pool closed");
+    uv_walk(&s->loop, serve_close_walk, NULL);
+}
+
+static void serve_http_drained(void *data)
+{
+    serve_state_t *s = data;
+    log_info("http server drained");
+    db_pool_close(s->pool, serve_pool_closed, s);
+}
+
+static void serve_on_signal(uv_signal_t *h, int signum)
+{
+    serve_state_t *s = h->data;
+    if (++s->signals > 1) {
+        log_warn("second signal: exiting now");
+        exit(1);
+    }
+    log_info("received %s: stopping (draining in-flight requests)", strsignal(signum));
+    http_server_shutdown(s->server, serve_http_drained, s);
+}
+
+static int serve_build(serve_state_t *s)
+{
+    char err[256];
+    s->credentials = db_credentials_static_new(s->cfg->pg_password);
+    db_pool_config_t pc;
+    db_pool_config_defaults(&pc);
+    pc.size = s->cfg->pool_size;
+    pc.max_overflow = s->cfg->max_overflow;
+    pc.acquire_timeout_s = s->cfg->pool_timeout_s;
+    pc.command_timeout_s = s->cfg->command_timeout_s;
+    pc.lifetime_s = s->cfg->pool_recycle_s;
+    pc.conninfo = serve_conninfo;
+    pc.conninfo_free = config_free_conninfo;
+    pc.conninfo_data = s;
+    pc.credentials = s->credentials;
+    s->pool = db_pool_new(&s->loop, &pc);
+    s->router = router_new();
+    s->app = api_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
+    if (!s->app) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
+    http_server_config_t hc;
+    http_server_config_defaults(&hc);
+    hc.host = s->cfg->host;
+    hc.port = s->cfg->port;
+    hc.access_log = log_get_level() <= LOG_INFO;
+    s->server = http_server_new(&s->loop, &hc, s->router);
+    if (http_server_listen(s->server, err, sizeof err) != 0) {
+        log_error("cannot listen on %s:%d: %s", s->cfg->host, s->cfg->port, err);
+        return -1;
+    }
+    return 0;
+}
+
+static void serve_dispose(serve_state_t *s)
+{
+    if (s->server) http_server_free(s->server);
+    api_app_free(s->app);
+    if (s->router) router_free(s->router);
+    if (s->pool) db_pool_free(s->pool);
+    if (s->credentials) s->credentials->free(s->credentials);
+}
+
+int cli_serve_run(config_t *cfg, cluster_t *cluster)
+{
+    serve_state_t s;
+    memset(&s, 0, sizeof s);
+    s.cfg = cfg;
+    uv_loop_init(&s.loop);
+    signal(SIGPIPE, SIG_IGN);
+    int rc = 0;
+    if (serve_build(&s) != 0) {
+        rc = 1;
+        uv_walk(&s.loop, serve_close_walk, NULL);
+    } else {
+        db_pool_start(s.pool);
+        uv_signal_init(&s.loop, &s.sigint);
+        uv_signal_init(&s.loop, &s.sigterm);
+        s.sigint.data = s.sigterm.data = &s;
+        uv_signal_start(&s.sigint, serve_on_signal, SIGINT);
+        uv_signal_start(&s.sigterm, serve_on_signal, SIGTERM);
+        log_info("lakeapi %s listening on http://%s:%d (pool %d+%d, orders table %s)",
+                 LAKEAPI_VERSION, cfg->host, http_server_port(s.server), cfg->pool_size,
+                 cfg->max_overflow, cfg->orders_table);
+    }
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    /* Handles closed by the walk need one more turn for their callbacks. */
+    uv_run(&s.loop, UV_RUN_DEFAULT);
+    serve_dispose(&s);
+    uv_loop_close(&s.loop);
+    if (cluster) {
+        char err[512];
+        if (cluster_stop(cluster, err, sizeof err) != 0)
+            log_warn("stopping the private cluster: %s", err);
+        else
+            log_info("private PostgreSQL cluster stopped");
+    }
+    return rc;
+}

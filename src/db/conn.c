@@ -1,0 +1,449 @@
+/*
+ * conn - one pooled PostgreSQL connection: its life from credentials to close.
+ *
+ * States: CREDENTIALS (asking the provider for a password) -> CONNECTING
+ * (PQconnectPoll driven by the socket) -> SETUP (statement_timeout and every
+ * prepared statement, sent as one pipeline) -> READY (takes batches) ->
+ * CLOSED. The connection runs in libpq pipeline mode for its whole life:
+ * db_conn_send_batch() writes N queries and one Sync, and results are matched
+ * to the in-flight FIFO in order as they arrive.
+ *
+ * Failure handling lives here because only the connection knows what it had
+ * in flight: reads are re-queued (they are safe to run again), writes whose
+ * outcome is unknown are failed, and the pool is told so it can reconnect.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "db/pool_internal.h"
+
+static void conn_on_poll(uv_poll_t *h, int status, int events);
+static void conn_start_connect(db_conn_t *c, const char *password, double expires_at);
+static void conn_on_password(const char *password, double expires_at, const char *error,
+                             void *data);
+static void conn_ask_password(db_conn_t *c, bool force_fresh);
+
+static void conn_notice_ignore(void *arg, const char *message)
+{
+    (void)arg;
+    (void)message; /* notices (e.g. "relation already exists") are not errors here */
+}
+
+static void conn_handle_closed(uv_handle_t *h)
+{
+    db_conn_t *c = h->data;
+    if (--c->pending_closes == 0 && !c->cred_pending) {
+        db_pool_conn_gone(c->pool, c);
+        free(c);
+    }
+}
+
+static void conn_free_handle(uv_handle_t *h)
+{
+    free(h);
+}
+
+/* Stops and drops the poll handle of a socket libpq no longer uses. */
+static void conn_poll_discard(db_conn_t *c)
+{
+    if (!c->poll) return;
+    uv_poll_stop(c->poll);
+    uv_close((uv_handle_t *)c->poll, conn_free_handle);
+    c->poll = NULL;
+}
+
+/* Watches the current libpq socket for the given events, following socket changes. */
+static int conn_watch(db_conn_t *c, int events)
+{
+    int fd = PQsocket(c->pg);
+    if (fd < 0) return -1;
+    if (c->poll && c->poll_fd != fd) conn_poll_discard(c);
+    if (!c->poll) {
+        c->poll = malloc(sizeof *c->poll);
+        if (!c->poll || uv_poll_init_socket(c->pool->loop, c->poll, fd) != 0) {
+            free(c->poll);
+            c->poll = NULL;
+            return -1;
+        }
+        c->poll->data = c;
+        c->poll_fd = fd;
+        c->poll_events = 0;
+    }
+    if (events != c->poll_events) {
+        c->poll_events = events;
+        uv_poll_start(c->poll, events, conn_on_poll);
+    }
+    return 0;
+}
+
+static void conn_push_inflight(db_conn_t *c, db_query_t *q)
+{
+    q->next = NULL;
+    if (c->tail)
+        c->tail->next = q;
+    else
+        c->head = q;
+    c->tail = q;
+    c->inflight++;
+}
+
+static db_query_t *conn_pop_inflight(db_conn_t *c)
+{
+    db_query_t *q = c->head;
+    if (!q) return NULL;
+    c->head = q->next;
+    if (!c->head) c->tail = NULL;
+    q->next = NULL;
+    c->inflight--;
+    return q;
+}
+
+static void conn_hold(db_conn_t *c, db_query_t *q)
+{
+    q->next = NULL;
+    if (c->held_tail)
+        c->held_tail->next = q;
+    else
+        c->held_head = q;
+    c->held_tail = q;
+}
+
+/* Gives a query whose outcome is not final back to the pool, or fails it. */
+static void conn_retry_or_fail(db_conn_t *c, db_query_t *q, db_status_t st, const char *why)
+{
+    if (q->res) {
+        PQclear(q->res);
+        q->res = NULL;
+    }
+    if (q->stmt >= 0 && q->retries < 3) {
+        q->retries++;
+        db_pool_requeue(c->pool, q);
+    } else if (q->stmt >= 0) {
+        db_pool_complete(c->pool, q, st, NULL, NULL, why);
+    } else {
+        db_pool_query_free(c->pool, q);
+    }
+}
+
+void db_conn_close(db_conn_t *c, db_status_t st, const char *why)
+{
+    if (c->state == CONN_CLOSED) return;
+    bool was_ready = c->state == CONN_READY;
+    c->state = CONN_CLOSED;
+    /* Reads may run again elsewhere; a write's outcome is unknown once sent. */
+    for (db_query_t *q; (q = conn_pop_inflight(c));) {
+        if (q->stmt >= 0 && c->pool->stmts[q->stmt].kind == DB_STMT_WRITE) {
+            if (q->res) PQclear(q->res), q->res = NULL;
+            db_pool_complete(c->pool, q, DB_ERR_UNAVAILABLE, NULL, NULL, why);
+        } else {
+            conn_retry_or_fail(c, q, st, why);
+        }
+    }
+    for (db_query_t *q = c->held_head, *n; q; q = n) {
+        n = q->next;
+        if (q->res) PQclear(q->res), q->res = NULL;
+        db_pool_complete(c->pool, q, DB_ERR_UNAVAILABLE, NULL, NULL, why);
+    }
+    c->held_head = c->held_tail = NULL;
+    if (!was_ready) db_pool_conn_failed(c->pool, c, st, why);
+
+    uv_timer_stop(&c->timer);
+    c->pending_closes = 1;
+    uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
+    conn_poll_discard(c);
+    /* The fd is no longer polled, so libpq may close it now. */
+    if (c->pg) PQfinish(c->pg);
+    c->pg = NULL;
+}
+
+static void conn_fail_libpq(db_conn_t *c, const char *what)
+{
+    char why[256];
+    const char *msg = c->pg ? PQerrorMessage(c->pg) : "";
+    snprintf(why, sizeof why, "%s: %.*s", what, (int)strcspn(msg, "\n"), msg);
+    db_conn_close(c, DB_ERR_UNAVAILABLE, why);
+}
+
+/* ---- sending ---- */
+
+static int conn_flush(db_conn_t *c)
+{
+    int r = PQflush(c->pg);
+    if (r < 0) return -1;
+    return conn_watch(c, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+void db_conn_send_batch(db_conn_t *c, db_query_t *first, int n)
+{
+    db_pool_t *p = c->pool;
+    db_query_t *q = first;
+    for (int i = 0; i < n; i++) {
+        db_query_t *next = q->next;
+        const char *name = q->stmt >= 0 ? p->stmts[q->stmt].name : NULL;
+        q->sync_after = (i == n - 1);
+        conn_push_inflight(c, q);
+        if (!PQsendQueryPrepared(c->pg, name, q->nparams, q->values, NULL, NULL, 0)) {
+            /* Hand the queries not yet pushed back before failing the connection. */
+            for (db_query_t *r = next; i + 1 < n; i++, r = next) {
+                next = r->next;
+                db_pool_requeue(p, r);
+            }
+            conn_fail_libpq(c, "send failed");
+            return;
+        }
+        q = next;
+    }
+    c->last_used_ns = db_pool_now_ns();
+    if (!PQpipelineSync(c->pg) || conn_flush(c) != 0) conn_fail_libpq(c, "send failed");
+}
+
+/* ---- receiving ---- */
+
+static void conn_finish_batch(db_conn_t *c)
+{
+    db_query_t *q = c->held_head, *n;
+    c->held_head = c->held_tail = NULL;
+    bool failed = c->batch_failed;
+    c->batch_failed = false;
+    for (; q; q = n) {
+        n = q->next;
+        if (failed) {
+            conn_retry_or_fail(c, q, DB_ERR_INTERNAL, "batch failed repeatedly");
+        } else {
+            db_pool_complete(c->pool, q, DB_OK, q->res, NULL, NULL);
+        }
+    }
+    if (c->state == CONN_SETUP) {
+        if (failed) {
+            db_conn_close(c, DB_ERR_INTERNAL, "preparing statements failed");
+            return;
+        }
+        c->state = CONN_READY;
+        db_pool_conn_ready(c->pool, c);
+    }
+}
+
+static void conn_finish_query(db_conn_t *c, db_query_t *q)
+{
+    db_pool_t *p = c->pool;
+    ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
+    if (st == PGRES_PIPELINE_ABORTED) {
+        conn_retry_or_fail(c, q, DB_ERR_INTERNAL, "pipeline aborted repeatedly");
+    } else if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
+        /* Reads are final now; writes only once their batch has committed. */
+        if (q->stmt >= 0 && p->stmts[q->stmt].kind == DB_STMT_READ) {
+            db_pool_complete(p, q, DB_OK, q->res, NULL, NULL);
+        } else {
+            conn_hold(c, q);
+        }
+    } else {
+        c->batch_failed = true;
+        const char *sqlstate = q->res ? PQresultErrorField(q->res, PG_DIAG_SQLSTATE) : NULL;
+        const char *msg = q->res ? PQresultErrorMessage(q->res) : "no result";
+        if (q->stmt < 0) {
+            conn_hold(c, q); /* setup step: the batch's Sync closes the connection */
+            return;
+        }
+        if (sqlstate && strcmp(sqlstate, "57014") == 0) p->stats.statement_timeouts++;
+        db_pool_complete(p, q, db_status_from_sqlstate(sqlstate), NULL, sqlstate, msg);
+    }
+}
+
+static void conn_read_results(db_conn_t *c)
+{
+    if (!PQconsumeInput(c->pg)) {
+        conn_fail_libpq(c, "connection lost");
+        return;
+    }
+    while (c->state == CONN_READY || c->state == CONN_SETUP) {
+        if (PQisBusy(c->pg)) break;
+        if (c->expect_sync) {
+            PGresult *r = PQgetResult(c->pg);
+            if (!r) break;
+            ExecStatusType st = PQresultStatus(r);
+            PQclear(r);
+            if (st != PGRES_PIPELINE_SYNC) continue;
+            c->expect_sync = false;
+            conn_finish_batch(c);
+            continue;
+        }
+        db_query_t *q = c->head;
+        if (!q) break;
+        PGresult *r = PQgetResult(c->pg);
+        if (r) {
+            if (!q->res)
+                q->res = r;
+            else
+                PQclear(r);
+            continue;
+        }
+        conn_pop_inflight(c);
+        c->expect_sync = q->sync_after;
+        conn_finish_query(c, q);
+    }
+    if (c->state == CONN_READY && c->retiring && c->inflight == 0 && !c->held_head)
+        db_conn_close(c, DB_ERR_UNAVAILABLE, "recycled");
+}
+
+/* ---- connecting ---- */
+
+static void conn_begin_setup(db_conn_t *c)
+{
+    db_pool_t *p = c->pool;
+    if (PQsetnonblocking(c->pg, 1) != 0 || !PQenterPipelineMode(c->pg)) {
+        conn_fail_libpq(c, "pipeline mode");
+        return;
+    }
+    PQsetNoticeProcessor(c->pg, conn_notice_ignore, NULL);
+    c->state = CONN_SETUP;
+    uv_timer_stop(&c->timer);
+
+    char timeout[32];
+    snprintf(timeout, sizeof timeout, "%ld", (long)(p->cfg.command_timeout_s * 1000.0));
+    const char *vals[1] = {timeout};
+    bool ok = PQsendQueryParams(c->pg, "SELECT set_config('statement_timeout', $1, false)", 1,
+                                NULL, vals, NULL, NULL, 0);
+    for (int i = 0; ok && i < p->nstmts; i++)
+        ok = PQsendPrepare(c->pg, p->stmts[i].name, p->stmts[i].sql, p->stmts[i].nparams, NULL);
+    /* One pseudo-query per step so results line up with the in-flight FIFO. */
+    for (int i = 0; ok && i <= p->nstmts; i++) {
+        db_query_t *q = calloc(1, sizeof *q);
+        if (!q) abort();
+        q->stmt = -1;
+        q->sync_after = (i == p->nstmts);
+        conn_push_inflight(c, q);
+    }
+    if (!ok || !PQpipelineSync(c->pg) || conn_flush(c) != 0) conn_fail_libpq(c, "setup failed");
+}
+
+static void conn_poll_connect(db_conn_t *c)
+{
+    PostgresPollingStatusType st = PQconnectPoll(c->pg);
+    switch (st) {
+    case PGRES_POLLING_READING:
+        if (conn_watch(c, UV_READABLE) != 0) conn_fail_libpq(c, "connect");
+        break;
+    case PGRES_POLLING_WRITING:
+        if (conn_watch(c, UV_WRITABLE) != 0) conn_fail_libpq(c, "connect");
+        break;
+    case PGRES_POLLING_OK:
+        conn_begin_setup(c);
+        break;
+    default: {
+        /* A rejected token (28P01) gets one fresh mint before giving up. */
+        const char *msg = PQerrorMessage(c->pg);
+        bool bad_password = msg && strstr(msg, "password authentication failed");
+        if (bad_password && c->pool->cfg.credentials && !c->password_retry_done) {
+            c->password_retry_done = true;
+            conn_poll_discard(c);
+            PQfinish(c->pg);
+            c->pg = NULL;
+            c->state = CONN_CREDENTIALS;
+            conn_ask_password(c, true);
+            return;
+        }
+        conn_fail_libpq(c, "connect failed");
+    }
+    }
+}
+
+static void conn_on_poll(uv_poll_t *h, int status, int events)
+{
+    db_conn_t *c = h->data;
+    if (c->state == CONN_CLOSED) return;
+    if (c->state == CONN_CONNECTING) {
+        conn_poll_connect(c);
+        return;
+    }
+    if (status < 0) {
+        db_conn_close(c, DB_ERR_UNAVAILABLE, "socket error");
+        return;
+    }
+    if (events & UV_WRITABLE) {
+        if (conn_flush(c) != 0) {
+            conn_fail_libpq(c, "write failed");
+            return;
+        }
+    }
+    if (events & UV_READABLE) conn_read_results(c);
+}
+
+static void conn_on_timeout(uv_timer_t *t)
+{
+    db_conn_t *c = t->data;
+    if (c->state == CONN_CONNECTING || c->state == CONN_SETUP)
+        db_conn_close(c, DB_ERR_UNAVAILABLE, "connect timed out");
+}
+
+/*
+ * The provider may answer long after the connection was closed (pool
+ * shutdown during a slow mint): the connection then stays allocated until
+ * this answer, which frees it.
+ */
+static void conn_on_password(const char *password, double expires_at, const char *error,
+                             void *data)
+{
+    db_conn_t *c = data;
+    c->cred_pending = false;
+    if (c->state == CONN_CLOSED) {
+        if (c->pending_closes == 0) {
+            db_pool_conn_gone(c->pool, c);
+            free(c);
+        }
+        return;
+    }
+    if (!password) {
+        char why[256];
+        snprintf(why, sizeof why, "credentials: %s", error ? error : "unavailable");
+        db_conn_close(c, DB_ERR_CREDENTIALS, why);
+        return;
+    }
+    conn_start_connect(c, password, expires_at);
+}
+
+static void conn_ask_password(db_conn_t *c, bool force_fresh)
+{
+    db_credentials_t *cr = c->pool->cfg.credentials;
+    c->cred_pending = true;
+    cr->get(cr, force_fresh, conn_on_password, c);
+}
+
+static void conn_start_connect(db_conn_t *c, const char *password, double expires_at)
+{
+    db_pool_t *p = c->pool;
+    const char **kw = NULL, **vals = NULL;
+    p->cfg.conninfo(p->cfg.conninfo_data, password, &kw, &vals);
+    c->pg = PQconnectStartParams(kw, vals, 1);
+    if (p->cfg.conninfo_free) p->cfg.conninfo_free(kw, vals);
+    c->token_expires_at = expires_at;
+    c->state = CONN_CONNECTING;
+    if (!c->pg || PQstatus(c->pg) == CONNECTION_BAD) {
+        conn_fail_libpq(c, "connect failed");
+        return;
+    }
+    uint64_t ms = (uint64_t)(p->cfg.acquire_timeout_s * 1000.0);
+    if (ms > 10000) ms = 10000;
+    uv_timer_start(&c->timer, conn_on_timeout, ms ? ms : 1, 0);
+    conn_poll_connect(c);
+}
+
+db_conn_t *db_conn_open(db_pool_t *p)
+{
+    db_conn_t *c = calloc(1, sizeof *c);
+    if (!c) return NULL;
+    c->pool = p;
+    c->born_ns = c->last_used_ns = db_pool_now_ns();
+    uv_timer_init(p->loop, &c->timer);
+    c->timer.data = c;
+    c->state = CONN_CREDENTIALS;
+    c->next = p->conns;
+    p->conns = c;
+    p->nconns++;
+    p->nconnecting++;
+    if (p->cfg.credentials)
+        conn_ask_password(c, false);
+    else
+        conn_start_connect(c, NULL, 0);
+    return c;
+}

@@ -1,0 +1,458 @@
+/*
+ * pool - the queue of waiting queries and the set of connections serving it.
+ *
+ * db_pool_query() only appends to the queue. A uv_prepare handle, which runs
+ * once per loop iteration after every callback of that iteration, hands the
+ * queue out to connections as pipelined batches: the queries of all requests
+ * that arrived together leave in one write and share one round trip.
+ *
+ * Sizing follows SQLAlchemy's vocabulary: `size` connections are kept,
+ * `max_overflow` more are opened while every connection is saturated and
+ * closed again once idle. A ticker enforces the acquire timeout, recycles
+ * connections past their lifetime (or their token's), and paces reconnects.
+ * While the database is down (the last connect failed and nothing works),
+ * queries fail at once instead of piling up: the server answers 503 within
+ * the iteration and keeps trying to reconnect in the background.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "db/pool_internal.h"
+
+#define POOL_TICK_MS           50
+#define POOL_BACKOFF_MIN_MS    50
+#define POOL_BACKOFF_MAX_MS    500
+#define POOL_OVERFLOW_IDLE_NS  (5ULL * 1000000000ULL)
+#define POOL_TOKEN_MARGIN_S    120.0 /* recycle this long before a token expires */
+
+uint64_t db_pool_now_ns(void)
+{
+    return uv_hrtime();
+}
+
+void db_pool_config_defaults(db_pool_config_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    cfg->size = 10;
+    cfg->max_overflow = 20;
+    cfg->acquire_timeout_s = 10;
+    cfg->command_timeout_s = 30;
+    cfg->lifetime_s = 3600;
+    cfg->pipeline_depth = 32;
+}
+
+db_status_t db_status_from_sqlstate(const char *s)
+{
+    if (!s) return DB_ERR_INTERNAL;
+    if (strcmp(s, "57014") == 0) return DB_ERR_TIMEOUT;
+    if (strcmp(s, "23505") == 0) return DB_ERR_CONFLICT;
+    if (strcmp(s, "23514") == 0 || strncmp(s, "22", 2) == 0) return DB_ERR_BAD_INPUT;
+    if (strcmp(s, "28P01") == 0) return DB_ERR_CREDENTIALS;
+    /* 08: connection exception; 57P01-03: admin shutdown, crash, cannot connect now */
+    if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0) return DB_ERR_UNAVAILABLE;
+    return DB_ERR_INTERNAL;
+}
+
+const char *db_status_name(db_status_t s)
+{
+    static const char *names[] = {"ok",       "unavailable", "pool_timeout", "timeout",
+                                  "conflict", "bad_input",   "credentials",  "internal"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
+}
+
+/* ---- the queue ---- */
+
+static db_query_t *pool_query_alloc(db_pool_t *p)
+{
+    db_query_t *q = p->free_queries;
+    if (q)
+        p->free_queries = q->next;
+    else if (!(q = malloc(sizeof *q)))
+        abort();
+    memset(q, 0, sizeof *q);
+    return q;
+}
+
+void db_pool_query_free(db_pool_t *p, db_query_t *q)
+{
+    q->next = p->free_queries;
+    p->free_queries = q;
+}
+
+static void pool_enqueue_tail(db_pool_t *p, db_query_t *q)
+{
+    q->next = NULL;
+    if (p->q_tail)
+        p->q_tail->next = q;
+    else
+        p->q_head = q;
+    p->q_tail = q;
+    p->waiting++;
+}
+
+static db_query_t *pool_dequeue(db_pool_t *p)
+{
+    db_query_t *q = p->q_head;
+    if (!q) return NULL;
+    p->q_head = q->next;
+    if (!p->q_head) p->q_tail = NULL;
+    p->waiting--;
+    q->next = NULL;
+    return q;
+}
+
+static void pool_dispatch(uv_prepare_t *h);
+
+static void pool_wake(db_pool_t *p)
+{
+    if (!p->closing && !uv_is_active((uv_handle_t *)&p->dispatcher))
+        uv_prepare_start(&p->dispatcher, pool_dispatch);
+}
+
+/* A re-run goes first: it has waited longest. */
+void db_pool_requeue(db_pool_t *p, db_query_t *q)
+{
+    q->next = p->q_head;
+    p->q_head = q;
+    if (!p->q_tail) p->q_tail = q;
+    p->waiting++;
+    pool_wake(p);
+}
+
+void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,
+                      const char *sqlstate, const char *message)
+{
+    if (q->stmt >= 0 && q->cb) {
+        db_result_t r = {
+            .status = st, .res = res, .sqlstate = sqlstate, .message = message,
+            .wait_ms = q->wait_ms,
+        };
+        q->cb(&r, q->data);
+    }
+    if (q->res) {
+        PQclear(q->res);
+        q->res = NULL;
+    }
+    db_pool_query_free(p, q);
+}
+
+static void pool_fail_all_queued(db_pool_t *p, db_status_t st, const char *why)
+{
+    db_query_t *q;
+    while ((q = pool_dequeue(p))) {
+        q->wait_ms = (double)(db_pool_now_ns() - q->enqueued_ns) / 1e6;
+        db_pool_complete(p, q, st, NULL, NULL, why);
+    }
+}
+
+/* ---- choosing a connection ---- */
+
+static bool pool_conn_usable(const db_pool_t *p, const db_conn_t *c)
+{
+    return c->state == CONN_READY && !c->retiring && c->inflight < p->cfg.pipeline_depth;
+}
+
+static db_conn_t *pool_least_loaded(db_pool_t *p, int *usable)
+{
+    db_conn_t *best = NULL;
+    *usable = 0;
+    for (db_conn_t *c = p->conns; c; c = c->next) {
+        if (!pool_conn_usable(p, c)) continue;
+        (*usable)++;
+        if (!best || c->inflight < best->inflight) best = c;
+    }
+    return best;
+}
+
+/* Grows the pool when the queue cannot be served well by what is open. */
+static void pool_maybe_grow(db_pool_t *p, db_conn_t *least)
+{
+    if (p->closing || p->nconnecting > 0) return;
+    if (!p->healthy && db_pool_now_ns() < p->down_until_ns) return;
+    int limit = p->cfg.size + p->cfg.max_overflow;
+    int live = p->nconns;
+    bool idle_exists = least && least->inflight == 0;
+    if (live < p->cfg.size && !idle_exists) {
+        db_conn_open(p);
+    } else if (live < limit && !least) {
+        db_conn_open(p); /* every connection is saturated: overflow */
+    }
+}
+
+static void pool_dispatch(uv_prepare_t *h)
+{
+    db_pool_t *p = h->data;
+    uv_prepare_stop(h);
+    while (p->q_head) {
+        int usable;
+        db_conn_t *c = pool_least_loaded(p, &usable);
+        if (!c) break;
+        if (c->inflight > 0) pool_maybe_grow(p, c);
+        /* Split the queue over the usable connections so both cores' backends work. */
+        int n = (p->waiting + usable - 1) / usable;
+        int room = p->cfg.pipeline_depth - c->inflight;
+        if (n > room) n = room;
+        db_query_t *first = p->q_head, *q = first;
+        uint64_t now = db_pool_now_ns();
+        for (int i = 0; i < n; i++) {
+            db_query_t *next = q->next;
+            q->wait_ms = (double)(now - q->enqueued_ns) / 1e6;
+            if (i == n - 1) {
+                p->q_head = next;
+                if (!next) p->q_tail = NULL;
+            }
+            q = next;
+        }
+        p->waiting -= n;
+        p->stats.queries += (uint64_t)n;
+        p->stats.batches++;
+        db_conn_send_batch(c, first, n);
+    }
+    if (p->q_head) {
+        int usable;
+        db_conn_t *least = pool_least_loaded(p, &usable);
+        pool_maybe_grow(p, least);
+        if (!p->healthy && p->nconnecting == 0)
+            pool_fail_all_queued(p, DB_ERR_UNAVAILABLE, p->stats.last_error);
+    }
+}
+
+/* ---- connection events ---- */
+
+void db_pool_conn_ready(db_pool_t *p, db_conn_t *c)
+{
+    p->nconnecting--;
+    p->healthy = true;
+    p->backoff_ms = 0;
+    p->stats.last_error[0] = '\0';
+    c->born_ns = db_pool_now_ns();
+    pool_wake(p);
+}
+
+void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char *why)
+{
+    p->nconnecting--;
+    p->stats.connect_failures++;
+    snprintf(p->stats.last_error, sizeof p->stats.last_error, "%s", why ? why : "unknown");
+    bool any_ready = false;
+    for (db_conn_t *o = p->conns; o; o = o->next)
+        if (o != c && o->state == CONN_READY) any_ready = true;
+    if (any_ready) return;
+    p->healthy = false;
+    p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
+    if (p->backoff_ms > POOL_BACKOFF_MAX_MS) p->backoff_ms = POOL_BACKOFF_MAX_MS;
+    p->down_until_ns = db_pool_now_ns() + p->backoff_ms * 1000000ULL;
+    if (p->nconnecting == 0) pool_fail_all_queued(p, st, p->stats.last_error);
+}
+
+void db_pool_conn_gone(db_pool_t *p, db_conn_t *c)
+{
+    for (db_conn_t **pp = &p->conns; *pp; pp = &(*pp)->next) {
+        if (*pp == c) {
+            *pp = c->next;
+            break;
+        }
+    }
+    p->nconns--;
+    if (p->closing) {
+        if (p->nconns == 0 && --p->handles_open == 0 && p->close_done) p->close_done(p->close_data);
+        return;
+    }
+    bool any_ready = false;
+    for (db_conn_t *o = p->conns; o; o = o->next)
+        if (o->state == CONN_READY) any_ready = true;
+    if (!any_ready && p->nconnecting == 0 && p->healthy) {
+        /* The last working connection broke: probe right away. */
+        p->stats.reconnects++;
+        db_conn_open(p);
+    }
+    pool_wake(p);
+}
+
+/* ---- the ticker ---- */
+
+static void pool_expire_waiting(db_pool_t *p, uint64_t now)
+{
+    uint64_t limit = (uint64_t)(p->cfg.acquire_timeout_s * 1e9);
+    while (p->q_head && now - p->q_head->enqueued_ns >= limit) {
+        db_query_t *q = pool_dequeue(p);
+        q->wait_ms = (double)(now - q->enqueued_ns) / 1e6;
+        p->stats.acquire_timeouts++;
+        db_pool_complete(p, q, DB_ERR_POOL_TIMEOUT, NULL, NULL, "pool acquire timeout");
+    }
+}
+
+static void pool_recycle(db_pool_t *p, uint64_t now)
+{
+    double wall = (double)time(NULL);
+    int ready = 0;
+    for (db_conn_t *c = p->conns; c; c = c->next)
+        if (c->state == CONN_READY && !c->retiring) ready++;
+    for (db_conn_t *c = p->conns, *n; c; c = n) {
+        n = c->next;
+        if (c->state != CONN_READY || c->retiring) continue;
+        bool old = p->cfg.lifetime_s > 0 && now - c->born_ns > (uint64_t)(p->cfg.lifetime_s * 1e9);
+        bool token = c->token_expires_at > 0 && wall > c->token_expires_at - POOL_TOKEN_MARGIN_S;
+        bool spare = ready > p->cfg.size && c->inflight == 0 &&
+                     now - c->last_used_ns > POOL_OVERFLOW_IDLE_NS;
+        if (!old && !token && !spare) continue;
+        c->retiring = true;
+        ready--;
+        if (c->inflight == 0 && !c->held_head) db_conn_close(c, DB_ERR_UNAVAILABLE, "recycled");
+    }
+}
+
+static void pool_tick(uv_timer_t *t)
+{
+    db_pool_t *p = t->data;
+    uint64_t now = db_pool_now_ns();
+    pool_expire_waiting(p, now);
+    pool_recycle(p, now);
+    /* Keep one connection open (readiness) and retry after the backoff. */
+    if (p->nconns == 0 && !p->closing && now >= p->down_until_ns) {
+        if (!p->healthy) p->stats.reconnects++;
+        db_conn_open(p);
+    }
+    pool_wake(p);
+}
+
+/* ---- public API ---- */
+
+db_pool_t *db_pool_new(uv_loop_t *loop, const db_pool_config_t *cfg)
+{
+    db_pool_t *p = calloc(1, sizeof *p);
+    if (!p) return NULL;
+    p->loop = loop;
+    p->cfg = *cfg;
+    if (p->cfg.pipeline_depth < 1) p->cfg.pipeline_depth = 1;
+    if (p->cfg.size < 1) p->cfg.size = 1;
+    uv_prepare_init(loop, &p->dispatcher);
+    p->dispatcher.data = p;
+    uv_timer_init(loop, &p->ticker);
+    p->ticker.data = p;
+    p->healthy = true;
+    return p;
+}
+
+int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_kind_t kind)
+{
+    if (p->started) return -1;
+    void *grown = realloc(p->stmts, sizeof *p->stmts * (size_t)(p->nstmts + 1));
+    if (!grown) abort();
+    p->stmts = grown;
+    int id = p->nstmts++;
+    p->stmts[id].sql = strdup(sql);
+    if (!p->stmts[id].sql) abort();
+    snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%d", id);
+    p->stmts[id].nparams = nparams;
+    p->stmts[id].kind = kind;
+    return id;
+}
+
+void db_pool_start(db_pool_t *p)
+{
+    p->started = true;
+    uv_timer_start(&p->ticker, pool_tick, POOL_TICK_MS, POOL_TICK_MS);
+    db_conn_open(p);
+}
+
+void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values,
+                   db_result_fn cb, void *data)
+{
+    db_query_t *q = pool_query_alloc(p);
+    q->stmt = stmt;
+    q->nparams = nparams;
+    q->values = values;
+    q->cb = cb;
+    q->data = data;
+    q->enqueued_ns = db_pool_now_ns();
+    pool_enqueue_tail(p, q);
+    pool_wake(p);
+}
+
+void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out)
+{
+    *out = p->stats;
+    out->total = p->nconns;
+    out->connecting = p->nconnecting;
+    out->ready = out->busy = 0;
+    for (const db_conn_t *c = p->conns; c; c = c->next) {
+        if (c->state != CONN_READY) continue;
+        out->ready++;
+        if (c->inflight > 0) out->busy++;
+    }
+    out->waiting = p->waiting;
+    out->healthy = p->healthy && out->ready > 0;
+}
+
+static void pool_handle_closed(uv_handle_t *h)
+{
+    db_pool_t *p = h->data;
+    if (--p->handles_open == 0 && p->close_done) p->close_done(p->close_data);
+}
+
+void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data)
+{
+    if (p->closing) return;
+    p->closing = true;
+    p->close_done = done;
+    p->close_data = data;
+    pool_fail_all_queued(p, DB_ERR_UNAVAILABLE, "shutting down");
+    /* Two handles plus one token for the connections (released when none remain). */
+    p->handles_open = 3;
+    uv_close((uv_handle_t *)&p->dispatcher, pool_handle_closed);
+    uv_close((uv_handle_t *)&p->ticker, pool_handle_closed);
+    for (db_conn_t *c = p->conns, *n; c; c = n) {
+        n = c->next;
+        db_conn_close(c, DB_ERR_UNAVAILABLE, "shutting down");
+    }
+    if (p->nconns == 0) --p->handles_open;
+}
+
+void db_pool_free(db_pool_t *p)
+{
+    if (!p) return;
+    for (db_query_t *q = p->free_queries, *n; q; q = n) {
+        n = q->next;
+        free(q);
+    }
+    for (int i = 0; i < p->nstmts; i++) free(p->stmts[i].sql);
+    free(p->stmts);
+    free(p);
+}
+
+/* ---- the static credential provider ---- */
+
+typedef struct {
+    db_credentials_t base;
+    char *password;
+} static_credentials_t;
+
+static void static_get(db_credentials_t *self, bool force_fresh, db_credentials_cb cb,
+                       void *cb_data)
+{
+    (void)force_fresh; /* a static password cannot be refreshed */
+    static_credentials_t *s = (static_credentials_t *)self;
+    cb(s->password, 0, NULL, cb_data);
+}
+
+static void static_free(db_credentials_t *self)
+{
+    static_credentials_t *s = (static_credentials_t *)self;
+    free(s->password);
+    free(s);
+}
+
+db_credentials_t *db_credentials_static_new(const char *password)
+{
+    static_credentials_t *s = calloc(1, sizeof *s);
+    if (!s) return NULL;
+    s->base.get = static_get;
+    s->base.free = static_free;
+    s->base.kind = "static";
+    s->password = password ? strdup(password) : NULL;
+    return &s->base;
+}

@@ -1,0 +1,103 @@
+/*
+ * pool_internal.h - the structures shared by the pool (pool.c) and its
+ * connections (conn.c). Not part of the public db.h interface.
+ */
+#ifndef LAKEAPI_DB_POOL_INTERNAL_H
+#define LAKEAPI_DB_POOL_INTERNAL_H
+
+#include "lakeapi/db.h"
+
+typedef struct db_query db_query_t;
+typedef struct db_conn db_conn_t;
+
+/* A queued or in-flight query. Recycled through the pool's freelist. */
+struct db_query {
+    db_query_t *next;
+    int stmt;                   /* statement id, or -1 for connection setup steps */
+    int nparams;
+    const char *const *values;  /* borrowed from the caller until the callback */
+    db_result_fn cb;
+    void *data;
+    uint64_t enqueued_ns;       /* first time queued, for wait_ms and the acquire timeout */
+    double wait_ms;
+    int retries;                /* re-runs after a batch failed elsewhere or a lost connection */
+    bool sync_after;            /* the batch's Sync follows this query */
+    PGresult *res;              /* its result while held */
+};
+
+typedef enum {
+    CONN_CREDENTIALS, /* waiting for the credential provider */
+    CONN_CONNECTING,  /* PQconnectPoll in progress */
+    CONN_SETUP,       /* preparing statements */
+    CONN_READY,
+    CONN_CLOSED,      /* handles closing; freed by the close callback */
+} db_conn_state_t;
+
+struct db_conn {
+    db_pool_t *pool;
+    db_conn_t *next;
+    PGconn *pg;
+    uv_poll_t *poll;   /* NULL until connecting; replaced if libpq changes sockets */
+    int poll_fd;
+    int poll_events;
+    uv_timer_t timer;  /* connect timeout */
+    db_conn_state_t state;
+    db_query_t *head, *tail; /* in flight, in send order */
+    int inflight;
+    bool expect_sync;  /* the head query's batch Sync result is next */
+    bool batch_failed; /* a statement of the current batch failed */
+    db_query_t *held_head, *held_tail; /* completed writes awaiting their batch's Sync */
+    bool password_retry_done; /* re-minted once after 28P01 */
+    bool cred_pending; /* the credential provider has not answered yet */
+    bool retiring;     /* takes no new queries; closes when drained */
+    uint64_t born_ns;
+    uint64_t last_used_ns;
+    double token_expires_at;
+    int pending_closes;
+};
+
+struct db_pool {
+    uv_loop_t *loop;
+    db_pool_config_t cfg;
+    struct {
+        char *sql;
+        char name[16];
+        int nparams;
+        db_stmt_kind_t kind;
+    } *stmts;
+    int nstmts;
+    db_query_t *q_head, *q_tail; /* waiting for a connection */
+    int waiting;
+    db_query_t *free_queries;
+    db_conn_t *conns;
+    int nconns, nconnecting;
+    uv_prepare_t dispatcher; /* writes queued queries once per loop iteration */
+    uv_timer_t ticker;       /* acquire timeouts, recycling, reconnect backoff */
+    bool started, closing;
+    bool healthy;
+    uint64_t down_until_ns;  /* fail fast until then (reconnect backoff) */
+    uint64_t backoff_ms;
+    int handles_open;
+    void (*close_done)(void *data);
+    void *close_data;
+    db_pool_stats_t stats;
+};
+
+/* pool.c, for conn.c */
+void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,
+                      const char *sqlstate, const char *message);
+void db_pool_requeue(db_pool_t *p, db_query_t *q);
+void db_pool_conn_ready(db_pool_t *p, db_conn_t *c);
+void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char *why);
+void db_pool_conn_gone(db_pool_t *p, db_conn_t *c);
+void db_pool_query_free(db_pool_t *p, db_query_t *q);
+uint64_t db_pool_now_ns(void);
+
+/* conn.c */
+db_conn_t *db_conn_open(db_pool_t *p);
+/* Sends queries (already unlinked from the pool queue) as one batch. */
+void db_conn_send_batch(db_conn_t *c, db_query_t *first, int n);
+/* Fails or requeues everything in flight and starts closing. */
+void db_conn_close(db_conn_t *c, db_status_t st, const char *why);
+
+#endif
