@@ -2,9 +2,14 @@
  * conn - one pooled PostgreSQL connection: its life from credentials to close.
  *
  * States: CREDENTIALS (asking the provider for a password) -> CONNECTING
- * (PQconnectPoll driven by the socket) -> SETUP (statement_timeout and every
- * prepared statement, sent as one pipeline) -> READY (takes batches) ->
- * CLOSED. The connection runs in libpq pipeline mode for its whole life:
+ * (PQconnectPoll driven by the socket) -> SETUP (session settings) -> READY
+ * (takes batches) -> CLOSED.
+ *
+ * A statement is prepared on a connection the first time that connection
+ * runs it, in the same pipeline just before its first execution. Preparing
+ * lazily means a missing table fails only the queries that use it (with the
+ * real error), not every connection at login, and a table created later
+ * works without a restart. The connection runs in libpq pipeline mode for its whole life:
  * db_conn_send_batch() writes N queries and one Sync, and results are matched
  * to the in-flight FIFO in order as they arrive.
  *
@@ -35,6 +40,7 @@ static void conn_handle_closed(uv_handle_t *h)
     db_conn_t *c = h->data;
     if (--c->pending_closes == 0 && !c->cred_pending) {
         db_pool_conn_gone(c->pool, c);
+        free(c->prepared);
         free(c);
     }
 }
@@ -167,6 +173,17 @@ static void conn_fail_libpq(db_conn_t *c, const char *what)
 
 /* ---- sending ---- */
 
+/* An in-flight entry for a step of our own: session setup or a Prepare. */
+static db_query_t *conn_internal_step(db_conn_t *c, int prepares)
+{
+    db_query_t *q = calloc(1, sizeof *q);
+    if (!q) abort();
+    q->stmt = -1;
+    q->prepares = prepares;
+    (void)c;
+    return q;
+}
+
 static int conn_flush(db_conn_t *c)
 {
     int r = PQflush(c->pg);
@@ -180,10 +197,26 @@ void db_conn_send_batch(db_conn_t *c, db_query_t *first, int n)
     db_query_t *q = first;
     for (int i = 0; i < n; i++) {
         db_query_t *next = q->next;
-        const char *name = q->stmt >= 0 ? p->stmts[q->stmt].name : NULL;
+        const char *name = p->stmts[q->stmt].name;
         q->sync_after = (i == n - 1);
+        bool ok = true;
+        if (!c->prepared[q->stmt]) {
+            ok = PQsendPrepare(c->pg, name, p->stmts[q->stmt].sql, p->stmts[q->stmt].nparams,
+                               NULL);
+            conn_push_inflight(c, conn_internal_step(c, q->stmt));
+            c->prepared[q->stmt] = 1;
+        }
         conn_push_inflight(c, q);
-        if (!PQsendQueryPrepared(c->pg, name, q->nparams, q->values, NULL, NULL, 0)) {
+        ok = ok && PQsendQueryPrepared(c->pg, name, q->nparams, q->values, NULL, NULL, 0);
+        /*
+         * A re-run gets a transaction of its own, so one failing statement
+         * cannot make the same innocent writes fail again and again.
+         */
+        if (ok && !q->sync_after && (q->retries > 0 || (next && next->retries > 0))) {
+            q->sync_after = true;
+            ok = PQpipelineSync(c->pg);
+        }
+        if (!ok) {
             /* Hand the queries not yet pushed back before failing the connection. */
             for (db_query_t *r = next; i + 1 < n; i++, r = next) {
                 next = r->next;
@@ -224,9 +257,34 @@ static void conn_finish_batch(db_conn_t *c)
     }
 }
 
+/*
+ * A Prepare that failed (say, its table does not exist) makes the execution
+ * right behind it abort; that query gets the Prepare's error instead of being
+ * re-run, and the statement will be prepared again on its next use.
+ */
+static void conn_finish_prepare(db_conn_t *c, db_query_t *q)
+{
+    ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
+    if (st != PGRES_COMMAND_OK) {
+        c->prepared[q->prepares] = 0;
+        if (st != PGRES_PIPELINE_ABORTED) {
+            c->batch_failed = true;
+            if (c->head && !c->head->res) {
+                c->head->res = q->res;
+                q->res = NULL;
+            }
+        }
+    }
+    db_pool_complete(c->pool, q, DB_OK, NULL, NULL, NULL);
+}
+
 static void conn_finish_query(db_conn_t *c, db_query_t *q)
 {
     db_pool_t *p = c->pool;
+    if (q->stmt < 0 && q->prepares >= 0) {
+        conn_finish_prepare(c, q);
+        return;
+    }
     ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
     if (st == PGRES_PIPELINE_ABORTED) {
         conn_retry_or_fail(c, q, DB_ERR_INTERNAL, "pipeline aborted repeatedly");
@@ -246,6 +304,12 @@ static void conn_finish_query(db_conn_t *c, db_query_t *q)
             return;
         }
         if (sqlstate && strcmp(sqlstate, "57014") == 0) p->stats.statement_timeouts++;
+        if (sqlstate && strcmp(sqlstate, "26000") == 0) {
+            /* The server lost our prepared statement (e.g. DISCARD): prepare again. */
+            c->prepared[q->stmt] = 0;
+            conn_retry_or_fail(c, q, DB_ERR_INTERNAL, msg);
+            return;
+        }
         db_pool_complete(p, q, db_status_from_sqlstate(sqlstate), NULL, sqlstate, msg);
     }
 }
@@ -302,18 +366,15 @@ static void conn_begin_setup(db_conn_t *c)
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%ld", (long)(p->cfg.command_timeout_s * 1000.0));
     const char *vals[1] = {timeout};
-    bool ok = PQsendQueryParams(c->pg, "SELECT set_config('statement_timeout', $1, false)", 1,
-                                NULL, vals, NULL, NULL, 0);
-    for (int i = 0; ok && i < p->nstmts; i++)
-        ok = PQsendPrepare(c->pg, p->stmts[i].name, p->stmts[i].sql, p->stmts[i].nparams, NULL);
-    /* One pseudo-query per step so results line up with the in-flight FIFO. */
-    for (int i = 0; ok && i <= p->nstmts; i++) {
-        db_query_t *q = calloc(1, sizeof *q);
-        if (!q) abort();
-        q->stmt = -1;
-        q->sync_after = (i == p->nstmts);
-        conn_push_inflight(c, q);
-    }
+    /* ISO dates and UTC, whatever the server's defaults: the JSON depends on them. */
+    bool ok = PQsendQueryParams(c->pg,
+                                "SELECT set_config('statement_timeout', $1, false), "
+                                "set_config('DateStyle', 'ISO, YMD', false), "
+                                "set_config('TimeZone', 'UTC', false)",
+                                1, NULL, vals, NULL, NULL, 0);
+    db_query_t *step = conn_internal_step(c, -1);
+    step->sync_after = true;
+    conn_push_inflight(c, step);
     if (!ok || !PQpipelineSync(c->pg) || conn_flush(c) != 0) conn_fail_libpq(c, "setup failed");
 }
 
@@ -389,6 +450,7 @@ static void conn_on_password(const char *password, double expires_at, const char
     if (c->state == CONN_CLOSED) {
         if (c->pending_closes == 0) {
             db_pool_conn_gone(c->pool, c);
+            free(c->prepared);
             free(c);
         }
         return;
@@ -433,6 +495,8 @@ db_conn_t *db_conn_open(db_pool_t *p)
     db_conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->pool = p;
+    c->prepared = calloc((size_t)p->nstmts + 1, 1);
+    if (!c->prepared) abort();
     c->born_ns = c->last_used_ns = db_pool_now_ns();
     uv_timer_init(p->loop, &c->timer);
     c->timer.data = c;

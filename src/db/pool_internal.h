@@ -13,7 +13,8 @@ typedef struct db_conn db_conn_t;
 /* A queued or in-flight query. Recycled through the pool's freelist. */
 struct db_query {
     db_query_t *next;
-    int stmt;                   /* statement id, or -1 for connection setup steps */
+    int stmt;                   /* statement id, or -1 for internal steps (below) */
+    int prepares;               /* internal step preparing this statement id, or -1 (setup) */
     int nparams;
     const char *const *values;  /* borrowed from the caller until the callback */
     db_result_fn cb;
@@ -49,6 +50,7 @@ struct db_conn {
     db_query_t *held_head, *held_tail; /* completed writes awaiting their batch's Sync */
     bool password_retry_done; /* re-minted once after 28P01 */
     bool cred_pending; /* the credential provider has not answered yet */
+    unsigned char *prepared; /* per statement id: prepared on this connection */
     bool retiring;     /* takes no new queries; closes when drained */
     uint64_t born_ns;
     uint64_t last_used_ns;

@@ -1,0 +1,129 @@
+"""Black-box test harness: a real PostgreSQL cluster, the real lakeapi binary,
+real HTTP. Nothing is mocked.
+
+Session fixtures start a throwaway cluster (tests/pg_cluster.sh, as the
+postgres user when run as root), load the demo data at SF 0.01 with
+`lakeapi load all`, and start `lakeapi serve` on a free loopback port.
+`lakeapi_server(**env)` starts extra servers with other settings.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+
+import httpx
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+BIN = os.environ.get("LAKEAPI_BIN", os.path.join(ROOT, "build", "lakeapi"))
+SF = "0.01"
+USERS = "2000"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def clean_env(extra):
+    """The process environment without anything that would point lakeapi elsewhere."""
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("PG", "DATABASE", "DB_", "DATABRICKS", "LAKEBASE", "CORS"))
+           and k not in ("PORT", "HOST", "ORDERS_TABLE", "USERS_TABLE", "ENDPOINT_NAME")}
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="session")
+def pg():
+    base = tempfile.mkdtemp(prefix="lakeapi-test-pg-")
+    os.chmod(base, 0o755)
+    script = os.path.join(ROOT, "tests", "pg_cluster.sh")
+    out = subprocess.run(["sh", script, "start", base], check=True, capture_output=True,
+                         text=True, env=dict(os.environ, PG_CLUSTER_OPTS="-c fsync=off"))
+    env = dict(kv.split("=", 1) for kv in out.stdout.split())
+    yield env
+    subprocess.run(["sh", script, "destroy", base], capture_output=True)
+    shutil.rmtree(base, ignore_errors=True)
+
+
+def psql(pg, sql):
+    """Runs SQL through psql against the test cluster; returns stdout."""
+    out = subprocess.run(["psql", "-XAtq", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                         env=dict(os.environ, **pg), capture_output=True, text=True, check=True)
+    return out.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def loaded(pg):
+    subprocess.run([BIN, "load", "all", "--sf", SF, "--rows", USERS], env=clean_env(pg),
+                   check=True, capture_output=True, timeout=300)
+    return pg
+
+
+class Server:
+    def __init__(self, env, args=()):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = tempfile.TemporaryFile()
+        self.proc = subprocess.Popen([BIN, "serve", "--port", str(self.port), *args],
+                                     env=clean_env(env), stdout=self.log,
+                                     stderr=subprocess.STDOUT, cwd=tempfile.gettempdir())
+        deadline = time.time() + 20
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"lakeapi exited with {self.proc.returncode}:\n{self.output()}")
+            try:
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
+                    break
+            except OSError:
+                time.sleep(0.05)
+        else:
+            raise RuntimeError("lakeapi did not start listening:\n" + self.output())
+
+    def output(self):
+        self.log.seek(0)
+        return self.log.read().decode("utf-8", "replace")
+
+    def stop(self, sig=signal.SIGTERM, timeout=20):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        return self.proc.returncode
+
+
+@pytest.fixture(scope="session")
+def server(loaded):
+    s = Server(loaded)
+    yield s
+    rc = s.stop()
+    assert rc == 0, f"lakeapi exited with {rc}:\n{s.output()[-4000:]}"
+
+
+@pytest.fixture
+def client(server):
+    with httpx.Client(base_url=server.url, timeout=10) as c:
+        yield c
+
+
+@pytest.fixture
+def lakeapi_server(loaded):
+    """Starts servers with extra settings; stops them at the end of the test."""
+    started = []
+
+    def start(args=(), **env):
+        s = Server(dict(loaded, **{k: str(v) for k, v in env.items()}), args)
+        started.append(s)
+        return s
+
+    yield start
+    for s in started:
+        s.stop()
