@@ -66,7 +66,7 @@ void config_init(config_t *c);    /* the defaults */
 void config_dispose(config_t *c); /* frees every string */
 
 /*
- * Loads flags (argv, from argv[0]: only --host/--port and --key=value forms of
+ * Loads flags (every element of argv is an option: only --host/--port and --key=value forms of
  * the settings are taken), then env via getenv_fn, then the .env file at
  * dotenv_path (NULL to skip; a missing file is not an error). Returns 0, or -1
  * with a message naming the setting in err.

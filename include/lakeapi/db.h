@@ -52,7 +52,11 @@ typedef void (*db_result_fn)(const db_result_t *r, void *data);
 /* ---- credentials: where a new connection's password comes from ---- */
 
 typedef struct db_credentials db_credentials_t;
-/* password NULL means failure, with error set (no secret in it). expires_at: unix s, 0 = never. */
+/*
+ * error != NULL means failure (the text names what failed, never a secret).
+ * Otherwise password may still be NULL: connect without one (libpq's own
+ * PGPASSWORD/.pgpass apply). expires_at: unix s, 0 = never.
+ */
 typedef void (*db_credentials_cb)(const char *password, double expires_at, const char *error,
                                   void *data);
 struct db_credentials {

@@ -455,9 +455,9 @@ static void conn_on_password(const char *password, double expires_at, const char
         }
         return;
     }
-    if (!password) {
+    if (error) {
         char why[256];
-        snprintf(why, sizeof why, "credentials: %s", error ? error : "unavailable");
+        snprintf(why, sizeof why, "credentials: %s", error);
         db_conn_close(c, DB_ERR_CREDENTIALS, why);
         return;
     }

@@ -1,0 +1,575 @@
+/*
+ * config/config - loading and validating the settings (see include/lakeapi/config.h).
+ *
+ * Owns: the settings table, the command-line flags, the precedence
+ * flags > environment > .env, and every validation rule. For each setting the
+ * first source that has a non-empty value under any of its names wins; within
+ * a source, names are tried in the table's order (PORT before
+ * DATABRICKS_APP_PORT). An empty value counts as unset. Every string in
+ * config_t is owned by it (strdup'ed) and freed by config_dispose().
+ *
+ * Table names are interpolated into SQL by the db layer, so their check here
+ * ([schema.]name of [A-Za-z_][A-Za-z0-9_]{0,62}) is a security boundary.
+ */
+#include "lakeapi/config.h"
+#include "config/config_internal.h"
+#include "config/dotenv.h"
+
+#include <errno.h>
+#include <libpq-fe.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#define FIELD(name) offsetof(config_t, name)
+
+const config_setting_t config_settings[] = {
+    {{"HOST"}, "--host", CONFIG_STR, FIELD(host), false},
+    {{"PORT", "DATABRICKS_APP_PORT"}, "--port", CONFIG_PORT, FIELD(port), false},
+    {{"LOG_LEVEL"}, NULL, CONFIG_LOG_LEVEL, FIELD(log_level), false},
+    {{"APP_ENV"}, NULL, CONFIG_STR, FIELD(app_env), false},
+    {{"CORS_ALLOW_ORIGINS"}, NULL, CONFIG_STR, FIELD(cors_allow_origins), false},
+    {{"CORS_ALLOW_CREDENTIALS"}, NULL, CONFIG_BOOL, FIELD(cors_allow_credentials), false},
+    {{"DATABASE_URL"}, NULL, CONFIG_URL, FIELD(database_url), true},
+    {{"PGHOST", "DATABASE_HOSTNAME"}, NULL, CONFIG_STR, FIELD(pg_host), false},
+    {{"PGPORT", "DATABASE_PORT"}, NULL, CONFIG_PORT_STR, FIELD(pg_port), false},
+    {{"PGDATABASE", "DATABASE_NAME", "LAKEBASE_DATABASE_NAME"},
+     NULL,
+     CONFIG_STR,
+     FIELD(pg_database),
+     false},
+    {{"PGUSER", "DATABASE_USERNAME"}, NULL, CONFIG_STR, FIELD(pg_user), false},
+    {{"PGPASSWORD", "DATABASE_PASSWORD"}, NULL, CONFIG_STR, FIELD(pg_password), true},
+    {{"PGSSLMODE"}, NULL, CONFIG_SSLMODE, FIELD(pg_sslmode), false},
+    {{"PGAPPNAME"}, NULL, CONFIG_STR, FIELD(pg_appname), false},
+    {{"DB_POOL_SIZE"}, NULL, CONFIG_POOL_SIZE, FIELD(pool_size), false},
+    {{"DB_MAX_OVERFLOW"}, NULL, CONFIG_OVERFLOW, FIELD(max_overflow), false},
+    {{"DB_POOL_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(pool_timeout_s), false},
+    {{"DB_COMMAND_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(command_timeout_s), false},
+    {{"DB_POOL_RECYCLE_INTERVAL"}, NULL, CONFIG_SECONDS0, FIELD(pool_recycle_s), false},
+    {{"ORDERS_TABLE"}, NULL, CONFIG_TABLE, FIELD(orders_table), false},
+    {{"USERS_TABLE"}, NULL, CONFIG_TABLE, FIELD(users_table), false},
+    {{"LAKEBASE_INSTANCE_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_instance_name), false},
+    {{"LAKEBASE_CATALOG_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_catalog_name), false},
+    {{"ENDPOINT_NAME", "LAKEBASE_ENDPOINT", "PGENDPOINT"},
+     NULL,
+     CONFIG_STR,
+     FIELD(endpoint_name),
+     false},
+    {{"SYNCED_TABLE_STORAGE_CATALOG", "SYNCHED_TABLE_STORAGE_CATALOG"},
+     NULL,
+     CONFIG_STR,
+     FIELD(synced_storage_catalog),
+     false},
+    {{"SYNCED_TABLE_STORAGE_SCHEMA", "SYNCHED_TABLE_STORAGE_SCHEMA"},
+     NULL,
+     CONFIG_STR,
+     FIELD(synced_storage_schema),
+     false},
+    {{"DATABRICKS_HOST"}, NULL, CONFIG_DBX_HOST, FIELD(databricks_host), false},
+    {{"DATABRICKS_TOKEN"}, NULL, CONFIG_STR, FIELD(databricks_token), true},
+    {{"DATABRICKS_CLIENT_ID"}, NULL, CONFIG_STR, FIELD(databricks_client_id), false},
+    {{"DATABRICKS_CLIENT_SECRET"}, NULL, CONFIG_STR, FIELD(databricks_client_secret), true},
+    {{"DATABRICKS_AUTH_TYPE"}, NULL, CONFIG_AUTH_TYPE, FIELD(databricks_auth_type), false},
+};
+const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
+
+#define CONFIG_N (sizeof config_settings / sizeof config_settings[0])
+
+static char *config_xstrdup(const char *s)
+{
+    char *p = strdup(s);
+    if (!p) {
+        fputs("lakeapi: out of memory\n", stderr);
+        abort();
+    }
+    return p;
+}
+
+static char **config_str_field(config_t *c, const config_setting_t *s)
+{
+    return (char **)((char *)c + s->offset);
+}
+
+static void config_set_str(config_t *c, const config_setting_t *s, const char *v)
+{
+    char **field = config_str_field(c, s);
+    free(*field);
+    *field = v ? config_xstrdup(v) : NULL;
+}
+
+void config_init(config_t *c)
+{
+    memset(c, 0, sizeof *c);
+    c->host = config_xstrdup("127.0.0.1");
+    c->port = 8000;
+    c->log_level = LOG_INFO;
+    c->app_env = config_xstrdup("development");
+    c->pg_appname = config_xstrdup(CONFIG_DEFAULT_APPNAME);
+    c->pool_size = 10;
+    c->max_overflow = 20;
+    c->pool_timeout_s = 10;
+    c->command_timeout_s = 30;
+    c->pool_recycle_s = 3600;
+    c->orders_table = config_xstrdup("public.orders_synced");
+    c->users_table = config_xstrdup("public.users");
+}
+
+void config_dispose(config_t *c)
+{
+    for (size_t i = 0; i < CONFIG_N; i++) {
+        const config_setting_t *s = &config_settings[i];
+        switch (s->kind) {
+        case CONFIG_STR:
+        case CONFIG_URL:
+        case CONFIG_PORT_STR:
+        case CONFIG_SSLMODE:
+        case CONFIG_TABLE:
+        case CONFIG_AUTH_TYPE:
+        case CONFIG_DBX_HOST:
+            config_set_str(c, s, NULL);
+            break;
+        default:
+            break;
+        }
+    }
+}
+
+const char *config_process_getenv(const char *name, void *data)
+{
+    (void)data;
+    return getenv(name);
+}
+
+bool config_has_database(const config_t *c)
+{
+    return c->database_url || c->pg_host || c->pg_database;
+}
+
+/* ---- validation ---------------------------------------------------------- */
+
+/* Where a value came from, for error messages. */
+typedef struct config_source {
+    const char *name;  /* the name it was found under */
+    const char *where; /* NULL for the environment, else "--port", "--set", a .env path */
+} config_source_t;
+
+__attribute__((format(printf, 4, 5))) static int
+config_fail(char *err, size_t errlen, const config_source_t *src, const char *fmt, ...)
+{
+    char detail[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    if (src->where)
+        snprintf(err, errlen, "invalid %s: %s (from %s)", src->name, detail, src->where);
+    else
+        snprintf(err, errlen, "invalid %s: %s", src->name, detail);
+    return -1;
+}
+
+/* Strict integer: optional sign, digits, nothing else. 0, -1 junk, -2 range. */
+static int config_parse_int(const char *v, long min, long max, int *out)
+{
+    const char *p = v;
+    if (*p == '+' || *p == '-') p++;
+    if (*p == '\0') return -1;
+    for (const char *q = p; *q; q++) {
+        if (*q < '0' || *q > '9') return -1;
+    }
+    errno = 0;
+    long long n = strtoll(v, NULL, 10);
+    if (errno == ERANGE || n < min || n > max) return -2;
+    *out = (int)n;
+    return 0;
+}
+
+static int config_check_int(const char *v, long min, long max, int *out, const config_source_t *src,
+                            char *err, size_t errlen)
+{
+    int rc = config_parse_int(v, min, max, out);
+    if (rc == -1) return config_fail(err, errlen, src, "'%s' is not an integer", v);
+    if (rc == -2)
+        return config_fail(err, errlen, src, "'%s' is out of range (%ld..%ld)", v, min, max);
+    return 0;
+}
+
+/* Decimal seconds: digits with an optional fraction ("10", "2.5"). */
+static int config_check_seconds(const char *v, bool allow_zero, double *out,
+                                const config_source_t *src, char *err, size_t errlen)
+{
+    const char *p = v;
+    size_t digits = 0;
+    while (*p >= '0' && *p <= '9')
+        p++, digits++;
+    if (*p == '.') {
+        p++;
+        while (*p >= '0' && *p <= '9')
+            p++, digits++;
+    }
+    double d = digits && *p == '\0' ? strtod(v, NULL) : -1;
+    if (d < 0 || (d == 0 && !allow_zero) || d > 1e9) {
+        return config_fail(err, errlen, src, "'%s' is not a %s number of seconds", v,
+                           allow_zero ? "non-negative" : "positive");
+    }
+    *out = d;
+    return 0;
+}
+
+static int config_check_bool(const char *v, bool *out, const config_source_t *src, char *err,
+                             size_t errlen)
+{
+    static const char *yes[] = {"true", "1", "yes", "on"}, *no[] = {"false", "0", "no", "off"};
+    for (size_t i = 0; i < 4; i++) {
+        if (strcasecmp(v, yes[i]) == 0) return *out = true, 0;
+        if (strcasecmp(v, no[i]) == 0) return *out = false, 0;
+    }
+    return config_fail(err, errlen, src, "'%s' is not a boolean (true/false, 1/0, yes/no, on/off)",
+                       v);
+}
+
+/* [A-Za-z_][A-Za-z0-9_]{0,62}: returns its length, 0 when s does not start with one. */
+static size_t config_identifier_len(const char *s)
+{
+    size_t n = 0;
+    char c = s[0];
+    if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || c == '_')) return 0;
+    for (n = 1; s[n]; n++) {
+        c = s[n];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+              c == '_'))
+            break;
+    }
+    return n <= 63 ? n : 0;
+}
+
+static bool config_valid_table(const char *v)
+{
+    size_t n = config_identifier_len(v);
+    if (n == 0) return false;
+    if (v[n] == '\0') return true;
+    if (v[n] != '.') return false;
+    size_t m = config_identifier_len(v + n + 1);
+    return m > 0 && v[n + 1 + m] == '\0';
+}
+
+static bool config_in_set(const char *v, const char *const *set, bool nocase)
+{
+    for (; *set; set++) {
+        if ((nocase ? strcasecmp(v, *set) : strcmp(v, *set)) == 0) return true;
+    }
+    return false;
+}
+
+/* scheme://host... with scheme http(s); bare "host" gets https://; trailing '/' dropped. */
+static int config_norm_dbx_host(config_t *c, const config_setting_t *s, const char *v,
+                                const config_source_t *src, char *err, size_t errlen)
+{
+    for (const char *p = v; *p; p++) {
+        if ((unsigned char)*p <= ' ' || *p == 0x7f)
+            return config_fail(err, errlen, src, "'%s' contains whitespace or control characters",
+                               v);
+    }
+    const char *sep = strstr(v, "://");
+    const char *host = sep ? sep + 3 : v;
+    if (sep && !(strncasecmp(v, "https://", 8) == 0 || strncasecmp(v, "http://", 7) == 0))
+        return config_fail(err, errlen, src, "'%s' is not an http(s) URL", v);
+    size_t len = strlen(host);
+    while (len > 0 && host[len - 1] == '/')
+        len--;
+    if (len == 0 || host[0] == '/') return config_fail(err, errlen, src, "'%s' has no host", v);
+    char *norm;
+    if (asprintf(&norm, "%.*s%.*s", sep ? (int)(host - v) : 8, sep ? v : "https://", (int)len,
+                 host) < 0) {
+        fputs("lakeapi: out of memory\n", stderr);
+        abort();
+    }
+    char **field = config_str_field(c, s);
+    free(*field);
+    *field = norm;
+    return 0;
+}
+
+/*
+ * SQLAlchemy-style URLs from the tutorials ("postgresql+asyncpg://...") name a
+ * driver libpq does not know: drop the "+driver" part.
+ */
+static void config_strip_driver(char *url)
+{
+    char *plus = strchr(url, '+');
+    char *sep = strstr(url, "://");
+    if (!plus || !sep || plus > sep) return;
+    if (!(strncmp(url, "postgresql+", 11) == 0 || strncmp(url, "postgres+", 9) == 0)) return;
+    memmove(plus, sep, strlen(sep) + 1);
+}
+
+static int config_check_url(config_t *c, const config_setting_t *s, const char *v,
+                            const config_source_t *src, char *err, size_t errlen)
+{
+    char *url = config_xstrdup(v);
+    config_strip_driver(url);
+    char *msg = NULL;
+    PQconninfoOption *opts = PQconninfoParse(url, &msg);
+    if (msg) PQfreemem(msg); /* may quote the password: never shown */
+    if (!opts) {
+        free(url);
+        return config_fail(err, errlen, src,
+                           "libpq cannot parse it (expected postgresql://user:password@host:port"
+                           "/dbname or key=value pairs)");
+    }
+    PQconninfoFree(opts);
+    char **field = config_str_field(c, s);
+    free(*field);
+    *field = url;
+    return 0;
+}
+
+/* Validates v for setting s and stores it in c. */
+static int config_apply(config_t *c, const config_setting_t *s, const char *v,
+                        const config_source_t *src, char *err, size_t errlen)
+{
+    static const char *const sslmodes[] = {"disable",   "allow",       "prefer", "require",
+                                           "verify-ca", "verify-full", NULL};
+    static const char *const auth_types[] = {"pat", "oauth-m2m", NULL};
+    void *field = (char *)c + s->offset;
+    int port;
+
+    switch (s->kind) {
+    case CONFIG_STR:
+        config_set_str(c, s, v);
+        return 0;
+    case CONFIG_URL:
+        return config_check_url(c, s, v, src, err, errlen);
+    case CONFIG_PORT:
+        return config_check_int(v, 1, 65535, field, src, err, errlen);
+    case CONFIG_PORT_STR:
+        if (config_check_int(v, 1, 65535, &port, src, err, errlen) != 0) return -1;
+        config_set_str(c, s, v);
+        return 0;
+    case CONFIG_POOL_SIZE:
+        return config_check_int(v, 1, 1000, field, src, err, errlen);
+    case CONFIG_OVERFLOW:
+        return config_check_int(v, 0, 10000, field, src, err, errlen);
+    case CONFIG_SECONDS:
+        return config_check_seconds(v, false, field, src, err, errlen);
+    case CONFIG_SECONDS0:
+        return config_check_seconds(v, true, field, src, err, errlen);
+    case CONFIG_BOOL:
+        return config_check_bool(v, field, src, err, errlen);
+    case CONFIG_LOG_LEVEL:
+        if (log_parse_level(v, field) == 0) return 0;
+        return config_fail(err, errlen, src,
+                           "'%s' is not one of debug, info, warning, error, critical, off", v);
+    case CONFIG_SSLMODE:
+        if (!config_in_set(v, sslmodes, false))
+            return config_fail(err, errlen, src,
+                               "'%s' is not one of disable, allow, prefer, require, verify-ca, "
+                               "verify-full",
+                               v);
+        config_set_str(c, s, v);
+        return 0;
+    case CONFIG_TABLE:
+        if (!config_valid_table(v))
+            return config_fail(err, errlen, src,
+                               "'%s' is not a table name ([schema.]name, each of letters, digits "
+                               "and _, not starting with a digit, at most 63 characters)",
+                               v);
+        config_set_str(c, s, v);
+        return 0;
+    case CONFIG_AUTH_TYPE:
+        if (!config_in_set(v, auth_types, true))
+            return config_fail(err, errlen, src, "'%s' is not one of pat, oauth-m2m", v);
+        config_set_str(c, s, strcasecmp(v, "pat") == 0 ? "pat" : "oauth-m2m");
+        return 0;
+    case CONFIG_DBX_HOST:
+        return config_norm_dbx_host(c, s, v, src, err, errlen);
+    }
+    return 0;
+}
+
+/* ---- sources --------------------------------------------------------------- */
+
+/* A setting by any of its names (case-insensitive, as .env and --set allow). */
+static const config_setting_t *config_find(const char *name, size_t len)
+{
+    for (size_t i = 0; i < CONFIG_N; i++) {
+        for (size_t k = 0; k < CONFIG_MAX_ALIASES && config_settings[i].names[k]; k++) {
+            const char *n = config_settings[i].names[k];
+            if (strlen(n) == len && strncasecmp(n, name, len) == 0) return &config_settings[i];
+        }
+    }
+    return NULL;
+}
+
+typedef struct config_flags {
+    const char *value[CONFIG_N];
+    const char *name[CONFIG_N];  /* the setting name the flag gave */
+    const char *where[CONFIG_N]; /* "--port", "--set" */
+} config_flags_t;
+
+/* Records "--flag value" / "--flag=value" forms; *i advances past a separate value. */
+static int config_take_flag_value(int argc, char **argv, int *i, const char *flag,
+                                  const char **value, char *err, size_t errlen)
+{
+    const char *a = argv[*i];
+    size_t fl = strlen(flag);
+    if (a[fl] == '=') {
+        *value = a + fl + 1;
+    } else if (*i + 1 < argc) {
+        *value = argv[++*i];
+    } else {
+        snprintf(err, errlen, "%s needs a value", flag);
+        return -1;
+    }
+    if (**value == '\0') {
+        snprintf(err, errlen, "%s needs a non-empty value", flag);
+        return -1;
+    }
+    return 0;
+}
+
+static int config_parse_flags(int argc, char **argv, config_flags_t *f, char *err, size_t errlen)
+{
+    memset(f, 0, sizeof *f);
+    for (int i = 0; i < argc; i++) {
+        const char *a = argv[i];
+        const char *value = NULL;
+        const config_setting_t *s = NULL;
+        const char *name = NULL;
+        const char *where = NULL;
+
+        for (size_t k = 0; k < CONFIG_N && !s; k++) {
+            const char *flag = config_settings[k].flag;
+            size_t fl = flag ? strlen(flag) : 0;
+            if (flag && strncmp(a, flag, fl) == 0 && (a[fl] == '\0' || a[fl] == '=')) {
+                if (config_take_flag_value(argc, argv, &i, flag, &value, err, errlen) != 0)
+                    return -1;
+                s = &config_settings[k];
+                name = s->names[0];
+                where = flag;
+            }
+        }
+        if (!s && strncmp(a, "--set", 5) == 0 && (a[5] == '\0' || a[5] == '=')) {
+            const char *pair;
+            if (config_take_flag_value(argc, argv, &i, "--set", &pair, err, errlen) != 0) return -1;
+            const char *eq = strchr(pair, '=');
+            if (!eq || eq == pair) {
+                snprintf(err, errlen, "--set expects NAME=VALUE, got '%s'", pair);
+                return -1;
+            }
+            s = config_find(pair, (size_t)(eq - pair));
+            if (!s) {
+                snprintf(err, errlen, "--set: unknown setting '%.*s'", (int)(eq - pair), pair);
+                return -1;
+            }
+            value = eq + 1;
+            if (*value == '\0') {
+                snprintf(err, errlen, "--set %s needs a non-empty value", s->names[0]);
+                return -1;
+            }
+            name = s->names[0];
+            where = "--set";
+        }
+        if (!s) {
+            snprintf(err, errlen, a[0] == '-' ? "unknown option '%s'" : "unexpected argument '%s'",
+                     a);
+            return -1;
+        }
+        size_t idx = (size_t)(s - config_settings);
+        f->value[idx] = value;
+        f->name[idx] = name;
+        f->where[idx] = where;
+    }
+    return 0;
+}
+
+/* The winning value for setting idx, or NULL; src says where it came from. */
+static const char *config_lookup(size_t idx, const config_flags_t *flags,
+                                 config_getenv_fn getenv_fn, void *env_data, const dotenv_t *dotenv,
+                                 const char *dotenv_path, config_source_t *src)
+{
+    const config_setting_t *s = &config_settings[idx];
+    if (flags->value[idx]) {
+        src->name = flags->name[idx];
+        src->where = flags->where[idx];
+        return flags->value[idx];
+    }
+    for (size_t k = 0; getenv_fn && k < CONFIG_MAX_ALIASES && s->names[k]; k++) {
+        const char *v = getenv_fn(s->names[k], env_data);
+        if (v && *v) {
+            src->name = s->names[k];
+            src->where = NULL;
+            return v;
+        }
+    }
+    for (size_t k = 0; k < CONFIG_MAX_ALIASES && s->names[k]; k++) {
+        const char *v = dotenv_get(dotenv, s->names[k]);
+        if (v && *v) {
+            src->name = s->names[k];
+            src->where = dotenv_path;
+            return v;
+        }
+    }
+    return NULL;
+}
+
+/* Rules that involve several settings, checked once all are loaded. */
+static int config_check_auth(const config_t *c, char *err, size_t errlen)
+{
+    bool token = c->databricks_token, id = c->databricks_client_id,
+         secret = c->databricks_client_secret;
+    const char *type = c->databricks_auth_type;
+    if (!type && token && (id || secret)) {
+        snprintf(err, errlen,
+                 "both DATABRICKS_TOKEN and DATABRICKS_CLIENT_ID/DATABRICKS_CLIENT_SECRET are set: "
+                 "set DATABRICKS_AUTH_TYPE to pat or oauth-m2m to choose");
+        return -1;
+    }
+    if (type && strcmp(type, "pat") == 0) {
+        if (!token) {
+            snprintf(err, errlen, "DATABRICKS_AUTH_TYPE is pat but DATABRICKS_TOKEN is not set");
+            return -1;
+        }
+        return 0;
+    }
+    if (type && !id && !secret) {
+        snprintf(err, errlen,
+                 "DATABRICKS_AUTH_TYPE is oauth-m2m but DATABRICKS_CLIENT_ID and "
+                 "DATABRICKS_CLIENT_SECRET are not set");
+        return -1;
+    }
+    if (id != secret) {
+        snprintf(err, errlen, "%s is set without %s",
+                 id ? "DATABRICKS_CLIENT_ID" : "DATABRICKS_CLIENT_SECRET",
+                 id ? "DATABRICKS_CLIENT_SECRET" : "DATABRICKS_CLIENT_ID");
+        return -1;
+    }
+    return 0;
+}
+
+int config_load(config_t *c, int argc, char **argv, config_getenv_fn getenv_fn, void *env_data,
+                const char *dotenv_path, char *err, size_t errlen)
+{
+    config_flags_t flags;
+    if (config_parse_flags(argc, argv, &flags, err, errlen) != 0) return -1;
+
+    dotenv_t dotenv;
+    dotenv_init(&dotenv);
+    if (dotenv_path && dotenv_load_file(&dotenv, dotenv_path, err, errlen) != 0) {
+        dotenv_dispose(&dotenv);
+        return -1;
+    }
+    int rc = 0;
+    for (size_t i = 0; i < CONFIG_N && rc == 0; i++) {
+        config_source_t src;
+        const char *v = config_lookup(i, &flags, getenv_fn, env_data, &dotenv, dotenv_path, &src);
+        if (v) rc = config_apply(c, &config_settings[i], v, &src, err, errlen);
+    }
+    dotenv_dispose(&dotenv);
+    if (rc == 0) rc = config_check_auth(c, err, errlen);
+    return rc;
+}

@@ -1,0 +1,181 @@
+/*
+ * http/internal - the structures shared by server.c, conn.c and exchange.c.
+ *
+ * Ownership and lifetimes (the part that must never be wrong):
+ * - A connection is freed when its reference count drops to zero. References:
+ *   one per open libuv handle (tcp, timer: dropped in their close callbacks),
+ *   one per exchange attached to it (dropped when the exchange is released),
+ *   one per pending 100-continue write or shutdown request, one while it sits
+ *   on the server's dirty list. So an exchange whose handler is still working
+ *   can always reach its (possibly dead) connection.
+ * - An exchange is released (back to the server's freelist) exactly once: when
+ *   its response has been written (write callback, success or not), or when
+ *   the connection dies before it was dispatched or before it was written, or
+ *   at http_exchange_send() time if the connection is already dead.
+ * - Exchanges of a live connection are on exactly one list: the queue
+ *   (parsed, in request order, not yet handed to uv_write) or the writing list
+ *   (handed to uv_write, released in order by the write callbacks). When the
+ *   connection dies, queued exchanges still in a handler become orphans (on no
+ *   list) until the handler sends.
+ */
+#ifndef LAKEAPI_HTTP_INTERNAL_H
+#define LAKEAPI_HTTP_INTERNAL_H
+
+#include <stdint.h>
+#include <time.h>
+#include <uv.h>
+
+#include "http/parser.h"
+#include "lakeapi/http_server.h"
+
+typedef struct http_conn http_conn_t;
+
+typedef enum {
+    HTTP_EX_RECV_BODY, /* head parsed, body still arriving */
+    HTTP_EX_HANDLING,  /* dispatched: a handler owns it until http_exchange_send() */
+    HTTP_EX_READY,     /* response built, waiting for the responses before it */
+    HTTP_EX_WRITING,   /* handed to uv_write */
+} http_ex_state_t;
+
+struct http_exchange {
+    http_server_t *srv;
+    http_conn_t *conn;
+    http_exchange_t *next; /* queue, writing list or freelist */
+    arena_t *arena;
+    http_ex_state_t state;
+
+    /* request (strings in the arena) */
+    http_method_t method;
+    const char *method_name;
+    int version_minor;
+    const char *path; /* decoded */
+    const char *raw_path;
+    const char *raw_query;
+    size_t raw_query_len;
+    http_header_t *headers;
+    size_t nheaders;
+    char *body;
+    size_t body_len, body_got;
+    router_match_t match;
+    const char *request_id;
+    void *user;
+    bool keep_alive;
+    bool expect_continue, continue_sent;
+    bool close_after; /* the connection closes once this response is written */
+    uint64_t start_ns;
+    double pool_wait_ms;
+
+    /* response */
+    int status;
+    bool send_body;
+    buf_t head;   /* status line and header fields */
+    buf_t body_out;
+    buf_t extra;  /* header fields added by the handler, already formatted */
+    uv_write_t wreq; /* used when this exchange leads a write batch */
+    unsigned wcount; /* exchanges in the batch this one leads */
+};
+
+struct http_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer;
+    http_server_t *srv;
+    http_conn_t *prev, *next;  /* server's list of open connections */
+    http_conn_t *dirty_next;   /* server's list of connections to flush */
+    unsigned refs;
+
+    /* read side */
+    char *rbuf;
+    size_t rpos, rlen, rcap; /* unconsumed bytes are rbuf[rpos, rlen) */
+    http_parser_t parser;
+    bool head_started;
+    uint64_t head_start; /* loop ms: first byte of the pending head */
+    uint64_t body_start; /* loop ms: head of cur complete */
+    http_exchange_t *cur; /* receiving its body (also the queue's tail) */
+
+    /* exchanges in request order */
+    http_exchange_t *qhead, *qtail; /* not yet handed to uv_write */
+    http_exchange_t *whead, *wtail; /* handed to uv_write */
+    unsigned nqueued;               /* on both lists */
+
+    uv_write_t creq;   /* "100 Continue" */
+    uv_shutdown_t sreq;
+    int tmode;          /* what the timer is for (conn.c's TM_*) */
+    uint64_t tdeadline; /* loop ms when that mode expires */
+    bool armed;         /* the timer is running ... */
+    uint64_t armed_at;  /* ... and fires at this loop ms */
+    bool creq_busy;     /* the 100-continue write is in flight */
+
+    bool reading;
+    bool dirty;
+    bool stop_parsing;       /* no request after the current ones will be read */
+    bool close_when_written; /* a close_after response was handed to uv_write */
+    bool draining;           /* server shutdown */
+    bool dead;               /* nothing more will be written; handlers see client_gone */
+    bool lingering;          /* FIN sent, discarding input until EOF or timeout */
+    bool closing;            /* uv_close called */
+};
+
+struct http_server {
+    uv_loop_t *loop;
+    http_server_config_t cfg;
+    char *host;
+    const router_t *router;
+    http_parser_limits_t limits;
+    http_header_t *scratch; /* parser output, max_headers entries, used synchronously */
+
+    uv_tcp_t listener;
+    uv_prepare_t prepare; /* flush before the loop blocks */
+    uv_check_t check;     /* flush what the poll phase produced */
+    bool listening;
+    unsigned handles; /* server handles open (listener, prepare, check) */
+
+    http_conn_t *conns;     /* open connections */
+    unsigned nconns;        /* open (counted against max_connections) */
+    unsigned nlive;         /* allocated, including those closing */
+    http_conn_t *dirty;
+    unsigned in_flight;
+
+    http_exchange_t *free_ex;
+    unsigned nfree_ex;
+
+    http_observer_fn observer;
+    void *observer_data;
+    http_pre_route_fn pre_route;
+    void *pre_route_data;
+
+    bool hooks; /* prepare and check initialised */
+    bool shutting_down, closing_hooks;
+    void (*done)(void *data);
+    void *done_data;
+
+    uint64_t rng;
+    time_t date_sec;
+    char date_line[48]; /* "Date: ...\r\n" */
+    size_t date_len;
+    buf_t logbuf;
+};
+
+/* server.c */
+const char *http_server_date_line(http_server_t *s, size_t *len);
+void http_server_gen_id(http_server_t *s, char out[17]);
+void http_server_maybe_done(http_server_t *s);
+
+/* conn.c */
+void http_conn_accept(http_server_t *s);
+void http_conn_drain(http_conn_t *c);
+void http_conn_flush_dirty(http_server_t *s);
+void http_conn_mark_dirty(http_conn_t *c);
+void http_conn_unref(http_conn_t *c);
+
+/* exchange.c */
+http_exchange_t *http_exchange_acquire(http_server_t *s, http_conn_t *c);
+void http_exchange_release(http_exchange_t *ex);
+void http_exchange_free(http_exchange_t *ex);
+/* Copies the parsed head (slices of src) into the exchange's arena. */
+void http_exchange_adopt_head(http_exchange_t *ex, const http_request_head_t *h, const char *src);
+/* A minimal request for errors found before a head could be parsed. */
+void http_exchange_init_bare(http_exchange_t *ex);
+/* Answers {"detail": detail} with status. */
+void http_exchange_send_error(http_exchange_t *ex, int status, const char *detail);
+
+#endif
