@@ -21,6 +21,7 @@
 #define HTTP_EX_FREELIST_MAX 1024
 #define HTTP_EX_KEEP_BUF     (256 * 1024)
 #define HTTP_REQUEST_ID_MAX  200
+#define HTTP_LOG_BATCH       4000 /* < PIPE_BUF */
 
 /* ---- lifecycle ---- */
 
@@ -316,18 +317,20 @@ static void http_build_head(http_exchange_t *ex, const char *content_type)
     http_append_lit(h, "\r\n");
 }
 
+/*
+ * Lines are batched per loop iteration (server.c flushes them) so the access
+ * log does not cost a write(2) per request; batches stay under PIPE_BUF so a
+ * batch is written atomically even when several threads share stderr.
+ */
 static void http_access_log(http_exchange_t *ex, const http_exchange_info_t *info)
 {
-    buf_t *b = &ex->srv->logbuf;
-    buf_reset(b);
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    struct tm tm;
-    gmtime_r(&ts.tv_sec, &tm);
-    buf_printf(b, "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\",\"level\":\"info\","
-               "\"type\":\"access\",\"request_id\":\"",
-               tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-               ts.tv_nsec / 1000000);
+    http_server_t *s = ex->srv;
+    buf_t *b = &s->logbuf;
+    size_t mark = b->len;
+    char when[32];
+    http_append_lit(b, "{\"time\":\"");
+    buf_append(b, when, http_server_iso_now(s, when));
+    http_append_lit(b, "\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"");
     json_escape_into(b, info->request_id, strlen(info->request_id));
     http_append_lit(b, "\",\"method\":\"");
     json_escape_into(b, info->method, strlen(info->method));
@@ -337,7 +340,14 @@ static void http_access_log(http_exchange_t *ex, const http_exchange_info_t *inf
     json_escape_into(b, info->path, strlen(info->path));
     buf_printf(b, "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f,\"pool_wait_ms\":%.3f}\n",
                info->status, info->bytes, info->duration_ms, info->pool_wait_ms);
-    log_json_line(b->data, b->len);
+    if (b->len > HTTP_LOG_BATCH && mark > 0) {
+        /* Write the earlier lines, keep this one for the next batch. */
+        log_json_line(b->data, mark);
+        memmove(b->data, b->data + mark, b->len - mark);
+        b->len -= mark;
+        b->data[b->len] = '\0';
+    }
+    if (b->len > HTTP_LOG_BATCH) http_server_flush_log(s);
 }
 
 /* The access log line and the observer, once per finished exchange. */

@@ -152,12 +152,18 @@ struct http_server {
     time_t date_sec;
     char date_line[48]; /* "Date: ...\r\n" */
     size_t date_len;
-    buf_t logbuf;
+    time_t iso_sec;
+    char iso_prefix[24]; /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
+    buf_t logbuf;        /* access-log lines not yet written */
 };
 
 /* server.c */
 const char *http_server_date_line(http_server_t *s, size_t *len);
 void http_server_gen_id(http_server_t *s, char out[17]);
+/* "2026-11-22T00:00:00.123Z" into out; returns its length. */
+size_t http_server_iso_now(http_server_t *s, char out[32]);
+/* Writes the batched access-log lines. */
+void http_server_flush_log(http_server_t *s);
 void http_server_maybe_done(http_server_t *s);
 
 /* conn.c */

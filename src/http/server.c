@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "http/internal.h"
+#include "lakeapi/log.h"
 
 #define HTTP_BACKLOG 1024
 
@@ -87,6 +88,7 @@ http_server_t *http_server_new(uv_loop_t *loop, const http_server_config_t *cfg,
 void http_server_free(http_server_t *s)
 {
     if (!s) return;
+    http_server_flush_log(s);
     while (s->free_ex) {
         http_exchange_t *ex = s->free_ex;
         s->free_ex = ex->next;
@@ -155,9 +157,30 @@ void http_server_gen_id(http_server_t *s, char out[17])
     out[16] = '\0';
 }
 
+size_t http_server_iso_now(http_server_t *s, char out[32])
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec != s->iso_sec || !s->iso_prefix[0]) {
+        struct tm tm;
+        gmtime_r(&ts.tv_sec, &tm);
+        strftime(s->iso_prefix, sizeof s->iso_prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+        s->iso_sec = ts.tv_sec;
+    }
+    return (size_t)snprintf(out, 32, "%s.%03ldZ", s->iso_prefix, ts.tv_nsec / 1000000);
+}
+
+void http_server_flush_log(http_server_t *s)
+{
+    if (s->logbuf.len == 0) return;
+    log_json_line(s->logbuf.data, s->logbuf.len);
+    buf_reset(&s->logbuf);
+}
+
 static void http_server_flush_cb(uv_handle_t *h)
 {
     http_conn_flush_dirty(h->data);
+    http_server_flush_log(h->data);
 }
 
 static void http_server_prepare_cb(uv_prepare_t *h)
@@ -274,6 +297,7 @@ void http_server_maybe_done(http_server_t *s)
         uv_close((uv_handle_t *)&s->check, http_server_handle_closed);
         return;
     }
+    http_server_flush_log(s);
     if (s->handles == 0 && s->done) {
         void (*done)(void *) = s->done;
         s->done = NULL;

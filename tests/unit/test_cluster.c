@@ -58,22 +58,55 @@ static void exec_ok(PGconn *pg, const char *sql, const char *want)
     PQclear(r);
 }
 
+/* Per test: the handles and directories teardown cleans up, even after a failed assert. */
+typedef struct fixture {
+    char tmp[64];
+    char base[96];
+    cluster_t *h[3];
+} fixture_t;
+
+static int fx_setup(void **state)
+{
+    fixture_t *f = calloc(1, sizeof *f);
+    snprintf(f->tmp, sizeof f->tmp, "/tmp/lakeapi-test-cluster-XXXXXX");
+    if (!f || !mkdtemp(f->tmp)) return -1;
+    snprintf(f->base, sizeof f->base, "%s/demo", f->tmp);
+    *state = f;
+    return 0;
+}
+
+static int fx_teardown(void **state)
+{
+    fixture_t *f = *state;
+    char err[4096], moved[512] = "";
+    for (int i = 0; i < 3; i++) {
+        if (!f->h[i]) continue;
+        if (cluster_stop(f->h[i], err, sizeof err) != 0) fprintf(stderr, "stop: %s\n", err);
+        if (cluster_notice(f->h[i])) snprintf(moved, sizeof moved, "%s", cluster_data_dir(f->h[i]));
+        cluster_free(f->h[i]);
+    }
+    if (moved[0]) rm_rf(dirname(moved)); /* a relocated base under /var/tmp */
+    rm_rf(f->tmp);
+    free(f);
+    return 0;
+}
+
 static void test_lifecycle(void **state)
 {
-    (void)state;
+    fixture_t *f = *state;
     if (!have_server_binaries()) skip();
-    char tmp[] = "/tmp/lakeapi-test-cluster-XXXXXX", base[64], err[4096];
-    assert_non_null(mkdtemp(tmp));
-    snprintf(base, sizeof base, "%s/demo", tmp);
-    cluster_options_t opt = {base, 5439};
-    cluster_t *a, *b, *c;
+    char err[4096];
+    assert_int_equal(chmod(f->tmp, 0755), 0); /* reachable by the postgres user */
+    cluster_options_t opt = {f->base, 5439};
 
-    if (cluster_start(&opt, &a, err, sizeof err) != 0) fail_msg("start: %s", err);
+    if (cluster_start(&opt, &f->h[0], err, sizeof err) != 0) fail_msg("start: %s", err);
+    cluster_t *a = f->h[0];
     assert_true(cluster_created(a));
     assert_false(cluster_was_running(a));
     assert_null(cluster_notice(a));
     assert_int_equal(cluster_port(a), 5439);
     assert_string_equal(cluster_user(a), "postgres");
+    assert_int_equal(strncmp(cluster_data_dir(a), f->base, strlen(f->base)), 0);
     PGconn *pg = connect_to(a);
     exec_ok(pg, "SHOW listen_addresses", ""); /* unix socket only */
     exec_ok(pg, "SHOW wal_level", "minimal");
@@ -86,7 +119,8 @@ static void test_lifecycle(void **state)
     if (geteuid() == 0) assert_int_equal(st.st_uid, getpwnam("postgres")->pw_uid);
 
     /* A second start reuses the running postmaster. */
-    if (cluster_start(&opt, &b, err, sizeof err) != 0) fail_msg("reuse: %s", err);
+    if (cluster_start(&opt, &f->h[1], err, sizeof err) != 0) fail_msg("reuse: %s", err);
+    cluster_t *b = f->h[1];
     assert_true(cluster_was_running(b));
     assert_false(cluster_created(b));
     assert_string_equal(cluster_host(a), cluster_host(b));
@@ -99,42 +133,30 @@ static void test_lifecycle(void **state)
     assert_int_equal(cluster_stop(a, err, sizeof err), 0); /* already stopped: fine */
 
     /* A stopped cluster starts again on the same data. */
-    if (cluster_start(&opt, &c, err, sizeof err) != 0) fail_msg("restart: %s", err);
+    if (cluster_start(&opt, &f->h[2], err, sizeof err) != 0) fail_msg("restart: %s", err);
+    cluster_t *c = f->h[2];
     assert_false(cluster_was_running(c));
     assert_false(cluster_created(c));
     pg = connect_to(c);
     exec_ok(pg, "SELECT count(*) FROM kept", "0");
     PQfinish(pg);
-    assert_int_equal(cluster_stop(c, err, sizeof err), 0);
-    cluster_free(a);
-    cluster_free(b);
-    cluster_free(c);
-    rm_rf(tmp);
 }
 
 /* As root, a base the postgres user cannot reach moves under /var/tmp. */
 static void test_relocates_unreachable_base(void **state)
 {
-    (void)state;
+    fixture_t *f = *state;
     if (!have_server_binaries() || geteuid() != 0 || !getpwnam("postgres")) skip();
-    char tmp[] = "/tmp/lakeapi-test-private-XXXXXX", base[64], err[4096];
-    assert_non_null(mkdtemp(tmp)); /* mode 0700, root's */
-    snprintf(base, sizeof base, "%s/demo", tmp);
-    cluster_options_t opt = {base, 5440};
-    cluster_t *c;
-    if (cluster_start(&opt, &c, err, sizeof err) != 0) fail_msg("start: %s", err);
+    char err[4096];
+    cluster_options_t opt = {f->base, 5440}; /* f->tmp is mode 0700, root's */
+    if (cluster_start(&opt, &f->h[0], err, sizeof err) != 0) fail_msg("start: %s", err);
+    cluster_t *c = f->h[0];
     assert_non_null(cluster_notice(c));
-    assert_non_null(strstr(cluster_notice(c), base));
+    assert_non_null(strstr(cluster_notice(c), f->base));
     assert_int_equal(strncmp(cluster_data_dir(c), "/var/tmp/lakeapi-demo-0-", 24), 0);
     PGconn *pg = connect_to(c);
     exec_ok(pg, "SELECT 1", "1");
     PQfinish(pg);
-    assert_int_equal(cluster_stop(c, err, sizeof err), 0);
-    char moved[512];
-    snprintf(moved, sizeof moved, "%s", cluster_data_dir(c));
-    cluster_free(c);
-    rm_rf(dirname(moved)); /* the relocated base */
-    rm_rf(tmp);
 }
 
 static void test_errors(void **state)
@@ -159,8 +181,8 @@ static void test_errors(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_lifecycle),
-        cmocka_unit_test(test_relocates_unreachable_base),
+        cmocka_unit_test_setup_teardown(test_lifecycle, fx_setup, fx_teardown),
+        cmocka_unit_test_setup_teardown(test_relocates_unreachable_base, fx_setup, fx_teardown),
         cmocka_unit_test(test_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
