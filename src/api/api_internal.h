@@ -110,11 +110,56 @@ typedef struct api_int_rule {
     int64_t min, max;
 } api_int_rule_t;
 
-/* Query parameter `name` as an int with bounds; on error adds to e and returns false. */
-bool api_query_int(http_exchange_t *ex, const char *name, const api_int_rule_t *rule,
-                   int64_t *out, api_errors_t *e);
-bool api_query_bool(http_exchange_t *ex, const char *name, bool def, bool *out,
-                    api_errors_t *e);
+/*
+ * A declared parameter. The same declaration validates requests (below) and
+ * describes the route in the OpenAPI document, so the two cannot drift.
+ */
+typedef enum { API_PARAM_INT, API_PARAM_BOOL, API_PARAM_STRING } api_param_type_t;
+
+typedef struct api_param {
+    const char *name;
+    const char *in; /* "query" or "path" */
+    api_param_type_t type;
+    api_int_rule_t rule;   /* API_PARAM_INT: default and bounds */
+    bool bool_default;     /* API_PARAM_BOOL */
+    int max_length;        /* API_PARAM_STRING: 0 = unbounded */
+    bool required;         /* path parameters always are */
+    const char *description;
+} api_param_t;
+
+typedef struct api_response_doc {
+    int status;          /* 0 ends the list */
+    const char *schema;  /* components/schemas name, or NULL for no body */
+    const char *description;
+} api_response_doc_t;
+
+/* What OpenAPI says about a route; set as route_t.doc. */
+typedef struct api_route_doc {
+    const char *operation_id;
+    const char *summary;
+    const char *tag;
+    const api_param_t *const *params;    /* NULL-terminated, or NULL */
+    const char *body_schema;             /* request body schema name, or NULL */
+    const api_response_doc_t *responses; /* terminated by {0} */
+} api_route_doc_t;
+
+/* A route as a resource file declares it: registered with router_add(..., &doc). */
+typedef struct api_route {
+    unsigned methods;
+    const char *pattern;
+    http_handler_fn fn;
+    api_route_doc_t doc;
+} api_route_t;
+
+/* Responses most routes share. */
+#define API_422 {422, "HTTPValidationError", "Validation Error"}
+#define API_DB_ERRORS                                                                          \
+    {503, "HTTPError", "Database unavailable or pool exhausted (with Retry-After)"},          \
+        {504, "HTTPError", "Database statement timed out"}
+
+/* Query parameter p as an int with its bounds; on error adds to e and returns false. */
+bool api_query_int(http_exchange_t *ex, const api_param_t *p, int64_t *out, api_errors_t *e);
+bool api_query_bool(http_exchange_t *ex, const api_param_t *p, bool *out, api_errors_t *e);
 /* Path parameter i as an int (any value; range checks are the handler's). */
 bool api_path_int(http_exchange_t *ex, int i, const char *name, int64_t *out, api_errors_t *e);
 

@@ -25,10 +25,26 @@ static const api_column_t orders_columns[] = {
     {"o_comment", API_COL_TEXT},
 };
 
-static const api_int_rule_t rule_page = {.def = 1, .has_min = true, .min = 1};
-static const api_int_rule_t rule_page_size = {
-    .def = 100, .has_min = true, .min = 1, .has_max = true, .max = 1000};
-static const api_int_rule_t rule_cursor = {.def = 0, .has_min = true, .min = 0};
+/* ---- declared parameters: validation and OpenAPI both read these ---- */
+
+static const api_param_t param_page = {
+    .name = "page", .in = "query", .type = API_PARAM_INT,
+    .rule = {.def = 1, .has_min = true, .min = 1},
+    .description = "Page number (1-based)"};
+static const api_param_t param_page_size = {
+    .name = "page_size", .in = "query", .type = API_PARAM_INT,
+    .rule = {.def = 100, .has_min = true, .min = 1, .has_max = true, .max = 1000},
+    .description = "Number of records per page (max 1000)"};
+static const api_param_t param_include_count = {
+    .name = "include_count", .in = "query", .type = API_PARAM_BOOL, .bool_default = true,
+    .description = "Include total count for pagination info"};
+static const api_param_t param_cursor = {
+    .name = "cursor", .in = "query", .type = API_PARAM_INT,
+    .rule = {.def = 0, .has_min = true, .min = 0},
+    .description = "Start after this order key (0 for beginning)"};
+static const api_param_t param_order_key = {
+    .name = "order_key", .in = "path", .type = API_PARAM_INT, .required = true,
+    .description = "The order key (o_orderkey), a positive integer"};
 
 /* State of one request while its queries are out. Lives in the request arena. */
 typedef struct orders_req {
@@ -182,9 +198,9 @@ static void orders_pages_handler(http_exchange_t *ex, void *data)
     orders_req_t *rq = orders_req_new(ex, app);
     api_errors_t e;
     api_errors_init(&e);
-    api_query_int(ex, "page", &rule_page, &rq->page, &e);
-    api_query_int(ex, "page_size", &rule_page_size, &rq->page_size, &e);
-    api_query_bool(ex, "include_count", true, &rq->include_count, &e);
+    api_query_int(ex, &param_page, &rq->page, &e);
+    api_query_int(ex, &param_page_size, &rq->page_size, &e);
+    api_query_bool(ex, &param_include_count, &rq->include_count, &e);
     if (e.count) {
         api_send_errors(ex, &e);
         return;
@@ -249,8 +265,8 @@ static void orders_stream_handler(http_exchange_t *ex, void *data)
     orders_req_t *rq = orders_req_new(ex, app);
     api_errors_t e;
     api_errors_init(&e);
-    api_query_int(ex, "cursor", &rule_cursor, &rq->cursor, &e);
-    api_query_int(ex, "page_size", &rule_page_size, &rq->page_size, &e);
+    api_query_int(ex, &param_cursor, &rq->cursor, &e);
+    api_query_int(ex, &param_page_size, &rq->page_size, &e);
     if (e.count) {
         api_send_errors(ex, &e);
         return;
@@ -278,7 +294,7 @@ static bool orders_path_key(http_exchange_t *ex, int64_t *key)
 {
     api_errors_t e;
     api_errors_init(&e);
-    if (!api_path_int(ex, 0, "order_key", key, &e)) {
+    if (!api_path_int(ex, 0, param_order_key.name, key, &e)) {
         api_send_errors(ex, &e);
         return false;
     }
@@ -381,7 +397,7 @@ static void orders_status_handler(http_exchange_t *ex, void *data)
     api_errors_t e;
     api_errors_init(&e);
     /* FastAPI validates the path and the body together and reports both. */
-    bool key_ok = api_path_int(ex, 0, "order_key", &key, &e);
+    bool key_ok = api_path_int(ex, 0, param_order_key.name, &key, &e);
     char letter = orders_status_from_body(ex, &e);
     if (e.count) {
         api_send_errors(ex, &e);
@@ -400,6 +416,54 @@ static void orders_status_handler(http_exchange_t *ex, void *data)
     db_pool_query(app->pool, app->orders_sql.update_status, 2, rq->params, orders_status_done,
                   rq);
 }
+
+/* ---- routes and what OpenAPI says about them ---- */
+
+static const api_param_t *const params_pages[] = {&param_page, &param_page_size,
+                                                  &param_include_count, NULL};
+static const api_param_t *const params_stream[] = {&param_cursor, &param_page_size, NULL};
+static const api_param_t *const params_key[] = {&param_order_key, NULL};
+
+static const api_response_doc_t resp_count[] = {
+    {200, "OrderCount", "Total number of orders"}, API_DB_ERRORS, {0}};
+static const api_response_doc_t resp_sample[] = {
+    {200, "OrderSample", "Five order keys"}, API_DB_ERRORS, {0}};
+static const api_response_doc_t resp_pages[] = {
+    {200, "OrderListResponse", "One page of orders"}, API_422, API_DB_ERRORS, {0}};
+static const api_response_doc_t resp_stream[] = {
+    {200, "OrderListCursorResponse", "Orders after the cursor"}, API_422, API_DB_ERRORS, {0}};
+static const api_response_doc_t resp_get[] = {
+    {200, "OrderRead", "The order"},
+    {400, "HTTPError", "Invalid order key provided"},
+    {404, "HTTPError", "Order not found"},
+    API_422,
+    API_DB_ERRORS,
+    {0}};
+static const api_response_doc_t resp_status[] = {
+    {200, "OrderStatusUpdateResponse", "The status was updated"},
+    {400, "HTTPError", "Invalid order key provided"},
+    {404, "HTTPError", "Order not found"},
+    API_422,
+    API_DB_ERRORS,
+    {0}};
+
+static const api_route_t orders_routes[] = {
+    {HTTP_GET, "/api/v1/orders/count", orders_count_handler,
+     {"get_order_count", "Get total order count", "orders", NULL, NULL, resp_count}},
+    {HTTP_GET, "/api/v1/orders/sample", orders_sample_handler,
+     {"get_sample_orders", "Get 5 random order keys", "orders", NULL, NULL, resp_sample}},
+    {HTTP_GET, "/api/v1/orders/pages", orders_pages_handler,
+     {"get_orders_by_page", "Get orders with page-based pagination", "orders", params_pages, NULL,
+      resp_pages}},
+    {HTTP_GET, "/api/v1/orders/stream", orders_stream_handler,
+     {"get_orders_by_cursor", "Get orders with cursor-based pagination", "orders",
+      params_stream, NULL, resp_stream}},
+    {HTTP_GET, "/api/v1/orders/{order_key:int}", orders_get_handler,
+     {"read_order", "Get an order by its key", "orders", params_key, NULL, resp_get}},
+    {HTTP_POST, "/api/v1/orders/{order_key:int}/status", orders_status_handler,
+     {"update_order_status", "Update order status", "orders", params_key, "OrderStatusUpdate",
+      resp_status}},
+};
 
 /* ---- registration ---- */
 
@@ -425,20 +489,9 @@ int api_orders_register(api_app_t *app, router_t *r)
     app->orders_sql.update_status =
         orders_prepare(app, api_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
 
-    static const struct {
-        unsigned methods;
-        const char *pattern;
-        http_handler_fn fn;
-    } routes[] = {
-        {HTTP_GET, "/api/v1/orders/count", orders_count_handler},
-        {HTTP_GET, "/api/v1/orders/sample", orders_sample_handler},
-        {HTTP_GET, "/api/v1/orders/pages", orders_pages_handler},
-        {HTTP_GET, "/api/v1/orders/stream", orders_stream_handler},
-        {HTTP_GET, "/api/v1/orders/{order_key:int}", orders_get_handler},
-        {HTTP_POST, "/api/v1/orders/{order_key:int}/status", orders_status_handler},
-    };
-    for (size_t i = 0; i < sizeof routes / sizeof routes[0]; i++)
-        if (router_add(r, routes[i].methods, routes[i].pattern, routes[i].fn, app, NULL) != 0)
-            return -1;
+    for (size_t i = 0; i < sizeof orders_routes / sizeof orders_routes[0]; i++) {
+        const api_route_t *rt = &orders_routes[i];
+        if (router_add(r, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
+    }
     return 0;
 }

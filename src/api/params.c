@@ -125,9 +125,10 @@ static void api_int_parsing_error(api_errors_t *e, const char *where, const char
                    NULL);
 }
 
-bool api_query_int(http_exchange_t *ex, const char *name, const api_int_rule_t *rule,
-                   int64_t *out, api_errors_t *e)
+bool api_query_int(http_exchange_t *ex, const api_param_t *p, int64_t *out, api_errors_t *e)
 {
+    const char *name = p->name;
+    const api_int_rule_t *rule = &p->rule;
     const char *raw = http_exchange_query(ex, name, NULL);
     if (!raw) {
         *out = rule->def;
@@ -143,12 +144,12 @@ bool api_query_int(http_exchange_t *ex, const char *name, const api_int_rule_t *
     return true;
 }
 
-bool api_query_bool(http_exchange_t *ex, const char *name, bool def, bool *out,
-                    api_errors_t *e)
+bool api_query_bool(http_exchange_t *ex, const api_param_t *p, bool *out, api_errors_t *e)
 {
+    const char *name = p->name;
     const char *raw = http_exchange_query(ex, name, NULL);
     if (!raw) {
-        *out = def;
+        *out = p->bool_default;
         return true;
     }
     if (!api_parse_bool(raw, out)) {

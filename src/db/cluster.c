@@ -132,7 +132,8 @@ static char *cl_file_tail(const char *path)
 static uint64_t cl_hash(const char *s)
 {
     uint64_t h = 1469598103934665603ULL;
-    for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
     return h;
 }
 
@@ -207,8 +208,7 @@ static char *cl_find_bindir(int want)
 static void cl_child_become(const cluster_t *c)
 {
     if (!c->as_other) return;
-    if (setgroups((size_t)c->ngroups, c->groups) != 0 || setgid(c->gid) != 0 ||
-        setuid(c->uid) != 0)
+    if (setgroups((size_t)c->ngroups, c->groups) != 0 || setgid(c->gid) != 0 || setuid(c->uid) != 0)
         _exit(126);
 }
 
@@ -280,7 +280,8 @@ static int cl_run(const cluster_t *c, char *const argv[], char **out)
         if (errno != EINTR) goto done;
     if (WIFEXITED(ws)) status = WEXITSTATUS(ws);
 done:
-    for (int i = 0; i < ne; i++) free(envp[i]);
+    for (int i = 0; i < ne; i++)
+        free(envp[i]);
     if (!*out) *out = cl_fmt("%s", strerror(errno));
     return status;
 }
@@ -367,7 +368,8 @@ static char *cl_absolute(const char *path)
         free(cwd);
     }
     size_t n = strlen(abs);
-    while (n > 1 && abs[n - 1] == '/') abs[--n] = '\0';
+    while (n > 1 && abs[n - 1] == '/')
+        abs[--n] = '\0';
     return abs;
 }
 
@@ -423,9 +425,9 @@ static int cl_choose_base(cluster_t *c, const char *wanted, char *err, size_t er
         bool ok = cl_user_can_reach(c, anc);
         free(anc);
         if (!ok) {
-            char *moved = cl_fmt("%s/lakeapi-demo-%u-%012llx", CLUSTER_RELOCATE_ROOT,
-                                 (unsigned)getuid(),
-                                 (unsigned long long)(cl_hash(abs) & 0xffffffffffffULL));
+            char *moved =
+                cl_fmt("%s/lakeapi-demo-%u-%012llx", CLUSTER_RELOCATE_ROOT, (unsigned)getuid(),
+                       (unsigned long long)(cl_hash(abs) & 0xffffffffffffULL));
             c->notice = cl_fmt("the '%s' user cannot reach %s (a parent directory is not "
                                "traversable), so the demo cluster lives in %s",
                                CLUSTER_OS_USER, abs, moved);
@@ -520,12 +522,11 @@ static int cl_initdb(cluster_t *c, char *err, size_t errlen)
     const char *locale = loc ? "--locale=C.UTF-8" : "--locale=C";
     if (loc) freelocale(loc);
     char *prog = cl_fmt("%s/initdb", c->bindir);
-    char *argv[] = {prog,         "-D",     c->data_dir, "-U", CLUSTER_ROLE, "--auth=trust",
-                    "-E", "UTF8", (char *)locale, NULL};
+    char *argv[] = {prog,           "-D", c->data_dir, "-U",           CLUSTER_ROLE,
+                    "--auth=trust", "-E", "UTF8",      (char *)locale, NULL};
     char *out;
     int rc = cl_run(c, argv, &out);
-    if (rc != 0)
-        cl_err(err, errlen, "initdb of %s failed (exit %d):\n%s", c->data_dir, rc, out);
+    if (rc != 0) cl_err(err, errlen, "initdb of %s failed (exit %d):\n%s", c->data_dir, rc, out);
     free(out);
     free(prog);
     return rc == 0 ? 0 : -1;
@@ -535,7 +536,8 @@ static int cl_initdb(cluster_t *c, char *err, size_t errlen)
 static char *cl_shell_quote(const char *s)
 {
     size_t n = 2;
-    for (const char *p = s; *p; p++) n += *p == '\'' ? 4 : 1;
+    for (const char *p = s; *p; p++)
+        n += *p == '\'' ? 4 : 1;
     char *q = malloc(n + 1), *w = q;
     if (!q) abort();
     *w++ = '\'';
@@ -568,8 +570,8 @@ static int cl_pg_start(cluster_t *c, char *err, size_t errlen)
                         "-c max_wal_senders=0 -c max_wal_size=2GB",
                         sock, c->port);
     char *prog = cl_fmt("%s/pg_ctl", c->bindir);
-    char *argv[] = {prog, "start", "-w", "-t", "120", "-D", c->data_dir, "-l", c->log_path,
-                    "-o", opts, NULL};
+    char *argv[] = {prog,        "start", "-w",        "-t", "120", "-D",
+                    c->data_dir, "-l",    c->log_path, "-o", opts,  NULL};
     char *out;
     int rc = cl_run(c, argv, &out);
     if (rc == 0 && !cl_wait_ready(c, 0, 30)) rc = -2;
@@ -644,8 +646,8 @@ void cluster_free(cluster_t *c)
 
 static int cl_setup(cluster_t *c, const cluster_options_t *opt, char *err, size_t errlen)
 {
-    const char *wanted = opt && opt->base_dir && *opt->base_dir ? opt->base_dir
-                                                               : CLUSTER_DEFAULT_BASE;
+    const char *wanted =
+        opt && opt->base_dir && *opt->base_dir ? opt->base_dir : CLUSTER_DEFAULT_BASE;
     c->port = opt && opt->port > 0 ? opt->port : CLUSTER_DEFAULT_PORT;
     if (c->port > 65535) {
         cl_err(err, errlen, "cluster port %d out of range 1..65535", c->port);
@@ -712,7 +714,8 @@ int cluster_stop(cluster_t *c, char *err, size_t errlen)
     int rc = cl_run(c, argv, &out);
     /* pg_ctl fails when the server went away meanwhile: that is a stopped cluster too. */
     if (rc != 0 && cl_postmaster_pid(c, &stale) == 0) rc = 0;
-    if (rc != 0) cl_err(err, errlen, "pg_ctl stop -D %s failed (exit %d):\n%s", c->data_dir, rc, out);
+    if (rc != 0)
+        cl_err(err, errlen, "pg_ctl stop -D %s failed (exit %d):\n%s", c->data_dir, rc, out);
     free(out);
     free(prog);
     return rc == 0 ? 0 : -1;

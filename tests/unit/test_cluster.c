@@ -53,7 +53,8 @@ static void exec_ok(PGconn *pg, const char *sql, const char *want)
 {
     PGresult *r = PQexec(pg, sql);
     ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail_msg("%s: %s", sql, PQerrorMessage(pg));
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
+        fail_msg("%s: %s", sql, PQerrorMessage(pg));
     if (want) assert_string_equal(PQgetvalue(r, 0, 0), want);
     PQclear(r);
 }

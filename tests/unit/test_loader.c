@@ -131,8 +131,7 @@ static void exec_ok(PGconn *c, const char *sql)
 {
     PGresult *r = PQexec(c, sql);
     ExecStatusType st = PQresultStatus(r);
-    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK)
-        fail_msg("%s: %s", sql, PQerrorMessage(c));
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) fail_msg("%s: %s", sql, PQerrorMessage(c));
     PQclear(r);
 }
 
@@ -165,7 +164,8 @@ static void test_schema(void **state)
     assert_string_equal(query1(e->c, "SELECT to_regclass('public.users') IS NOT NULL"), "t");
     assert_string_equal(query1(e->c, "SELECT to_regclass('public.notes') IS NOT NULL"), "t");
     char v[64];
-    assert_int_equal(loader_loaded(e->c, "public.orders_synced", v, sizeof v), 0); /* created, not loaded */
+    assert_int_equal(loader_loaded(e->c, "public.orders_synced", v, sizeof v),
+                     0); /* created, not loaded */
 }
 
 static void test_load_orders(void **state)
@@ -219,8 +219,8 @@ static void *reader_main(void *arg)
     PGconn *c = PQconnectdb(r->conninfo);
     while (!atomic_load(&r->stop) && PQstatus(c) == CONNECTION_OK) {
         PGresult *res = PQexec(c, "SELECT count(*) FROM orders_synced");
-        bool ok = PQresultStatus(res) == PGRES_TUPLES_OK &&
-                  strcmp(PQgetvalue(res, 0, 0), "15000") == 0;
+        bool ok =
+            PQresultStatus(res) == PGRES_TUPLES_OK && strcmp(PQgetvalue(res, 0, 0), "15000") == 0;
         if (!ok && r->bad++ == 0)
             snprintf(r->first_bad, sizeof r->first_bad, "%s",
                      PQresultStatus(res) == PGRES_TUPLES_OK ? PQgetvalue(res, 0, 0)
@@ -265,14 +265,14 @@ static void test_load_users(void **state)
     /* The identity continues after the loaded ids. */
     assert_string_equal(query1(e->c, "INSERT INTO users (first_name) VALUES ('New') RETURNING id"),
                         "1001");
-    assert_string_equal(query1(e->c, "SELECT to_regclass('public.users_id_seq') IS NOT NULL"),
-                        "t");
+    assert_string_equal(query1(e->c, "SELECT to_regclass('public.users_id_seq') IS NOT NULL"), "t");
     assert_int_equal(loader_loaded(e->c, "public.users", v, sizeof v), 1);
     assert_string_equal(v, "rows=1000 seed=42");
     /* A re-load replaces (the inserted row is gone), deterministically for the seed. */
     char before[256];
-    snprintf(before, sizeof before, "%s", query1(e->c, "SELECT md5(string_agg(u::text, ',' "
-                                                       "ORDER BY id)) FROM users u WHERE id <= 1000"));
+    snprintf(before, sizeof before, "%s",
+             query1(e->c, "SELECT md5(string_agg(u::text, ',' "
+                          "ORDER BY id)) FROM users u WHERE id <= 1000"));
     assert_int_equal(loader_load_users(e->c, NULL, 1000, 42, NULL, NULL, err, sizeof err), 0);
     assert_string_equal(query1(e->c, "SELECT count(*) FROM users"), "1000");
     assert_string_equal(query1(e->c, "SELECT md5(string_agg(u::text, ',' ORDER BY id)) "
