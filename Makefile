@@ -59,15 +59,9 @@ $(FUZZ_BUILD)/build.ninja:
 fuzz-build: deps $(FUZZ_BUILD)/build.ninja
 	cmake --build $(FUZZ_BUILD)
 
-# Each target runs FUZZ_SECONDS on its committed corpus (copied, so runs do not grow it).
+# Each target runs FUZZ_SECONDS on a copy of its committed seed corpus.
 fuzz: fuzz-build
-	@set -e; for f in $(FUZZ_BUILD)/fuzz_*; do \
-		name=$$(basename $$f); corpus=tests/fuzz/corpus/$${name#fuzz_}; \
-		work=$$(mktemp -d); [ -d $$corpus ] && cp -r $$corpus/. $$work/ || true; \
-		echo "fuzz: $$name for $(FUZZ_SECONDS)s"; \
-		$$f -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 $$work 2>&1 | tail -n 3; \
-		rm -rf $$work; \
-	done
+	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
 bench: build
 	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh full

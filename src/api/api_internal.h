@@ -48,10 +48,68 @@ char *api_sql_offset(const api_table_t *t);       /* $1 offset, $2 limit */
 char *api_sql_count(const api_table_t *t);
 char *api_sql_prev_cursor(const api_table_t *t);  /* $1 cursor, $2 page size */
 char *api_sql_keys(const api_table_t *t);         /* $1 limit */
+char *api_sql_anchors(const api_table_t *t);      /* $1 step: keys at positions step, 2*step.. */
+char *api_sql_keyset_offset(const api_table_t *t); /* $1 after key, $2 offset, $3 limit */
 char *api_sql_update_column(const api_table_t *t, const char *column); /* $1 key, $2 value */
+/* INSERT of cols ($1..$n in that order) RETURNING the descriptor's columns. */
+char *api_sql_insert(const api_table_t *t, const char *const *cols, int n);
+/* Partial update: $1 key; column i gets $(3+2i) when the boolean $(2+2i) is true. RETURNING key. */
+char *api_sql_update_partial(const api_table_t *t, const char *const *cols, int n);
+char *api_sql_delete(const api_table_t *t);                        /* $1 key; RETURNING key */
+char *api_sql_latest(const api_table_t *t, const char *order_col); /* $1 limit; newest first */
 /* Writes row `row` of res as one JSON object in the descriptor's column order. */
 void api_encode_row(json_writer_t *w, const api_table_t *t, const PGresult *res, int row);
 void api_encode_rows(json_writer_t *w, const api_table_t *t, const PGresult *res, int nrows);
+
+/* ---- derived views: cached count and page anchors (cache.c) ---- */
+
+/* r->status != DB_OK means the count could not be had (value is then -1). */
+typedef void (*api_count_fn)(const db_result_t *r, int64_t value, void *data);
+
+typedef struct api_count_cache {
+    db_pool_t *pool;
+    int stmt;               /* SELECT count(*) */
+    uint64_t ttl_ns;
+    bool valid, refreshing;
+    int64_t value;
+    uint64_t fetched_ns;
+    struct cache_waiter *waiters;
+    void (*on_change)(void *data); /* the count moved: dependent views are stale */
+    void *on_change_data;
+} api_count_cache_t;
+
+void api_count_cache_init(api_count_cache_t *c, db_pool_t *pool, int stmt, double ttl_s);
+/*
+ * Calls fn with the count: at once from memory (refreshing in the background
+ * when older than the TTL), or after the one shared query when there is no
+ * value yet. Waiter records live in arena.
+ */
+void api_count_cache_get(api_count_cache_t *c, arena_t *arena, api_count_fn fn, void *data);
+void api_count_cache_invalidate(api_count_cache_t *c);
+
+typedef struct api_anchors {
+    db_pool_t *pool;
+    int stmt;               /* keys at every $1-th position, ascending */
+    int step;
+    uint64_t ttl_ns, built_ns;
+    int64_t *keys;          /* keys[j-1] is the key at 1-based position j * step */
+    int n;
+    bool building;
+    unsigned generation, building_generation;
+    char step_text[16];
+    int step_text_len;
+    const char *params[1];
+} api_anchors_t;
+
+void api_anchors_init(api_anchors_t *a, db_pool_t *pool, int stmt, int step, double ttl_s);
+void api_anchors_dispose(api_anchors_t *a);
+void api_anchors_invalidate(api_anchors_t *a);
+/*
+ * For a page at `offset`: true with the key to start after and the rows to
+ * skip past it; false (use plain OFFSET) when offset is shallow or the
+ * anchors are not built yet (a build is then started in the background).
+ */
+bool api_anchors_lookup(api_anchors_t *a, int64_t offset, int64_t *after_key, int64_t *rest);
 
 /* ---- the application ---- */
 
@@ -61,14 +119,27 @@ struct api_app {
     db_pool_t *pool;
     api_table_t orders;
     struct {
-        int count, sample, get, keyset, offset, prev_cursor, update_status;
+        int count, sample, get, keyset, offset, prev_cursor, update_status, anchors,
+            keyset_offset;
     } orders_sql;
+    api_count_cache_t orders_count;
+    api_anchors_t orders_anchors;
+    api_table_t users;
+    struct {
+        int get, list, insert, update, del;
+    } users_sql;
+    api_table_t notes;
+    struct {
+        int latest, insert;
+    } notes_sql;
     int ping_sql;
     uint64_t started_ns;
 };
 
 int api_orders_register(api_app_t *app, router_t *r);
 int api_ops_register(api_app_t *app, router_t *r);
+int api_users_register(api_app_t *app, router_t *r);
+int api_notes_register(api_app_t *app, router_t *r); /* the notes API and the landing page */
 
 /* ---- validation in FastAPI's 422 shape (params.c) ---- */
 

@@ -30,6 +30,7 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
 void api_app_free(api_app_t *app)
 {
     if (!app) return;
+    api_anchors_dispose(&app->orders_anchors);
     api_table_dispose(&app->orders);
     free(app);
 }

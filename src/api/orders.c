@@ -95,13 +95,13 @@ static bool orders_step_ok(orders_req_t *rq, const db_result_t *r)
 
 /* ---- GET /count ---- */
 
-static void orders_count_done(const db_result_t *r, void *data)
+static void orders_count_done(const db_result_t *r, int64_t value, void *data)
 {
     orders_req_t *rq = data;
     if (!orders_step_ok(rq, r)) return;
     api_json_begin(rq->ex, &rq->w);
     jw_object_begin(&rq->w);
-    jw_kv_int(&rq->w, "total_orders", api_result_int(r->res, 0, 0));
+    jw_kv_int(&rq->w, "total_orders", value);
     jw_object_end(&rq->w);
     api_send_json(rq->ex, 200);
 }
@@ -111,7 +111,7 @@ static void orders_count_handler(http_exchange_t *ex, void *data)
     api_app_t *app = data;
     orders_req_t *rq = orders_req_new(ex, app);
     rq->pending = 1;
-    db_pool_query(app->pool, app->orders_sql.count, 0, NULL, orders_count_done, rq);
+    api_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_count_done, rq);
 }
 
 /* ---- GET /sample ---- */
@@ -184,11 +184,11 @@ static void orders_pages_rows_done(const db_result_t *r, void *data)
     if (rq->pending == 0) orders_pages_finish(rq);
 }
 
-static void orders_pages_count_done(const db_result_t *r, void *data)
+static void orders_pages_count_done(const db_result_t *r, int64_t value, void *data)
 {
     orders_req_t *rq = data;
     if (!orders_step_ok(rq, r)) return;
-    rq->total = api_result_int(r->res, 0, 0);
+    rq->total = value;
     if (rq->pending == 0) orders_pages_finish(rq);
 }
 
@@ -209,13 +209,26 @@ static void orders_pages_handler(http_exchange_t *ex, void *data)
     /* A page past int64 offsets is simply empty, as it would be with unbounded ints. */
     int64_t offset = rq->page - 1 > INT64_MAX / rq->page_size ? INT64_MAX
                                                                : (rq->page - 1) * rq->page_size;
-    rq->params = orders_params(rq, 2);
-    rq->params[0] = orders_i64(rq, offset);
-    rq->params[1] = orders_i64(rq, rq->page_size + 1);
     rq->pending = rq->include_count ? 2 : 1;
-    db_pool_query(app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done, rq);
+    int64_t after, rest;
+    if (api_anchors_lookup(&app->orders_anchors, offset, &after, &rest)) {
+        /* Deep page: start from the nearest anchor key instead of skipping `offset` rows. */
+        rq->params = orders_params(rq, 3);
+        rq->params[0] = orders_i64(rq, after);
+        rq->params[1] = orders_i64(rq, rest);
+        rq->params[2] = orders_i64(rq, rq->page_size + 1);
+        db_pool_query(app->pool, app->orders_sql.keyset_offset, 3, rq->params,
+                      orders_pages_rows_done, rq);
+    } else {
+        rq->params = orders_params(rq, 2);
+        rq->params[0] = orders_i64(rq, offset);
+        rq->params[1] = orders_i64(rq, rq->page_size + 1);
+        db_pool_query(app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done,
+                      rq);
+    }
     if (rq->include_count)
-        db_pool_query(app->pool, app->orders_sql.count, 0, NULL, orders_pages_count_done, rq);
+        api_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
+                            rq);
 }
 
 /* ---- GET /stream ---- */
@@ -467,6 +480,21 @@ static const api_route_t orders_routes[] = {
 
 /* ---- registration ---- */
 
+/*
+ * Freshness of the derived views for writes made outside lakeapi (the synced
+ * table pipeline): the count is at most this old (served from memory,
+ * refreshed in the background), and anchors are rebuilt at least this often
+ * and at once when the count moves. Status updates change neither.
+ */
+#define ORDERS_COUNT_TTL_S  1.0
+#define ORDERS_ANCHOR_TTL_S 60.0
+#define ORDERS_ANCHOR_STEP  1000
+
+static void orders_anchors_stale(void *data)
+{
+    api_anchors_invalidate(data);
+}
+
 static int orders_prepare(api_app_t *app, char *sql, int nparams, db_stmt_kind_t kind)
 {
     int id = db_pool_add_statement(app->pool, sql, nparams, kind);
@@ -488,6 +516,15 @@ int api_orders_register(api_app_t *app, router_t *r)
     app->orders_sql.prev_cursor = orders_prepare(app, api_sql_prev_cursor(t), 2, DB_STMT_READ);
     app->orders_sql.update_status =
         orders_prepare(app, api_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
+    app->orders_sql.anchors = orders_prepare(app, api_sql_anchors(t), 1, DB_STMT_READ);
+    app->orders_sql.keyset_offset = orders_prepare(app, api_sql_keyset_offset(t), 3, DB_STMT_READ);
+    api_count_cache_init(&app->orders_count, app->pool, app->orders_sql.count,
+                         ORDERS_COUNT_TTL_S);
+    api_anchors_init(&app->orders_anchors, app->pool, app->orders_sql.anchors,
+                     ORDERS_ANCHOR_STEP, ORDERS_ANCHOR_TTL_S);
+    /* A count that moved means rows came or went: the anchors are stale at once. */
+    app->orders_count.on_change = orders_anchors_stale;
+    app->orders_count.on_change_data = &app->orders_anchors;
 
     for (size_t i = 0; i < sizeof orders_routes / sizeof orders_routes[0]; i++) {
         const api_route_t *rt = &orders_routes[i];

@@ -111,10 +111,78 @@ char *api_sql_keys(const api_table_t *t)
     return table_sql("SELECT \"%s\" FROM %s LIMIT $1", t->key, t->sql_name);
 }
 
+char *api_sql_anchors(const api_table_t *t)
+{
+    return table_sql("SELECT k FROM (SELECT \"%s\" AS k, row_number() OVER (ORDER BY \"%s\") AS rn "
+                     "FROM %s) s WHERE rn %% $1 = 0 ORDER BY k",
+                     t->key, t->key, t->sql_name);
+}
+
+char *api_sql_keyset_offset(const api_table_t *t)
+{
+    return table_sql("SELECT %s FROM %s WHERE \"%s\" > $1 ORDER BY \"%s\" OFFSET $2 LIMIT $3",
+                     t->select_list, t->sql_name, t->key, t->key);
+}
+
 char *api_sql_update_column(const api_table_t *t, const char *column)
 {
     return table_sql("UPDATE %s SET \"%s\" = $2 WHERE \"%s\" = $1 RETURNING \"%s\"", t->sql_name,
                      column, t->key, t->key);
+}
+
+/* ", "-separated quoted column names. */
+static void table_column_list(buf_t *b, const char *const *cols, int n)
+{
+    for (int i = 0; i < n; i++) {
+        if (i) buf_append_str(b, ", ");
+        table_quote_ident(b, cols[i], strlen(cols[i]));
+    }
+}
+
+char *api_sql_insert(const api_table_t *t, const char *const *cols, int n)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "INSERT INTO %s (", t->sql_name);
+    table_column_list(&b, cols, n);
+    buf_append_str(&b, ") VALUES (");
+    for (int i = 0; i < n; i++) buf_printf(&b, "%s$%d", i ? ", " : "", i + 1);
+    buf_printf(&b, ") RETURNING %s", t->select_list);
+    return buf_steal(&b);
+}
+
+/*
+ * One statement for every subset of columns: each column is assigned either
+ * its new value or itself, chosen by a boolean parameter. Assigning a column
+ * to itself changes nothing, so a single prepared plan serves any partial
+ * update and no SQL is ever built per request.
+ */
+char *api_sql_update_partial(const api_table_t *t, const char *const *cols, int n)
+{
+    buf_t b;
+    buf_init(&b);
+    buf_printf(&b, "UPDATE %s SET ", t->sql_name);
+    for (int i = 0; i < n; i++) {
+        if (i) buf_append_str(&b, ", ");
+        table_quote_ident(&b, cols[i], strlen(cols[i]));
+        buf_printf(&b, " = CASE WHEN $%d::boolean THEN $%d ELSE ", 2 + 2 * i, 3 + 2 * i);
+        table_quote_ident(&b, cols[i], strlen(cols[i]));
+        buf_append_str(&b, " END");
+    }
+    buf_printf(&b, " WHERE \"%s\" = $1 RETURNING \"%s\"", t->key, t->key);
+    return buf_steal(&b);
+}
+
+char *api_sql_delete(const api_table_t *t)
+{
+    return table_sql("DELETE FROM %s WHERE \"%s\" = $1 RETURNING \"%s\"", t->sql_name, t->key,
+                     t->key);
+}
+
+char *api_sql_latest(const api_table_t *t, const char *order_col)
+{
+    return table_sql("SELECT %s FROM %s ORDER BY \"%s\" DESC, \"%s\" DESC LIMIT $1",
+                     t->select_list, t->sql_name, order_col, t->key);
 }
 
 static void table_encode_value(json_writer_t *w, api_col_kind_t kind, const char *v, int len)
