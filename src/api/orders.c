@@ -488,7 +488,7 @@ static const api_route_t orders_routes[] = {
  */
 #define ORDERS_COUNT_TTL_S  1.0
 #define ORDERS_ANCHOR_TTL_S 60.0
-#define ORDERS_ANCHOR_STEP  1000
+#define ORDERS_ANCHOR_STEP  100
 
 static void orders_anchors_stale(void *data)
 {
