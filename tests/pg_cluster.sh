@@ -20,6 +20,11 @@
 # Settings: PG_CLUSTER_PORT (5433; it only names the socket file), PG_CLUSTER_OPTS (extra
 # server options, e.g. "-c fsync=off"), LAKEAPI_PG_BINDIR (the server binaries; default:
 # the highest /usr/lib/postgresql/<version>/bin, else pg_ctl on PATH).
+# Optional, for tests that need password auth and TLS over TCP (then also pass
+# PG_CLUSTER_OPTS="-c listen_addresses=127.0.0.1" and a free PG_CLUSTER_PORT):
+#   PG_CLUSTER_HBA  lines put before initdb's pg_hba.conf at every start, e.g.
+#                   "host all app 127.0.0.1/32 scram-sha-256" (the trust lines stay after them)
+#   PG_CLUSTER_SSL  1: ssl=on with a self-signed certificate DIR/server.crt (made once)
 set -eu
 
 die() {
@@ -33,7 +38,8 @@ dir=$2
 
 find_bindir() {
     if [ -n "${LAKEAPI_PG_BINDIR:-}" ]; then
-        [ -x "$LAKEAPI_PG_BINDIR/pg_ctl" ] || die "no pg_ctl in LAKEAPI_PG_BINDIR=$LAKEAPI_PG_BINDIR"
+        [ -x "$LAKEAPI_PG_BINDIR/pg_ctl" ] ||
+            die "no pg_ctl in LAKEAPI_PG_BINDIR=$LAKEAPI_PG_BINDIR"
         echo "$LAKEAPI_PG_BINDIR"
         return
     fi
@@ -116,6 +122,21 @@ do_start() {
             die "initdb failed"
         fi
     fi
+    if [ -n "${PG_CLUSTER_HBA:-}" ]; then
+        [ -f "$data/pg_hba.conf.orig" ] || pg cp pgdata/pg_hba.conf pgdata/pg_hba.conf.orig
+        printf '%s\n' "$PG_CLUSTER_HBA" |
+            pg sh -c 'cat - pgdata/pg_hba.conf.orig >pgdata/pg_hba.conf'
+    fi
+    ssl_opts=
+    if [ "${PG_CLUSTER_SSL:-0}" = 1 ]; then
+        if [ ! -f "$dir/server.key" ]; then
+            pg openssl req -x509 -newkey rsa:2048 -nodes -days 7 -subj /CN=127.0.0.1 \
+                -keyout server.key -out server.crt >"$dir/openssl.log" 2>&1 ||
+                die "openssl could not make a certificate (log: $dir/openssl.log)"
+            pg chmod 600 server.key
+        fi
+        ssl_opts="-c ssl=on -c ssl_cert_file=$dir/server.crt -c ssl_key_file=$dir/server.key"
+    fi
     mkdir -p "$run"
     [ -z "$asuser" ] || chown postgres: "$run"
     chmod 700 "$run"
@@ -127,7 +148,8 @@ do_start() {
     echo "$p" >"$dir/port"
     if ! pg "$bindir/pg_ctl" start -w -t 60 -D "$data" -l "$log" -o "-c listen_addresses='' \
 -k $run -p $p -c max_connections=200 -c shared_buffers=256MB -c unix_socket_permissions=0777 \
--c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=2GB ${PG_CLUSTER_OPTS:-}" >&2; then
+-c wal_level=minimal -c max_wal_senders=0 -c max_wal_size=2GB $ssl_opts \
+${PG_CLUSTER_OPTS:-}" >&2; then
         tail -n 20 "$log" >&2 || true
         die "the server did not start (log: $log)"
     fi

@@ -9,7 +9,10 @@
  * the staging table, its key and its sequence into place. Readers never see a
  * half-loaded table: they wait on the lock for that last transaction and then
  * see the new one. What a table holds is recorded in public.lakeapi_meta in
- * that same transaction, so `demo` loads only once (loader_loaded).
+ * that same transaction, so `demo` loads only once (loader_loaded). The old
+ * table's grants carry over; anything else hung on it (extra indexes,
+ * triggers, policies) does not, and a view depending on it makes the load
+ * fail, changing nothing.
  *
  * Blocking libpq calls: for the CLI, before any event loop runs. The PGconn is
  * the caller's (a plain connection, not in a transaction). Table names are
@@ -32,8 +35,8 @@ typedef struct loader_tables {
 } loader_tables_t;
 
 /*
- * Called from the loading thread about every 1% of the rows and once at the
- * end (done == total). what is "orders" or "users".
+ * Called on the caller's thread about every 1% of the rows sent and once when
+ * all are (done == total), before the key build. what is "orders" or "users".
  */
 typedef void (*loader_progress_fn)(const char *what, int64_t done, int64_t total, void *data);
 
@@ -55,11 +58,13 @@ int loader_load_users(PGconn *c, const char *table, int64_t rows, uint64_t seed,
 int loader_load_notes(PGconn *c, char *err, size_t errlen);
 
 /*
- * What table ("[schema.]name", as given to a load; "public.notes" for the
- * notes) holds: 1 with the recorded value ("sf=1", "rows=1000000 seed=42",
- * "rows=3") copied into value_out, 0 when nothing is recorded or the table was
- * since dropped or replaced by other means, -1 on a database error or a bad
- * name (PQerrorMessage tells).
+ * What a table holds: 1 with the recorded value ("sf=1", "rows=1000000
+ * seed=42", "rows=3") copied into value_out, 0 when nothing is recorded or the
+ * table was since dropped or replaced by other means, -1 on a bad name or a
+ * database error (then PQerrorMessage tells). table is "[schema.]name" as
+ * given to a load ("public.notes" for the notes), or a kind ("orders",
+ * "users", "notes") when no such table was loaded: then the latest load of
+ * that kind, whatever its table. Pass the configured table name to be exact.
  */
 int loader_loaded(PGconn *c, const char *table, char *value_out, size_t n);
 

@@ -40,7 +40,7 @@
 #define CLUSTER_DBNAME        "postgres"
 #define CLUSTER_PG_ROOT       "/usr/lib/postgresql" /* Debian: <root>/<major>/bin */
 #define CLUSTER_RELOCATE_ROOT "/var/tmp"
-#define CLUSTER_TAIL_BYTES    2048 /* how much child output / server log errors quote */
+#define CLUSTER_TAIL_BYTES    640 /* how much child output / server log errors quote */
 #define CLUSTER_MAX_GROUPS    64
 
 struct cluster {
@@ -274,7 +274,8 @@ static int cl_run(const cluster_t *c, char *const argv[], char **out)
     }
     close(fds[0]);
     tail[len] = '\0';
-    *out = cl_fmt("%s", tail);
+    char *nl = len == CLUSTER_TAIL_BYTES ? strchr(tail, '\n') : NULL;
+    *out = cl_fmt("%s", nl ? nl + 1 : tail); /* from a line start */
     int ws;
     while (waitpid(pid, &ws, 0) < 0)
         if (errno != EINTR) goto done;
@@ -576,10 +577,12 @@ static int cl_pg_start(cluster_t *c, char *err, size_t errlen)
     int rc = cl_run(c, argv, &out);
     if (rc == 0 && !cl_wait_ready(c, 0, 30)) rc = -2;
     if (rc != 0) {
+        /* The server log says why; pg_ctl's own output only when there is no log. */
         char *log = cl_file_tail(c->log_path);
         cl_err(err, errlen,
-               "PostgreSQL did not start (pg_ctl exit %d) for %s:\n%s\nserver log %s:\n%s", rc,
-               c->data_dir, out, c->log_path, log);
+               "PostgreSQL did not start (pg_ctl exit %d) for %s; %s %s ends with:\n%s", rc,
+               c->data_dir, *log ? "the server log" : "pg_ctl output", *log ? c->log_path : "",
+               *log ? log : out);
         free(log);
     }
     free(out);

@@ -154,7 +154,7 @@ static char *ld_quote(PGconn *c, const char *prefix, const char *part, const cha
     buf_printf(&b, "%s%s", part, suffix);
     char *q = PQescapeIdentifier(c, b.data, b.len);
     buf_reset(&b);
-    if (!q) abort(); /* only fails on OOM: the names were checked */
+    if (!q) abort(); /* only fails on OOM: ld_copy_part let only printable ASCII through */
     buf_printf(&b, "%s%s", prefix, q);
     PQfreemem(q);
     return buf_steal(&b);
@@ -176,9 +176,14 @@ static void ld_name_dispose(ld_name_t *n)
 static int ld_copy_part(char *dst, const char *src, size_t len, const char *table, char *err,
                         size_t errlen)
 {
-    if (len == 0 || len > LOADER_MAX_NAME || memchr(src, '.', len)) {
-        ld_err(err, errlen, "bad table name '%s': want [schema.]name, parts of 1..%d bytes", table,
-               LOADER_MAX_NAME);
+    bool ok = len > 0 && len <= LOADER_MAX_NAME;
+    for (size_t i = 0; ok && i < len; i++) /* printable ASCII: quoting cannot fail */
+        ok = src[i] >= 0x20 && src[i] < 0x7f && src[i] != '.';
+    if (!ok) {
+        ld_err(err, errlen,
+               "bad table name '%s': want [schema.]name, parts of 1..%d printable "
+               "ASCII bytes",
+               table, LOADER_MAX_NAME);
         return -1;
     }
     memcpy(dst, src, len);
@@ -493,15 +498,18 @@ static const char ld_meta_ddl[] =
     "CREATE TABLE IF NOT EXISTS public.lakeapi_meta (tbl text PRIMARY KEY, what text NOT NULL, "
     "value text NOT NULL, rel oid NOT NULL, loaded_at timestamptz NOT NULL DEFAULT now())";
 
-static int ld_record(PGconn *c, const char *table, const char *what, const char *value, char *err,
-                     size_t errlen)
+/* Records what table holds; keep: leave an existing record alone. */
+static int ld_record(PGconn *c, const char *table, const char *what, const char *value, bool keep,
+                     char *err, size_t errlen)
 {
     const char *params[] = {table, what, value};
     return ld_run(c,
-                  "INSERT INTO public.lakeapi_meta (tbl, what, value, rel) "
-                  "VALUES ($1, $2, $3, to_regclass($1)) ON CONFLICT (tbl) DO UPDATE SET "
-                  "what = EXCLUDED.what, value = EXCLUDED.value, rel = EXCLUDED.rel, "
-                  "loaded_at = now()",
+                  keep ? "INSERT INTO public.lakeapi_meta (tbl, what, value, rel) "
+                         "VALUES ($1, $2, $3, to_regclass($1)) ON CONFLICT (tbl) DO NOTHING"
+                       : "INSERT INTO public.lakeapi_meta (tbl, what, value, rel) "
+                         "VALUES ($1, $2, $3, to_regclass($1)) ON CONFLICT (tbl) DO UPDATE SET "
+                         "what = EXCLUDED.what, value = EXCLUDED.value, rel = EXCLUDED.rel, "
+                         "loaded_at = now()",
                   3, params, NULL, err, errlen);
 }
 
@@ -513,11 +521,36 @@ static int ld_rename_if_free(PGconn *c, const char *kind, const char *rel, const
     return ld_execf(c, err, errlen, "ALTER %s %s RENAME TO %s", kind, rel, to);
 }
 
+/*
+ * The old table's grants (say SELECT for the app's role on Lakebase) carry over
+ * to the new one; the owner's own rights come with ownership.
+ */
+static int ld_copy_grants(PGconn *c, const ld_name_t *n, char *err, size_t errlen)
+{
+    const char *params[] = {n->table, n->stage};
+    PGresult *r;
+    if (ld_run(c,
+               "SELECT format('GRANT %s ON %s TO %s%s', a.privilege_type, $2::text, "
+               "CASE WHEN a.grantee = 0 THEN 'PUBLIC' ELSE quote_ident(g.rolname) END, "
+               "CASE WHEN a.is_grantable THEN ' WITH GRANT OPTION' ELSE '' END) "
+               "FROM pg_class t CROSS JOIN LATERAL aclexplode(t.relacl) a "
+               "LEFT JOIN pg_roles g ON g.oid = a.grantee "
+               "WHERE t.oid = to_regclass($1) AND a.grantee <> t.relowner",
+               2, params, &r, err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    for (int i = 0; i < PQntuples(r) && rc == 0; i++)
+        rc = ld_exec(c, PQgetvalue(r, i, 0), err, errlen);
+    PQclear(r);
+    return rc;
+}
+
 /* Transaction 2, short: the staging table (key, sequence) replaces the table; meta record. */
 static int ld_swap(PGconn *c, const ld_name_t *n, const ld_job_t *job, char *err, size_t errlen)
 {
     if (ld_exec(c, "BEGIN", err, errlen) != 0) return -1;
     if (ld_exec(c, "SET LOCAL client_min_messages = warning", err, errlen) != 0 ||
+        ld_copy_grants(c, n, err, errlen) != 0 ||
         ld_execf(c, err, errlen, "DROP TABLE IF EXISTS %s", n->table) != 0 ||
         ld_execf(c, err, errlen, "ALTER TABLE %s RENAME TO %s", n->stage, n->name_q) != 0 ||
         ld_rename_if_free(c, "INDEX", n->stage_pkey_rel, n->pkey, n->pkey_rel, err, errlen) != 0)
@@ -533,7 +566,7 @@ static int ld_swap(PGconn *c, const ld_name_t *n, const ld_job_t *job, char *err
         PQclear(r);
         if (rc != 0) goto fail;
     }
-    if (ld_record(c, n->table, job->what, job->value, err, errlen) != 0 ||
+    if (ld_record(c, n->table, job->what, job->value, false, err, errlen) != 0 ||
         ld_exec(c, "COMMIT", err, errlen) != 0)
         goto fail;
     return 0;
@@ -704,7 +737,9 @@ int loader_load_notes(PGconn *c, char *err, size_t errlen)
         goto fail;
     bool inserted = strcmp(PQcmdTuples(r), "0") != 0;
     PQclear(r);
-    if (inserted && ld_record(c, "\"public\".\"notes\"", "notes", "rows=3", err, errlen) != 0)
+    /* Rows already there (seeded before, or the user's own) count as loaded too. */
+    if (ld_record(c, "\"public\".\"notes\"", "notes", inserted ? "rows=3" : "existing rows",
+                  !inserted, err, errlen) != 0)
         goto fail;
     if (ld_exec(c, "COMMIT", err, errlen) != 0) goto fail;
     return 0;
@@ -727,11 +762,12 @@ int loader_loaded(PGconn *c, const char *table, char *value_out, size_t n)
         ld_name_dispose(&name);
         return -1;
     }
-    const char *param = name.table;
+    /* An exact table record wins; else table may be a kind: its latest load. */
+    const char *params[] = {name.table, table};
     int rc = ld_run(c,
-                    "SELECT value FROM public.lakeapi_meta WHERE tbl = $1 AND rel = "
-                    "to_regclass(tbl)",
-                    1, &param, &r, NULL, 0);
+                    "SELECT value FROM public.lakeapi_meta WHERE (tbl = $1 OR what = $2) AND "
+                    "rel = to_regclass(tbl) ORDER BY tbl = $1 DESC, loaded_at DESC LIMIT 1",
+                    2, params, &r, NULL, 0);
     ld_name_dispose(&name);
     if (rc != 0) return -1;
     int found = PQntuples(r) == 1;

@@ -237,6 +237,8 @@ static void test_reload_is_atomic(void **state)
 {
     env_t *e = need_pg(state);
     char err[512];
+    exec_ok(e->c, "DROP ROLE IF EXISTS lk_app; CREATE ROLE lk_app");
+    exec_ok(e->c, "GRANT SELECT, UPDATE ON orders_synced TO lk_app");
     reader_t r = {.conninfo = e->conninfo};
     atomic_init(&r.stop, false);
     pthread_t th;
@@ -248,6 +250,12 @@ static void test_reload_is_atomic(void **state)
     assert_string_equal(query1(e->c, "SELECT count(*) FROM orders_synced"), "15000");
     assert_true(r.polls > 10);
     if (r.bad != 0) fail_msg("reader saw %d bad results, first: %s", r.bad, r.first_bad);
+    /* Grants on the old table carry over to the new one. */
+    assert_string_equal(query1(e->c, "SELECT has_table_privilege('lk_app', 'orders_synced', "
+                                     "'SELECT') AND has_table_privilege('lk_app', "
+                                     "'orders_synced', 'UPDATE') AND NOT "
+                                     "has_table_privilege('lk_app', 'orders_synced', 'DELETE')"),
+                        "t");
 }
 
 static void test_load_users(void **state)
@@ -295,6 +303,13 @@ static void test_load_notes(void **state)
                         "Data fetched from your database");
     assert_int_equal(loader_loaded(e->c, "public.notes", v, sizeof v), 1);
     assert_string_equal(v, "rows=3");
+    /* Notes found in place (no record) are recorded as such, not seeded again. */
+    exec_ok(e->c, "DELETE FROM lakeapi_meta WHERE tbl = '\"public\".\"notes\"'");
+    assert_int_equal(loader_loaded(e->c, "public.notes", v, sizeof v), 0);
+    assert_int_equal(loader_load_notes(e->c, err, sizeof err), 0);
+    assert_int_equal(loader_loaded(e->c, "public.notes", v, sizeof v), 1);
+    assert_string_equal(v, "existing rows");
+    assert_string_equal(query1(e->c, "SELECT count(*) FROM notes"), "3");
 }
 
 /* Names are quoted: a mixed-case name in another schema is created as written. */
@@ -314,6 +329,13 @@ static void test_quoted_names(void **state)
     assert_int_equal(loader_loaded(e->c, "lk_Other.Orders2", v, sizeof v), 1);
     assert_string_equal(v, "sf=0.001");
     assert_int_equal(loader_loaded(e->c, "lk_Other.People", v, sizeof v), 0);
+    /* Exact table names, or a kind: the latest load of that kind. */
+    assert_int_equal(loader_loaded(e->c, "public.orders_synced", v, sizeof v), 1);
+    assert_string_equal(v, "sf=0.01");
+    assert_int_equal(loader_loaded(e->c, "orders", v, sizeof v), 1);
+    assert_string_equal(v, "sf=0.001");
+    assert_int_equal(loader_loaded(e->c, "users", v, sizeof v), 1);
+    assert_string_equal(v, "rows=1000 seed=42");
 }
 
 static void test_failed_swap_keeps_old_table(void **state)
@@ -348,6 +370,7 @@ static void test_bad_arguments(void **state)
     assert_int_equal(loader_loaded(e->c, "nothing", v, sizeof v), 0);
     assert_string_equal(v, "");
     assert_int_equal(loader_loaded(e->c, "a.b.c", v, sizeof v), -1);
+    assert_int_equal(loader_loaded(e->c, "bad\xff", v, sizeof v), -1);
     /* A recorded table dropped, then re-created empty, is not loaded any more. */
     exec_ok(e->c, "DROP TABLE \"lk_Other\".\"Orders2\"");
     assert_int_equal(loader_loaded(e->c, "lk_Other.Orders2", v, sizeof v), 0);
