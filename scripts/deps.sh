@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(gcc make cmake ninja-build pkg-config clang libclang-rt-dev
       libuv1-dev libjansson-dev libpq-dev libcurl4-openssl-dev libcmocka-dev
-      postgresql postgresql-contrib python3 python3-pytest python3-httpx ${DEPS_EXTRA:-})
+      postgresql postgresql-contrib python3 python3-pytest python3-httpx chromium ${DEPS_EXTRA:-})
 
 missing=()
 for p in "${pkgs[@]}"; do

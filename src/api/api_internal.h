@@ -11,6 +11,7 @@
 
 #include "lakeapi/api.h"
 #include "lakeapi/http.h"
+#include "lakeapi/http_server.h"
 #include "lakeapi/json.h"
 
 /* ---- table descriptors (table.c) ---- */
@@ -134,6 +135,15 @@ struct api_app {
     } notes_sql;
     int ping_sql;
     uint64_t started_ns;
+    /* operations (ops.c): built once every route is registered */
+    const router_t *router;
+    char *openapi_json; /* the cached document */
+    size_t openapi_len;
+    struct api_metrics *metrics;
+    struct api_cors *cors;  /* NULL when CORS is not configured */
+    struct api_docs *docs;
+    http_server_t *server;                /* api_app_attach(); NULL before */
+    const db_credentials_t *credentials;  /* api_app_attach(); may be NULL */
 };
 
 int api_orders_register(api_app_t *app, router_t *r);
@@ -200,7 +210,11 @@ typedef struct api_param {
 
 typedef struct api_response_doc {
     int status;          /* 0 ends the list */
-    const char *schema;  /* components/schemas name, or NULL for no body */
+    /*
+     * components/schemas name of a JSON body; or a media type (it has a '/',
+     * e.g. "text/html") for a body that is not JSON; NULL for no body.
+     */
+    const char *schema;
     const char *description;
 } api_response_doc_t;
 
@@ -248,5 +262,47 @@ void api_send_db_error(http_exchange_t *ex, const db_result_t *r);
 
 /* Number of rows / value helpers on text-format results. */
 int64_t api_result_int(const PGresult *res, int row, int col);
+
+/* ---- operations: OpenAPI, metrics, CORS, Swagger UI ---- */
+
+typedef struct api_metrics api_metrics_t;
+typedef struct api_cors api_cors_t;
+typedef struct api_docs api_docs_t;
+
+/* ops.c: builds the above once every resource has registered its routes. */
+int api_ops_finish(api_app_t *app, const router_t *r, char *err, size_t errlen);
+void api_ops_dispose(api_app_t *app);
+
+/*
+ * openapi.c: the OpenAPI 3.1 document of every route in r, as malloc'd JSON
+ * text. Returns 0, or -1 when a route names a schema openapi.c does not
+ * define (err names it; the text is still built, with the dangling $ref).
+ */
+int api_openapi_build(const api_app_t *app, const router_t *r, char **json, size_t *len,
+                      char *err, size_t errlen);
+void api_openapi_handler(http_exchange_t *ex, void *data); /* data: the app */
+
+/* metrics.c: the observer feeds it; the handler renders Prometheus text. */
+api_metrics_t *api_metrics_new(const router_t *r);
+void api_metrics_free(api_metrics_t *m);
+void api_metrics_observe(const http_exchange_info_t *info, void *data); /* data: metrics */
+void api_metrics_render(const api_metrics_t *m, const api_app_t *app, buf_t *out);
+void api_metrics_handler(http_exchange_t *ex, void *data); /* data: the app */
+
+/*
+ * cors.c: *out stays NULL when origins is unset or blank (no CORS at all).
+ * Returns -1 with err naming CORS_ALLOW_ORIGINS on a malformed origin.
+ */
+int api_cors_new(const char *origins, bool credentials, const router_t *r, api_cors_t **out,
+                 char *err, size_t errlen);
+void api_cors_free(api_cors_t *c);
+bool api_cors_pre_route(http_exchange_t *ex, void *data); /* http_pre_route_fn; data: cors */
+
+/* static.c: the Swagger UI files from dir (NULL: the default places); never NULL. */
+api_docs_t *api_docs_load(const char *dir);
+void api_docs_free(api_docs_t *d);
+bool api_docs_ready(const api_docs_t *d);
+void api_docs_page_handler(http_exchange_t *ex, void *data); /* data: the app */
+void api_docs_file_handler(http_exchange_t *ex, void *data);
 
 #endif

@@ -19,8 +19,14 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
     app->cfg = cfg;
     app->pool = pool;
     app->started_ns = uv_hrtime();
-    if (api_ops_register(app, router) != 0 || api_orders_register(app, router) != 0) {
+    if (api_ops_register(app, router) != 0 || api_orders_register(app, router) != 0 ||
+        api_users_register(app, router) != 0 || api_notes_register(app, router) != 0) {
         snprintf(err, errlen, "registering routes failed");
+        api_app_free(app);
+        return NULL;
+    }
+    /* Last: OpenAPI and metrics need every route. */
+    if (api_ops_finish(app, router, err, errlen) != 0) {
         api_app_free(app);
         return NULL;
     }
@@ -30,7 +36,10 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
 void api_app_free(api_app_t *app)
 {
     if (!app) return;
+    api_ops_dispose(app);
     api_anchors_dispose(&app->orders_anchors);
     api_table_dispose(&app->orders);
+    api_table_dispose(&app->users);
+    api_table_dispose(&app->notes);
     free(app);
 }

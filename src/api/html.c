@@ -21,7 +21,8 @@ typedef struct accept_rank {
 
 static const char *accept_skip_ows(const char *p, const char *end)
 {
-    while (p < end && (*p == ' ' || *p == '\t')) p++;
+    while (p < end && (*p == ' ' || *p == '\t'))
+        p++;
     return p;
 }
 
@@ -35,7 +36,8 @@ static int accept_parse_q(const char *p, const char *end)
         for (p++; p < end && isdigit((unsigned char)*p) && digits < 3; p++, digits++)
             frac = frac * 10 + (*p - '0');
     }
-    for (; digits < 3; digits++) frac *= 10;
+    for (; digits < 3; digits++)
+        frac *= 10;
     p = accept_skip_ows(p, end);
     if (p != end) return -1;
     int q = whole * 1000 + frac;
@@ -59,7 +61,8 @@ static void accept_element(const char *p, const char *end, const char *type, acc
 {
     p = accept_skip_ows(p, end);
     const char *range = p;
-    while (p < end && *p != ';' && *p != ' ' && *p != '\t') p++;
+    while (p < end && *p != ';' && *p != ' ' && *p != '\t')
+        p++;
     int spec = accept_specificity(range, (size_t)(p - range), type);
     if (spec == 0 || spec < r->specificity) return;
     int q = 1000;
@@ -106,12 +109,24 @@ void api_html_escape(buf_t *b, const char *s, size_t len)
     for (size_t i = 0; i < len; i++) {
         const char *rep = NULL;
         switch (s[i]) {
-        case '&': rep = "&amp;"; break;
-        case '<': rep = "&lt;"; break;
-        case '>': rep = "&gt;"; break;
-        case '"': rep = "&quot;"; break;
-        case '\'': rep = "&#39;"; break;
-        default: run++; continue;
+        case '&':
+            rep = "&amp;";
+            break;
+        case '<':
+            rep = "&lt;";
+            break;
+        case '>':
+            rep = "&gt;";
+            break;
+        case '"':
+            rep = "&quot;";
+            break;
+        case '\'':
+            rep = "&#39;";
+            break;
+        default:
+            run++;
+            continue;
         }
         buf_append(b, s + i - run, run);
         run = 0;

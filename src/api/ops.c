@@ -1,26 +1,20 @@
 /*
- * ops - the operational routes: the landing message, the seed's
- * healthcheck, liveness and readiness.
+ * ops - the operational routes: the seed's healthcheck, liveness,
+ * readiness, /metrics, /openapi.json and the Swagger UI at /docs (the
+ * landing route "/" lives in notes.c), and the wiring of the operational
+ * parts (metrics observer, CORS hook) once every resource has registered.
  *
  * /livez answers from the process alone. /readyz runs a real query through
  * the pool, so it is 200 only when a connection can be had and used (which
- * also proves the credentials), and 503 with the reason otherwise.
+ * also proves the credentials), and 503 with the reason otherwise - a safe
+ * category, the server's own text goes to the log.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 #include "api/api_internal.h"
-
-static void ops_root_handler(http_exchange_t *ex, void *data)
-{
-    (void)data;
-    json_writer_t w;
-    api_json_begin(ex, &w);
-    jw_object_begin(&w);
-    jw_kv_string(&w, "message", "Hello Lakehouse");
-    jw_object_end(&w);
-    api_send_json(ex, 200);
-}
+#include "lakeapi/log.h"
 
 static void ops_iso_now(char *out, size_t n)
 {
@@ -57,16 +51,30 @@ static void ops_livez_handler(http_exchange_t *ex, void *data)
     api_send_json(ex, 200);
 }
 
+static const char *ops_unready_reason(db_status_t st)
+{
+    switch (st) {
+    case DB_ERR_UNAVAILABLE: return "Database unavailable";
+    case DB_ERR_POOL_TIMEOUT: return "Database connection pool exhausted";
+    case DB_ERR_CREDENTIALS: return "Database credentials unavailable";
+    case DB_ERR_TIMEOUT: return "Database statement timed out";
+    default: return "Database error";
+    }
+}
+
 static void ops_readyz_done(const db_result_t *r, void *data)
 {
     http_exchange_t *ex = data;
     json_writer_t w;
+    http_exchange_note_pool_wait(ex, r->wait_ms);
     if (r->status != DB_OK) {
+        log_warn("request %s: not ready: database %s: %s", http_exchange_request_id(ex),
+                 db_status_name(r->status), r->message ? r->message : "");
         http_exchange_add_header(ex, "Retry-After", "1");
         api_json_begin(ex, &w);
         jw_object_begin(&w);
         jw_kv_string(&w, "status", "unavailable");
-        jw_kv_string(&w, "detail", r->message ? r->message : db_status_name(r->status));
+        jw_kv_string(&w, "detail", ops_unready_reason(r->status));
         jw_object_end(&w);
         api_send_json(ex, 503);
         return;
@@ -84,13 +92,100 @@ static void ops_readyz_handler(http_exchange_t *ex, void *data)
     db_pool_query(app->pool, app->ping_sql, 0, NULL, ops_readyz_done, ex);
 }
 
+/* ---- routes and what OpenAPI says about them ---- */
+
+static const api_param_t param_docs_file = {
+    .name = "file", .in = "path", .type = API_PARAM_STRING, .required = true,
+    .description = "One of swagger-ui.css, swagger-ui-bundle.js, swagger-initializer.js, "
+                   "favicon-32x32.png, favicon-16x16.png"};
+static const api_param_t *const params_docs_file[] = {&param_docs_file, NULL};
+
+static const api_response_doc_t resp_healthcheck[] = {
+    {200, "HealthCheck", "The server is up"}, {0}};
+static const api_response_doc_t resp_livez[] = {{200, "Liveness", "The process is up"}, {0}};
+static const api_response_doc_t resp_readyz[] = {
+    {200, "Readiness", "A database connection works"},
+    {503, "Readiness", "The database cannot be used now (with Retry-After)"},
+    {0}};
+static const api_response_doc_t resp_metrics[] = {
+    {200, "text/plain; version=0.0.4", "Prometheus text exposition format 0.0.4"}, {0}};
+static const api_response_doc_t resp_openapi[] = {
+    {200, "application/json", "This document (OpenAPI 3.1)"}, {0}};
+static const api_response_doc_t resp_docs[] = {
+    {200, "text/html", "The Swagger UI page"},
+    {503, "HTTPError", "The Swagger UI files are not installed"},
+    {0}};
+static const api_response_doc_t resp_docs_file[] = {
+    {200, "*/*", "A Swagger UI asset (CSS, JavaScript or PNG)"},
+    {404, "HTTPError", "No such file"},
+    {503, "HTTPError", "The Swagger UI files are not installed"},
+    {0}};
+
+static const api_route_t ops_routes[] = {
+    {HTTP_GET, "/api/v1/healthcheck", ops_healthcheck_handler,
+     {"healthcheck", "Health check", "ops", NULL, NULL, resp_healthcheck}},
+    {HTTP_GET, "/livez", ops_livez_handler,
+     {"livez", "Liveness: the process is up", "ops", NULL, NULL, resp_livez}},
+    {HTTP_GET, "/readyz", ops_readyz_handler,
+     {"readyz", "Readiness: a database connection works", "ops", NULL, NULL, resp_readyz}},
+    {HTTP_GET, "/metrics", api_metrics_handler,
+     {"metrics", "Prometheus metrics", "ops", NULL, NULL, resp_metrics}},
+    {HTTP_GET, "/openapi.json", api_openapi_handler,
+     {"openapi", "This OpenAPI document", "ops", NULL, NULL, resp_openapi}},
+    {HTTP_GET, "/docs", api_docs_page_handler,
+     {"swagger_ui", "Swagger UI", "ops", NULL, NULL, resp_docs}},
+    {HTTP_GET, "/docs/{file}", api_docs_file_handler,
+     {"swagger_ui_file", "Swagger UI assets", "ops", params_docs_file, NULL, resp_docs_file}},
+};
+
 int api_ops_register(api_app_t *app, router_t *r)
 {
     app->ping_sql = db_pool_add_statement(app->pool, "SELECT 1", 0, DB_STMT_READ);
-    if (router_add(r, HTTP_GET, "/", ops_root_handler, app, NULL) != 0 ||
-        router_add(r, HTTP_GET, "/api/v1/healthcheck", ops_healthcheck_handler, app, NULL) != 0 ||
-        router_add(r, HTTP_GET, "/livez", ops_livez_handler, app, NULL) != 0 ||
-        router_add(r, HTTP_GET, "/readyz", ops_readyz_handler, app, NULL) != 0)
-        return -1;
+    for (size_t i = 0; i < sizeof ops_routes / sizeof ops_routes[0]; i++) {
+        const api_route_t *rt = &ops_routes[i];
+        if (router_add(r, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
+    }
     return 0;
+}
+
+/* ---- the operational parts, once every route is known ---- */
+
+int api_ops_finish(api_app_t *app, const router_t *r, char *err, size_t errlen)
+{
+    char why[256];
+    app->router = r;
+    if (api_openapi_build(app, r, &app->openapi_json, &app->openapi_len, why, sizeof why) != 0) {
+        if (!app->openapi_json) {
+            snprintf(err, errlen, "%s", why);
+            return -1;
+        }
+        /* A route names a schema openapi.c lacks: serve anyway, the tests catch it. */
+        log_error("%s", why);
+    }
+    app->metrics = api_metrics_new(r);
+    if (!app->metrics) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    if (api_cors_new(app->cfg->cors_allow_origins, app->cfg->cors_allow_credentials, r,
+                     &app->cors, err, errlen) != 0)
+        return -1;
+    app->docs = api_docs_load(app->cfg->swagger_ui_dir);
+    return 0;
+}
+
+void api_ops_dispose(api_app_t *app)
+{
+    free(app->openapi_json);
+    api_metrics_free(app->metrics);
+    api_cors_free(app->cors);
+    api_docs_free(app->docs);
+}
+
+void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_t *credentials)
+{
+    app->server = server;
+    app->credentials = credentials;
+    http_server_set_observer(server, api_metrics_observe, app->metrics);
+    if (app->cors) http_server_set_pre_route(server, api_cors_pre_route, app->cors);
 }

@@ -146,7 +146,8 @@ char *api_sql_insert(const api_table_t *t, const char *const *cols, int n)
     buf_printf(&b, "INSERT INTO %s (", t->sql_name);
     table_column_list(&b, cols, n);
     buf_append_str(&b, ") VALUES (");
-    for (int i = 0; i < n; i++) buf_printf(&b, "%s$%d", i ? ", " : "", i + 1);
+    for (int i = 0; i < n; i++)
+        buf_printf(&b, "%s$%d", i ? ", " : "", i + 1);
     buf_printf(&b, ") RETURNING %s", t->select_list);
     return buf_steal(&b);
 }
@@ -181,8 +182,8 @@ char *api_sql_delete(const api_table_t *t)
 
 char *api_sql_latest(const api_table_t *t, const char *order_col)
 {
-    return table_sql("SELECT %s FROM %s ORDER BY \"%s\" DESC, \"%s\" DESC LIMIT $1",
-                     t->select_list, t->sql_name, order_col, t->key);
+    return table_sql("SELECT %s FROM %s ORDER BY \"%s\" DESC, \"%s\" DESC LIMIT $1", t->select_list,
+                     t->sql_name, order_col, t->key);
 }
 
 static void table_encode_value(json_writer_t *w, api_col_kind_t kind, const char *v, int len)

@@ -39,8 +39,8 @@ static bool email_atext(unsigned char c)
 static bool email_domain_char(unsigned char c)
 {
     if (c >= 0x80) return true; /* internationalised domain names */
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '-' || c == '.';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+           c == '.';
 }
 
 /*
@@ -86,17 +86,17 @@ static void email_too_long(char *reason, size_t n, const char *where, size_t ove
 static bool email_dots(const char *s, size_t len, bool is_domain, char *reason, size_t n)
 {
     if (s[0] == '.') {
-        snprintf(reason, n, "%s", is_domain
-                                      ? "An email address cannot have a period immediately after "
-                                        "the @-sign."
-                                      : "An email address cannot start with a period.");
+        snprintf(reason, n, "%s",
+                 is_domain ? "An email address cannot have a period immediately after "
+                             "the @-sign."
+                           : "An email address cannot start with a period.");
         return false;
     }
     if (s[len - 1] == '.') {
-        snprintf(reason, n, "%s", is_domain
-                                      ? "An email address cannot end with a period."
-                                      : "An email address cannot have a period immediately before "
-                                        "the @-sign.");
+        snprintf(reason, n, "%s",
+                 is_domain ? "An email address cannot end with a period."
+                           : "An email address cannot have a period immediately before "
+                             "the @-sign.");
         return false;
     }
     for (size_t i = 1; i < len; i++) {

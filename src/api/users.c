@@ -1,0 +1,500 @@
+/*
+ * users - the users CRUD of seed 000 over a million-row table, and the
+ * bounded users list that replaces seed 003's "SELECT * FROM user".
+ *
+ * GET /user?id=N (array), POST /user, PUT /user/{id} (partial), DELETE
+ * /user/{id}, GET /users/ (keyset list with a Link header). Every route is
+ * one prepared statement: a write is a single statement, so it either fully
+ * happens or not at all, and the pool acknowledges it only once committed.
+ *
+ * The body model is pydantic's with extra="forbid": every field optional
+ * (null stores NULL), unknown fields, non-strings, over-long strings, bad
+ * emails (EmailStr) and bad IPs (IPvAnyAddress) are 422 items, all of them
+ * reported at once as pydantic does.
+ */
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api/api_internal.h"
+#include "api/validate.h"
+
+static const api_column_t users_columns[] = {
+    {"id", API_COL_INT},     {"first_name", API_COL_TEXT}, {"last_name", API_COL_TEXT},
+    {"email", API_COL_TEXT}, {"address", API_COL_TEXT},    {"ip_address", API_COL_TEXT},
+};
+
+/* ---- the body model: writable fields in declaration order (pydantic's error order) ---- */
+
+typedef enum { USERS_TEXT, USERS_EMAIL, USERS_IP } users_kind_t;
+
+typedef struct users_field {
+    const char *name;
+    users_kind_t kind;
+    int max_length; /* characters; USERS_IP: checked by shape instead */
+} users_field_t;
+
+#define USERS_NFIELDS 5
+
+static const users_field_t users_fields[USERS_NFIELDS] = {
+    {"first_name", USERS_TEXT, 255}, {"last_name", USERS_TEXT, 255}, {"email", USERS_EMAIL, 255},
+    {"address", USERS_TEXT, 1000},   {"ip_address", USERS_IP, 0},
+};
+
+static const char *const users_write_cols[USERS_NFIELDS] = {"first_name", "last_name", "email",
+                                                            "address", "ip_address"};
+
+/* A validated body: which fields were given and their values (arena copies; NULL = null). */
+typedef struct users_body {
+    bool set[USERS_NFIELDS];
+    const char *value[USERS_NFIELDS];
+} users_body_t;
+
+/* ---- declared parameters ---- */
+
+static const api_param_t param_id_query = {.name = "id",
+                                           .in = "query",
+                                           .type = API_PARAM_INT,
+                                           .required = true,
+                                           .description = "The user id"};
+static const api_param_t param_id_path = {.name = "id",
+                                          .in = "path",
+                                          .type = API_PARAM_INT,
+                                          .required = true,
+                                          .description = "The user id"};
+static const api_param_t param_limit = {
+    .name = "limit",
+    .in = "query",
+    .type = API_PARAM_INT,
+    .rule = {.def = 100, .has_min = true, .min = 1, .has_max = true, .max = 1000},
+    .description = "Most users to return (max 1000)"};
+static const api_param_t param_after = {
+    .name = "after",
+    .in = "query",
+    .type = API_PARAM_INT,
+    .rule = {.def = 0},
+    .description = "Return users whose id is greater than this (0 for the beginning)"};
+
+/* State of one request while its statement is out. Lives in the request arena. */
+typedef struct users_req {
+    http_exchange_t *ex;
+    api_app_t *app;
+    int64_t id, limit;
+    const char **params;
+} users_req_t;
+
+static users_req_t *users_req_new(http_exchange_t *ex, api_app_t *app, int nparams)
+{
+    arena_t *a = http_exchange_arena(ex);
+    users_req_t *rq = arena_calloc(a, sizeof *rq);
+    rq->ex = ex;
+    rq->app = app;
+    rq->params = arena_calloc(a, sizeof(char *) * (size_t)nparams);
+    return rq;
+}
+
+static const char *users_i64(http_exchange_t *ex, int64_t v)
+{
+    return arena_sprintf(http_exchange_arena(ex), "%lld", (long long)v);
+}
+
+/* true when the statement succeeded; else the error has been answered. */
+static bool users_step_ok(users_req_t *rq, const db_result_t *r)
+{
+    http_exchange_note_pool_wait(rq->ex, r->wait_ms);
+    if (r->status == DB_OK) return true;
+    api_send_db_error(rq->ex, r);
+    return false;
+}
+
+static void users_not_found(users_req_t *rq)
+{
+    char detail[80];
+    snprintf(detail, sizeof detail, "User with id '%lld' not found", (long long)rq->id);
+    api_send_detail(rq->ex, 404, detail);
+}
+
+/* ---- body validation ---- */
+
+/* Adds one item at ["body", field] with the offending JSON value as input. */
+static void users_body_error(api_errors_t *e, const char *type, const char *field, const char *msg,
+                             const json_t *input, const char *ctx_json)
+{
+    buf_t loc;
+    buf_init(&loc);
+    json_writer_t w;
+    jw_init(&w, &loc);
+    jw_array_begin(&w);
+    jw_cstring(&w, "body");
+    jw_cstring(&w, field);
+    jw_array_end(&w);
+    char *in = api_json_text(input);
+    api_errors_add_raw(e, type, loc.data, msg, in, ctx_json);
+    free(in);
+    buf_dispose(&loc);
+}
+
+/* Checks one string against its field's rules; returns the value to store or NULL. */
+static const char *users_check_string(http_exchange_t *ex, const users_field_t *f, const json_t *v,
+                                      api_errors_t *e)
+{
+    const char *s = json_string_value(v);
+    size_t len = json_string_length(v);
+    char msg[320], ctx[320];
+    if (f->max_length > 0 && api_utf8_chars(s, len) > (size_t)f->max_length) {
+        snprintf(msg, sizeof msg, "String should have at most %d characters", f->max_length);
+        snprintf(ctx, sizeof ctx, "{\"max_length\":%d}", f->max_length);
+        users_body_error(e, "string_too_long", f->name, msg, v, ctx);
+        return NULL;
+    }
+    if (f->kind == USERS_EMAIL) {
+        char reason[256];
+        if (!api_email_valid(s, len, reason, sizeof reason)) {
+            snprintf(msg, sizeof msg, "value is not a valid email address: %s", reason);
+            buf_t b;
+            buf_init(&b);
+            json_writer_t w;
+            jw_init(&w, &b);
+            jw_object_begin(&w);
+            jw_kv_string(&w, "reason", reason);
+            jw_object_end(&w);
+            users_body_error(e, "value_error", f->name, msg, v, b.data);
+            buf_dispose(&b);
+            return NULL;
+        }
+    }
+    if (f->kind == USERS_IP) {
+        char ip[API_IP_MAX];
+        if (!api_ip_normalize(s, len, ip)) {
+            users_body_error(e, "ip_any_address", f->name,
+                             "value is not a valid IPv4 or IPv6 address", v, NULL);
+            return NULL;
+        }
+        return arena_strdup(http_exchange_arena(ex), ip);
+    }
+    return arena_strndup(http_exchange_arena(ex), s, len);
+}
+
+static bool users_declared(const char *key)
+{
+    for (int i = 0; i < USERS_NFIELDS; i++)
+        if (strcmp(users_fields[i].name, key) == 0) return true;
+    return false;
+}
+
+/* Validates the request body into out; items go to e. */
+static void users_parse_body(http_exchange_t *ex, users_body_t *out, api_errors_t *e)
+{
+    memset(out, 0, sizeof *out);
+    json_t *root = api_body_object(ex, e);
+    if (!root) return;
+    for (int i = 0; i < USERS_NFIELDS; i++) {
+        const users_field_t *f = &users_fields[i];
+        json_t *v = json_object_get(root, f->name);
+        if (!v) continue;
+        out->set[i] = true;
+        if (json_is_null(v)) continue;
+        if (!json_is_string(v))
+            users_body_error(e, "string_type", f->name, "Input should be a valid string", v, NULL);
+        else
+            out->value[i] = users_check_string(ex, f, v, e);
+    }
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        if (!users_declared(key))
+            users_body_error(e, "extra_forbidden", key, "Extra inputs are not permitted", v, NULL);
+    }
+    json_decref(root);
+}
+
+/* Parses path parameter 0 as the id; adds a 422 item on failure. */
+static bool users_path_id(http_exchange_t *ex, int64_t *id, api_errors_t *e)
+{
+    return api_path_int(ex, 0, param_id_path.name, id, e);
+}
+
+/* ---- GET /user?id=N ---- */
+
+static void users_get_done(const db_result_t *r, void *data)
+{
+    users_req_t *rq = data;
+    if (!users_step_ok(rq, r)) return;
+    json_writer_t w;
+    api_json_begin(rq->ex, &w);
+    api_encode_rows(&w, &rq->app->users, r->res, PQntuples(r->res));
+    api_send_json(rq->ex, 200);
+}
+
+static void users_get_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    api_errors_t e;
+    api_errors_init(&e);
+    int64_t id = 0;
+    if (!http_exchange_query(ex, param_id_query.name, NULL))
+        api_errors_add(&e, "missing", "query", param_id_query.name, "Field required", NULL, NULL);
+    else
+        api_query_int(ex, &param_id_query, &id, &e);
+    if (e.count) {
+        api_send_errors(ex, &e);
+        return;
+    }
+    api_errors_dispose(&e);
+    users_req_t *rq = users_req_new(ex, app, 1);
+    rq->params[0] = users_i64(ex, id);
+    db_pool_query(app->pool, app->users_sql.get, 1, rq->params, users_get_done, rq);
+}
+
+/* ---- POST /user ---- */
+
+static void users_create_done(const db_result_t *r, void *data)
+{
+    users_req_t *rq = data;
+    if (!users_step_ok(rq, r)) return;
+    json_writer_t w;
+    api_json_begin(rq->ex, &w);
+    jw_object_begin(&w);
+    jw_key(&w, "user_id");
+    /* RETURNING the descriptor's columns: the id is column 0. */
+    jw_raw_number(&w, PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
+    jw_object_end(&w);
+    api_send_json(rq->ex, 200); /* the seed answers a creation with 200 */
+}
+
+static void users_create_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    api_errors_t e;
+    api_errors_init(&e);
+    users_body_t body;
+    users_parse_body(ex, &body, &e);
+    if (e.count) {
+        api_send_errors(ex, &e);
+        return;
+    }
+    api_errors_dispose(&e);
+    users_req_t *rq = users_req_new(ex, app, USERS_NFIELDS);
+    for (int i = 0; i < USERS_NFIELDS; i++)
+        rq->params[i] = body.value[i];
+    db_pool_query(app->pool, app->users_sql.insert, USERS_NFIELDS, rq->params, users_create_done,
+                  rq);
+}
+
+/* ---- PUT /user/{id} ---- */
+
+static void users_update_done(const db_result_t *r, void *data)
+{
+    users_req_t *rq = data;
+    if (!users_step_ok(rq, r)) return;
+    if (PQntuples(r->res) == 0) {
+        users_not_found(rq);
+        return;
+    }
+    json_writer_t w;
+    api_json_begin(rq->ex, &w);
+    jw_object_begin(&w);
+    jw_kv_int(&w, "user_id", rq->id);
+    jw_object_end(&w);
+    api_send_json(rq->ex, 200);
+}
+
+static void users_update_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    api_errors_t e;
+    api_errors_init(&e);
+    int64_t id = 0;
+    users_body_t body;
+    /* FastAPI validates the path and the body together and reports both. */
+    users_path_id(ex, &id, &e);
+    users_parse_body(ex, &body, &e);
+    if (e.count) {
+        api_send_errors(ex, &e);
+        return;
+    }
+    api_errors_dispose(&e);
+    int nparams = 1 + 2 * USERS_NFIELDS;
+    users_req_t *rq = users_req_new(ex, app, nparams);
+    rq->id = id;
+    rq->params[0] = users_i64(ex, id);
+    for (int i = 0; i < USERS_NFIELDS; i++) {
+        rq->params[1 + 2 * i] = body.set[i] ? "true" : "false";
+        rq->params[2 + 2 * i] = body.value[i];
+    }
+    db_pool_query(app->pool, app->users_sql.update, nparams, rq->params, users_update_done, rq);
+}
+
+/* ---- DELETE /user/{id} ---- */
+
+static void users_delete_done(const db_result_t *r, void *data)
+{
+    users_req_t *rq = data;
+    if (!users_step_ok(rq, r)) return;
+    if (PQntuples(r->res) == 0) {
+        users_not_found(rq);
+        return;
+    }
+    json_writer_t w;
+    api_json_begin(rq->ex, &w);
+    jw_object_begin(&w);
+    jw_kv_int(&w, "user_id", rq->id);
+    jw_kv_string(&w, "msg", "record deleted");
+    jw_object_end(&w);
+    api_send_json(rq->ex, 200);
+}
+
+static void users_delete_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    api_errors_t e;
+    api_errors_init(&e);
+    int64_t id = 0;
+    if (!users_path_id(ex, &id, &e)) {
+        api_send_errors(ex, &e);
+        return;
+    }
+    api_errors_dispose(&e);
+    users_req_t *rq = users_req_new(ex, app, 1);
+    rq->id = id;
+    rq->params[0] = users_i64(ex, id);
+    db_pool_query(app->pool, app->users_sql.del, 1, rq->params, users_delete_done, rq);
+}
+
+/* ---- GET /users/ : keyset list, limit+1 rows fetched to know whether more remain ---- */
+
+static void users_list_done(const db_result_t *r, void *data)
+{
+    users_req_t *rq = data;
+    if (!users_step_ok(rq, r)) return;
+    int n = PQntuples(r->res);
+    if (n > rq->limit) {
+        n = (int)rq->limit;
+        char *link = arena_sprintf(
+            http_exchange_arena(rq->ex), "</users/?after=%lld&limit=%lld>; rel=\"next\"",
+            (long long)api_result_int(r->res, n - 1, 0), (long long)rq->limit);
+        http_exchange_add_header(rq->ex, "Link", link);
+    }
+    json_writer_t w;
+    api_json_begin(rq->ex, &w);
+    api_encode_rows(&w, &rq->app->users, r->res, n);
+    api_send_json(rq->ex, 200);
+}
+
+static void users_list_handler(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    api_errors_t e;
+    api_errors_init(&e);
+    int64_t after = 0, limit = 0;
+    api_query_int(ex, &param_limit, &limit, &e);
+    api_query_int(ex, &param_after, &after, &e);
+    if (e.count) {
+        api_send_errors(ex, &e);
+        return;
+    }
+    api_errors_dispose(&e);
+    users_req_t *rq = users_req_new(ex, app, 2);
+    rq->limit = limit;
+    rq->params[0] = users_i64(ex, after);
+    rq->params[1] = users_i64(ex, limit + 1);
+    db_pool_query(app->pool, app->users_sql.list, 2, rq->params, users_list_done, rq);
+}
+
+/* GET /users: FastAPI's redirect_slashes answer, keeping the query string. */
+static void users_list_redirect(http_exchange_t *ex, void *data)
+{
+    (void)data;
+    const char *q = http_exchange_raw_query(ex);
+    char *to = arena_sprintf(http_exchange_arena(ex), "/users/%s%s", *q ? "?" : "", q);
+    http_exchange_add_header(ex, "Location", to);
+    buf_reset(http_exchange_body_buf(ex));
+    http_exchange_send(ex, 307, NULL);
+}
+
+/* ---- routes and what OpenAPI says about them ---- */
+
+static const api_param_t *const params_get[] = {&param_id_query, NULL};
+static const api_param_t *const params_path[] = {&param_id_path, NULL};
+static const api_param_t *const params_list[] = {&param_limit, &param_after, NULL};
+
+static const api_response_doc_t resp_get[] = {
+    {200, "UserList", "The matching user (an empty array when there is none)"},
+    API_422,
+    API_DB_ERRORS,
+    {0}};
+static const api_response_doc_t resp_create[] = {
+    {200, "UserId", "The new user's id"}, API_422, API_DB_ERRORS, {0}};
+static const api_response_doc_t resp_update[] = {{200, "UserId", "The user was updated"},
+                                                 {404, "HTTPError", "User not found"},
+                                                 API_422,
+                                                 API_DB_ERRORS,
+                                                 {0}};
+static const api_response_doc_t resp_delete[] = {{200, "UserDeleted", "The user was deleted"},
+                                                 {404, "HTTPError", "User not found"},
+                                                 API_422,
+                                                 API_DB_ERRORS,
+                                                 {0}};
+static const api_response_doc_t resp_list[] = {
+    {200, "UserList", "Users in id order; a Link header (rel=\"next\") while more remain"},
+    API_422,
+    API_DB_ERRORS,
+    {0}};
+
+static const api_route_t users_routes[] = {
+    {HTTP_GET,
+     "/user",
+     users_get_handler,
+     {"get_user", "Get a user by id", "users", params_get, NULL, resp_get}},
+    {HTTP_POST,
+     "/user",
+     users_create_handler,
+     {"create_user", "Create a user", "users", NULL, "UserWrite", resp_create}},
+    {HTTP_PUT,
+     "/user/{id:int}",
+     users_update_handler,
+     {"update_user", "Update some fields of a user", "users", params_path, "UserWrite",
+      resp_update}},
+    {HTTP_DELETE,
+     "/user/{id:int}",
+     users_delete_handler,
+     {"delete_user", "Delete a user", "users", params_path, NULL, resp_delete}},
+    {HTTP_GET,
+     "/users/",
+     users_list_handler,
+     {"list_users", "List users in id order, a bounded page at a time", "users", params_list, NULL,
+      resp_list}},
+};
+
+/* ---- registration ---- */
+
+static int users_prepare(api_app_t *app, char *sql, int nparams, db_stmt_kind_t kind)
+{
+    int id = db_pool_add_statement(app->pool, sql, nparams, kind);
+    free(sql);
+    return id;
+}
+
+int api_users_register(api_app_t *app, router_t *r)
+{
+    api_table_t *t = &app->users;
+    if (api_table_init(t, app->cfg->users_table, "id", users_columns,
+                       (int)(sizeof users_columns / sizeof users_columns[0])) != 0)
+        return -1;
+    app->users_sql.get = users_prepare(app, api_sql_get(t), 1, DB_STMT_READ);
+    app->users_sql.list = users_prepare(app, api_sql_keyset(t), 2, DB_STMT_READ);
+    app->users_sql.insert = users_prepare(app, api_sql_insert(t, users_write_cols, USERS_NFIELDS),
+                                          USERS_NFIELDS, DB_STMT_WRITE);
+    app->users_sql.update =
+        users_prepare(app, api_sql_update_partial(t, users_write_cols, USERS_NFIELDS),
+                      1 + 2 * USERS_NFIELDS, DB_STMT_WRITE);
+    app->users_sql.del = users_prepare(app, api_sql_delete(t), 1, DB_STMT_WRITE);
+
+    for (size_t i = 0; i < sizeof users_routes / sizeof users_routes[0]; i++) {
+        const api_route_t *rt = &users_routes[i];
+        if (router_add(r, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
+    }
+    return router_add(r, HTTP_GET, "/users", users_list_redirect, app, NULL);
+}
