@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lakeapi/credentials.h"
 #include "lakeapi/gen.h"
 
 int cli_serve(int argc, char **argv)
@@ -115,18 +116,29 @@ int cli_check_config(int argc, char **argv)
     if (!config_has_database(&cfg)) {
         printf("database: none configured (`lakeapi demo` runs a private one)\n");
     } else {
-        const char **kw, **vals;
-        config_conninfo(&cfg, cfg.pg_password, &kw, &vals);
-        PGconn *c = PQconnectdbParams(kw, vals, 1);
-        config_free_conninfo(kw, vals);
-        if (PQstatus(c) == CONNECTION_OK) {
-            printf("database: reachable (server %d, user %s, database %s)\n",
-                   PQserverVersion(c), PQuser(c), PQdb(c));
-        } else {
-            printf("database: NOT reachable: %s", PQerrorMessage(c));
+        char what[512], err[512];
+        credentials_describe(&cfg, what, sizeof what);
+        printf("credentials: %s\n", what);
+        char *password = NULL;
+        double expires_at = 0;
+        if (credentials_fetch_once(&cfg, &password, &expires_at, err, sizeof err) != 0) {
+            printf("credentials: FAILED: %s\n", err);
             rc = 1;
+        } else {
+            const char **kw, **vals;
+            config_conninfo(&cfg, password, &kw, &vals);
+            PGconn *c = PQconnectdbParams(kw, vals, 1);
+            config_free_conninfo(kw, vals);
+            if (PQstatus(c) == CONNECTION_OK) {
+                printf("database: reachable (server %d, user %s, database %s, ssl %s)\n",
+                       PQserverVersion(c), PQuser(c), PQdb(c), PQsslInUse(c) ? "on" : "off");
+            } else {
+                printf("database: NOT reachable: %s", PQerrorMessage(c));
+                rc = 1;
+            }
+            PQfinish(c);
         }
-        PQfinish(c);
+        free(password);
     }
     config_dispose(&cfg);
     return rc;

@@ -12,11 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/cli.h"
 #include "lakeapi/api.h"
+#include "lakeapi/credentials.h"
 #include "lakeapi/db.h"
 #include "lakeapi/http_server.h"
+#include "lakeapi/json.h"
 #include "lakeapi/log.h"
 
 typedef struct serve_state {
@@ -68,10 +71,57 @@ static void serve_on_signal(uv_signal_t *h, int signum)
     http_server_shutdown(s->server, serve_http_drained, s);
 }
 
+/*
+ * One info line with the effective settings as a JSON object, every secret
+ * masked by config_describe() ("NAME = value" lines).
+ */
+static void serve_log_settings(const config_t *cfg)
+{
+    if (log_get_level() > LOG_INFO) return;
+    buf_t text, line;
+    buf_init(&text);
+    buf_init(&line);
+    config_describe(cfg, &text);
+    char when[40];
+    struct timespec ts;
+    struct tm tm;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    gmtime_r(&ts.tv_sec, &tm);
+    size_t n = strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%S", &tm);
+    snprintf(when + n, sizeof when - n, ".%03ldZ", ts.tv_nsec / 1000000);
+    json_writer_t w;
+    jw_init(&w, &line);
+    jw_object_begin(&w);
+    jw_kv_string(&w, "time", when);
+    jw_kv_string(&w, "level", "info");
+    jw_kv_string(&w, "msg", "effective settings");
+    jw_key(&w, "settings");
+    jw_object_begin(&w);
+    for (char *p = text.data; p && *p;) {
+        char *nl = strchr(p, '\n');
+        if (nl) *nl = '\0';
+        char *eq = strstr(p, " = ");
+        if (eq) {
+            *eq = '\0';
+            jw_kv_string(&w, p, eq + 3);
+        }
+        p = nl ? nl + 1 : p + strlen(p);
+    }
+    jw_object_end(&w);
+    jw_object_end(&w);
+    buf_append_char(&line, '\n');
+    log_json_line(line.data, line.len);
+    buf_dispose(&text);
+    buf_dispose(&line);
+}
+
 static int serve_build(serve_state_t *s)
 {
     char err[256];
-    s->credentials = db_credentials_static_new(s->cfg->pg_password);
+    if (credentials_from_config(&s->loop, s->cfg, &s->credentials, err, sizeof err) != 0) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     db_pool_config_t pc;
     db_pool_config_defaults(&pc);
     pc.size = s->cfg->pool_size;
@@ -96,6 +146,7 @@ static int serve_build(serve_state_t *s)
     hc.port = s->cfg->port;
     hc.access_log = log_get_level() <= LOG_INFO;
     s->server = http_server_new(&s->loop, &hc, s->router);
+    api_app_attach(s->app, s->server, s->credentials);
     if (http_server_listen(s->server, err, sizeof err) != 0) {
         log_error("cannot listen on %s:%d: %s", s->cfg->host, s->cfg->port, err);
         return -1;
@@ -120,6 +171,7 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
     uv_loop_init(&s.loop);
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
+    serve_log_settings(cfg);
     if (serve_build(&s) != 0) {
         rc = 1;
         uv_walk(&s.loop, serve_close_walk, NULL);

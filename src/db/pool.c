@@ -295,7 +295,10 @@ static void pool_recycle(db_pool_t *p, uint64_t now)
         n = c->next;
         if (c->state != CONN_READY || c->retiring) continue;
         bool old = p->cfg.lifetime_s > 0 && now - c->born_ns > (uint64_t)(p->cfg.lifetime_s * 1e9);
-        bool token = c->token_expires_at > 0 && wall > c->token_expires_at - POOL_TOKEN_MARGIN_S;
+        /* Recycle ahead of token expiry: 2 minutes, or half the life of short tokens. */
+        double born_wall = wall - (double)(now - c->born_ns) / 1e9;
+        double margin = fmin(POOL_TOKEN_MARGIN_S, (c->token_expires_at - born_wall) / 2);
+        bool token = c->token_expires_at > 0 && wall > c->token_expires_at - margin;
         bool spare = ready > p->cfg.size && c->inflight == 0 &&
                      now - c->last_used_ns > POOL_OVERFLOW_IDLE_NS;
         if (!old && !token && !spare) continue;
