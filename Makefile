@@ -22,12 +22,14 @@ $(BUILD)/build.ninja:
 
 build: deps $(BUILD)/build.ninja
 	cmake --build $(BUILD)
+	scripts/swagger.sh $(BUILD)
 
 $(ASAN_BUILD)/build.ninja:
 	cmake -S . -B $(ASAN_BUILD) $(CMAKE_GEN) -DCMAKE_BUILD_TYPE=Debug -DLAKEAPI_SANITIZE=ON
 
 build-asan: deps $(ASAN_BUILD)/build.ninja
 	cmake --build $(ASAN_BUILD)
+	scripts/swagger.sh $(ASAN_BUILD)
 
 # Runs the server on http://127.0.0.1:8000 over a private PostgreSQL with the demo data.
 demo: build

@@ -8,6 +8,10 @@ pkgs=(gcc make cmake ninja-build pkg-config clang libclang-rt-dev
       libuv1-dev libjansson-dev libpq-dev libcurl4-openssl-dev libcmocka-dev
       postgresql postgresql-contrib python3 python3-pytest python3-httpx chromium ${DEPS_EXTRA:-})
 
+# Node.js + npm (Swagger UI, OpenAPI validator, browser tests): the machine image may ship
+# its own Node.js, which Debian's npm package conflicts with, so only install when absent.
+command -v npm >/dev/null 2>&1 || pkgs+=(nodejs npm)
+
 missing=()
 for p in "${pkgs[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -13,6 +13,7 @@
 
 #include "lakeapi/config.h"
 #include "lakeapi/db.h"
+#include "lakeapi/http_server.h"
 #include "lakeapi/router.h"
 
 typedef struct api_app api_app_t;
@@ -25,5 +26,13 @@ typedef struct api_app api_app_t;
 api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, router_t *router,
                        char *err, size_t errlen);
 void api_app_free(api_app_t *app);
+
+/*
+ * Hooks the app's operational parts into server (which must outlive the app):
+ * the metrics observer, the CORS pre-route hook when CORS_ALLOW_ORIGINS is
+ * set, and the in-flight gauge. credentials (may be NULL) feeds the token
+ * mint counters of /metrics.
+ */
+void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_t *credentials);
 
 #endif

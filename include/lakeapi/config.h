@@ -27,6 +27,7 @@ typedef struct config {
     char *app_env;        /* APP_ENV (development) */
     char *cors_allow_origins; /* CORS_ALLOW_ORIGINS (NULL: none) */
     bool cors_allow_credentials; /* CORS_ALLOW_CREDENTIALS (false) */
+    char *swagger_ui_dir; /* SWAGGER_UI_DIR (NULL: <exe dir>/web/node_modules/swagger-ui-dist) */
 
     /* database: DATABASE_URL, else the discrete fields */
     char *database_url;   /* DATABASE_URL */

@@ -54,11 +54,16 @@ static void ops_livez_handler(http_exchange_t *ex, void *data)
 static const char *ops_unready_reason(db_status_t st)
 {
     switch (st) {
-    case DB_ERR_UNAVAILABLE: return "Database unavailable";
-    case DB_ERR_POOL_TIMEOUT: return "Database connection pool exhausted";
-    case DB_ERR_CREDENTIALS: return "Database credentials unavailable";
-    case DB_ERR_TIMEOUT: return "Database statement timed out";
-    default: return "Database error";
+    case DB_ERR_UNAVAILABLE:
+        return "Database unavailable";
+    case DB_ERR_POOL_TIMEOUT:
+        return "Database connection pool exhausted";
+    case DB_ERR_CREDENTIALS:
+        return "Database credentials unavailable";
+    case DB_ERR_TIMEOUT:
+        return "Database statement timed out";
+    default:
+        return "Database error";
     }
 }
 
@@ -95,13 +100,16 @@ static void ops_readyz_handler(http_exchange_t *ex, void *data)
 /* ---- routes and what OpenAPI says about them ---- */
 
 static const api_param_t param_docs_file = {
-    .name = "file", .in = "path", .type = API_PARAM_STRING, .required = true,
+    .name = "file",
+    .in = "path",
+    .type = API_PARAM_STRING,
+    .required = true,
     .description = "One of swagger-ui.css, swagger-ui-bundle.js, swagger-initializer.js, "
                    "favicon-32x32.png, favicon-16x16.png"};
 static const api_param_t *const params_docs_file[] = {&param_docs_file, NULL};
 
-static const api_response_doc_t resp_healthcheck[] = {
-    {200, "HealthCheck", "The server is up"}, {0}};
+static const api_response_doc_t resp_healthcheck[] = {{200, "HealthCheck", "The server is up"},
+                                                      {0}};
 static const api_response_doc_t resp_livez[] = {{200, "Liveness", "The process is up"}, {0}};
 static const api_response_doc_t resp_readyz[] = {
     {200, "Readiness", "A database connection works"},
@@ -122,19 +130,33 @@ static const api_response_doc_t resp_docs_file[] = {
     {0}};
 
 static const api_route_t ops_routes[] = {
-    {HTTP_GET, "/api/v1/healthcheck", ops_healthcheck_handler,
+    {HTTP_GET,
+     "/api/v1/healthcheck",
+     ops_healthcheck_handler,
      {"healthcheck", "Health check", "ops", NULL, NULL, resp_healthcheck}},
-    {HTTP_GET, "/livez", ops_livez_handler,
+    {HTTP_GET,
+     "/livez",
+     ops_livez_handler,
      {"livez", "Liveness: the process is up", "ops", NULL, NULL, resp_livez}},
-    {HTTP_GET, "/readyz", ops_readyz_handler,
+    {HTTP_GET,
+     "/readyz",
+     ops_readyz_handler,
      {"readyz", "Readiness: a database connection works", "ops", NULL, NULL, resp_readyz}},
-    {HTTP_GET, "/metrics", api_metrics_handler,
+    {HTTP_GET,
+     "/metrics",
+     api_metrics_handler,
      {"metrics", "Prometheus metrics", "ops", NULL, NULL, resp_metrics}},
-    {HTTP_GET, "/openapi.json", api_openapi_handler,
+    {HTTP_GET,
+     "/openapi.json",
+     api_openapi_handler,
      {"openapi", "This OpenAPI document", "ops", NULL, NULL, resp_openapi}},
-    {HTTP_GET, "/docs", api_docs_page_handler,
+    {HTTP_GET,
+     "/docs",
+     api_docs_page_handler,
      {"swagger_ui", "Swagger UI", "ops", NULL, NULL, resp_docs}},
-    {HTTP_GET, "/docs/{file}", api_docs_file_handler,
+    {HTTP_GET,
+     "/docs/{file}",
+     api_docs_file_handler,
      {"swagger_ui_file", "Swagger UI assets", "ops", params_docs_file, NULL, resp_docs_file}},
 };
 
@@ -167,8 +189,8 @@ int api_ops_finish(api_app_t *app, const router_t *r, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (api_cors_new(app->cfg->cors_allow_origins, app->cfg->cors_allow_credentials, r,
-                     &app->cors, err, errlen) != 0)
+    if (api_cors_new(app->cfg->cors_allow_origins, app->cfg->cors_allow_credentials, r, &app->cors,
+                     err, errlen) != 0)
         return -1;
     app->docs = api_docs_load(app->cfg->swagger_ui_dir);
     return 0;

@@ -33,6 +33,7 @@ const config_setting_t config_settings[] = {
     {{"APP_ENV"}, NULL, CONFIG_STR, FIELD(app_env), false},
     {{"CORS_ALLOW_ORIGINS"}, NULL, CONFIG_STR, FIELD(cors_allow_origins), false},
     {{"CORS_ALLOW_CREDENTIALS"}, NULL, CONFIG_BOOL, FIELD(cors_allow_credentials), false},
+    {{"SWAGGER_UI_DIR"}, NULL, CONFIG_STR, FIELD(swagger_ui_dir), false},
     {{"DATABASE_URL"}, NULL, CONFIG_URL, FIELD(database_url), true},
     {{"PGHOST", "DATABASE_HOSTNAME"}, NULL, CONFIG_STR, FIELD(pg_host), false},
     {{"PGPORT", "DATABASE_PORT"}, NULL, CONFIG_PORT_STR, FIELD(pg_port), false},

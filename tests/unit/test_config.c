@@ -661,7 +661,7 @@ static void test_describe_masks_secrets(void **state)
     size_t lines = 0;
     for (const char *p = out.data; *p; p++)
         lines += *p == '\n';
-    assert_int_equal(lines, 31);
+    assert_int_equal(lines, 32);
     buf_dispose(&out);
     config_dispose(&c);
 }
