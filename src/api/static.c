@@ -128,7 +128,8 @@ static void docs_exe_dir(char *out, size_t n)
     char *slash = strrchr(exe, '/');
     if (!slash) return;
     *slash = '\0';
-    snprintf(out, n, "%s/web/node_modules/swagger-ui-dist", exe);
+    /* A path too long to hold the suffix is no directory of ours: leave out empty. */
+    if (snprintf(out, n, "%s/web/node_modules/swagger-ui-dist", exe) >= (int)n) out[0] = '\0';
 }
 
 api_docs_t *api_docs_load(const char *dir)
