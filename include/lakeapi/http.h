@@ -40,6 +40,8 @@ http_method_t http_exchange_method(const http_exchange_t *ex);
 const char *http_exchange_method_name(const http_exchange_t *ex);
 /* Percent-decoded path, without the query string. */
 const char *http_exchange_path(const http_exchange_t *ex);
+/* Raw (still percent-encoded) path, as router_match() expects it. */
+const char *http_exchange_raw_path(const http_exchange_t *ex);
 /* Raw (still encoded) query string without '?', "" when none. */
 const char *http_exchange_raw_query(const http_exchange_t *ex);
 /* i-th path parameter captured by the route pattern (decoded), NULL if out of range. */

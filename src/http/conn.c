@@ -8,10 +8,11 @@
  * parsed ahead of their responses (pipelining) up to max_pipelined; past that
  * the connection stops reading until responses have been written.
  *
- * Writing: responses may be finished in any order; a response is handed to
- * uv_write only when every response before it has been, and all the
- * consecutive ready ones leave in one uv_write (head and body buffers of each,
- * bodies never copied). See server.c for when flushing happens.
+ * Writing: responses may be finished in any order; a response is written
+ * only when every response before it has been, and all the consecutive ready
+ * ones leave in one writev (head and body buffers of each, bodies never
+ * copied): uv_try_write first, uv_write for what the socket did not take.
+ * See server.c for when flushing happens.
  *
  * Timeouts: one timer per connection, armed lazily: it is (re)started only
  * when the new deadline is earlier than the armed one; when it fires early it
@@ -283,8 +284,9 @@ static void conn_process(http_conn_t *c)
             c->head_start = uv_now(s->loop);
         }
         http_request_head_t head;
-        http_parse_result_t r = http_parser_execute(&c->parser, c->rbuf + c->rpos, c->rlen - c->rpos,
-                                                    &head, s->scratch, s->cfg.max_headers);
+        http_parse_result_t r =
+            http_parser_execute(&c->parser, c->rbuf + c->rpos, c->rlen - c->rpos, &head, s->scratch,
+                                s->cfg.max_headers);
         if (r == HTTP_PARSE_MORE) break;
         if (r == HTTP_PARSE_ERROR) {
             conn_fail(c, c->parser.status, c->parser.detail);
@@ -295,6 +297,7 @@ static void conn_process(http_conn_t *c)
         c->rpos += head.head_len;
         http_parser_reset(&c->parser);
         c->head_started = false;
+        c->had_request = true;
         conn_enqueue(c, ex);
         if (!ex->keep_alive) c->stop_parsing = true; /* nothing after it is read */
         if (ex->body_len > 0) {
@@ -332,7 +335,9 @@ static void conn_update(http_conn_t *c)
     else if (want && c->rpos < c->rlen)
         conn_arm(c, TM_HEAD, c->head_start + s->cfg.header_timeout_ms);
     else if (c->nqueued == 0)
-        conn_arm_from_now(c, TM_IDLE, s->cfg.keepalive_timeout_ms);
+        /* A connection that never sent a request gets the header timeout, not keep-alive's. */
+        conn_arm_from_now(c, TM_IDLE,
+                          c->had_request ? s->cfg.keepalive_timeout_ms : s->cfg.header_timeout_ms);
     else if (!c->qhead && c->whead)
         conn_arm_from_now(c, TM_SEND, s->cfg.body_timeout_ms);
     else
@@ -365,6 +370,18 @@ static void conn_linger(http_conn_t *c)
     conn_arm(c, TM_LINGER, uv_now(c->srv->loop) + CONN_LINGER_MS);
 }
 
+/* What follows responses leaving: close after the last one, or read on. */
+static void conn_after_write(http_conn_t *c)
+{
+    if (c->closing || c->lingering) return;
+    if ((c->close_when_written && !c->whead) || (c->draining && c->nqueued == 0))
+        conn_linger(c);
+    else if (!c->dead)
+        conn_process(c); /* reading may resume: fewer requests in flight */
+    else
+        conn_update(c);
+}
+
 static void conn_write_cb(uv_write_t *req, int status)
 {
     http_exchange_t *lead = (http_exchange_t *)((char *)req - offsetof(http_exchange_t, wreq));
@@ -380,14 +397,8 @@ static void conn_write_cb(uv_write_t *req, int status)
     }
     if (status < 0)
         conn_close(c);
-    else if (c->closing || c->lingering)
-        ;
-    else if ((c->close_when_written && !c->whead) || (c->draining && c->nqueued == 0))
-        conn_linger(c);
-    else if (!c->dead)
-        conn_process(c); /* reading may resume: fewer requests in flight */
     else
-        conn_update(c);
+        conn_after_write(c);
     http_conn_unref(c);
 }
 
@@ -416,51 +427,100 @@ static void conn_maybe_continue(http_conn_t *c)
     c->refs++;
 }
 
-/* Hands the ready responses at the head of the queue to uv_write, in batches. */
+static void conn_release_list(http_conn_t *c, http_exchange_t *ex)
+{
+    while (ex) {
+        http_exchange_t *next = ex->next;
+        c->nqueued--;
+        http_exchange_release(ex);
+        ex = next;
+    }
+}
+
+/*
+ * Writes one batch of consecutive ready responses. uv_try_write first: on a
+ * healthy connection everything leaves at once, with no write request, no
+ * callback and no epoll_ctl (libuv re-arms the watcher after every queued
+ * write). What the socket did not take goes through uv_write. Returns the
+ * number of exchanges written synchronously, or -1 if the connection died.
+ */
+static int conn_write_batch(http_conn_t *c)
+{
+    uv_buf_t bufs[CONN_WRITE_BATCH * 2];
+    unsigned nb = 0, count = 0;
+    size_t total = 0;
+    http_exchange_t *first = c->qhead, *last = NULL;
+    while (c->qhead && c->qhead->state == HTTP_EX_READY && count < CONN_WRITE_BATCH) {
+        http_exchange_t *ex = c->qhead;
+        c->qhead = ex->next;
+        if (!c->qhead) c->qtail = NULL;
+        last = ex;
+        ex->state = HTTP_EX_WRITING;
+        bufs[nb++] = uv_buf_init(ex->head.data, (unsigned)ex->head.len);
+        total += ex->head.len;
+        if (ex->send_body) {
+            bufs[nb++] = uv_buf_init(ex->body_out.data, (unsigned)ex->body_out.len);
+            total += ex->body_out.len;
+        }
+        count++;
+        if (ex->close_after) break;
+    }
+    last->next = NULL;
+    bool closes = last->close_after;
+    if (closes) {
+        c->close_when_written = true;
+        conn_kill(c); /* requests after this one will not be answered */
+    }
+    int n = c->whead ? UV_EAGAIN : uv_try_write((uv_stream_t *)&c->tcp, bufs, nb);
+    if (n >= 0 && (size_t)n == total) {
+        conn_release_list(c, first);
+        return (int)count;
+    }
+    if (n < 0 && n != UV_EAGAIN) {
+        conn_release_list(c, first);
+        conn_close(c);
+        return -1;
+    }
+    /* Skip what was written, queue the rest. */
+    unsigned skip = 0;
+    size_t done = n > 0 ? (size_t)n : 0;
+    while (done >= bufs[skip].len)
+        done -= bufs[skip++].len;
+    bufs[skip].base += done;
+    bufs[skip].len -= (unsigned)done;
+    if (c->wtail)
+        c->wtail->next = first;
+    else
+        c->whead = first;
+    c->wtail = last;
+    first->wcount = count;
+    if (uv_write(&first->wreq, (uv_stream_t *)&c->tcp, bufs + skip, nb - skip, conn_write_cb) !=
+        0) {
+        /* No callback will come: take the batch back off the writing list. */
+        http_exchange_t **pp = &c->whead;
+        while (*pp != first)
+            pp = &(*pp)->next;
+        *pp = NULL;
+        c->wtail = NULL;
+        for (http_exchange_t *q = c->whead; q; q = q->next)
+            c->wtail = q;
+        conn_release_list(c, first);
+        conn_close(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Hands the ready responses at the head of the queue to the socket, in batches. */
 static void conn_flush(http_conn_t *c)
 {
+    bool wrote = false;
     while (!c->dead && c->qhead && c->qhead->state == HTTP_EX_READY) {
-        uv_buf_t bufs[CONN_WRITE_BATCH * 2];
-        unsigned nb = 0, count = 0;
-        http_exchange_t *lead = c->qhead;
-        bool last = false;
-        while (c->qhead && c->qhead->state == HTTP_EX_READY && count < CONN_WRITE_BATCH) {
-            http_exchange_t *ex = c->qhead;
-            c->qhead = ex->next;
-            if (!c->qhead) c->qtail = NULL;
-            ex->next = NULL;
-            if (c->wtail)
-                c->wtail->next = ex;
-            else
-                c->whead = ex;
-            c->wtail = ex;
-            ex->state = HTTP_EX_WRITING;
-            bufs[nb++] = uv_buf_init(ex->head.data, (unsigned)ex->head.len);
-            if (ex->send_body) bufs[nb++] = uv_buf_init(ex->body_out.data, (unsigned)ex->body_out.len);
-            count++;
-            if (ex->close_after) {
-                last = true;
-                break;
-            }
-        }
-        lead->wcount = count;
-        if (uv_write(&lead->wreq, (uv_stream_t *)&c->tcp, bufs, nb, conn_write_cb) != 0) {
-            /* No callback will come: release the batch here. */
-            for (unsigned i = 0; i < count; i++) {
-                http_exchange_t *ex = c->whead;
-                c->whead = ex->next;
-                if (!c->whead) c->wtail = NULL;
-                c->nqueued--;
-                http_exchange_release(ex);
-            }
-            conn_close(c);
-            return;
-        }
-        if (last) {
-            c->close_when_written = true;
-            conn_kill(c); /* requests after this one will not be answered */
-        }
+        int r = conn_write_batch(c);
+        if (r < 0) return;
+        if (r > 0) wrote = true;
     }
+    if (wrote) conn_after_write(c);
     if (!c->dead) conn_maybe_continue(c);
 }
 
@@ -528,10 +588,12 @@ void http_conn_drain(http_conn_t *c)
     if (c->cur) {
         /* A request whose body is still arriving is not in flight yet: drop it. */
         http_exchange_t *ex = c->cur, **pp = &c->qhead;
-        while (*pp != ex) pp = &(*pp)->next;
+        while (*pp != ex)
+            pp = &(*pp)->next;
         *pp = NULL;
         c->qtail = NULL;
-        for (http_exchange_t *q = c->qhead; q; q = q->next) c->qtail = q;
+        for (http_exchange_t *q = c->qhead; q; q = q->next)
+            c->qtail = q;
         c->cur = NULL;
         c->nqueued--;
         http_exchange_release(ex);

@@ -189,6 +189,11 @@ const char *http_exchange_path(const http_exchange_t *ex)
     return ex->path;
 }
 
+const char *http_exchange_raw_path(const http_exchange_t *ex)
+{
+    return ex->raw_path;
+}
+
 const char *http_exchange_raw_query(const http_exchange_t *ex)
 {
     return ex->raw_query;
@@ -288,9 +293,11 @@ static void http_build_head(http_exchange_t *ex, const char *content_type)
     buf_t *h = &ex->head;
     buf_reset(h);
     buf_reserve(h, 256 + ex->extra.len);
-    char line[64];
-    int n = snprintf(line, sizeof line, "HTTP/1.1 %d ", st);
-    buf_append(h, line, (size_t)n);
+    char line[13] = "HTTP/1.1 000 "; /* status is 100..999 */
+    line[9] = (char)('0' + st / 100);
+    line[10] = (char)('0' + st / 10 % 10);
+    line[11] = (char)('0' + st % 10);
+    buf_append(h, line, 13);
     http_append_lit(h, http_status_reason(st));
     http_append_lit(h, "\r\nServer: lakeapi\r\n");
     size_t dlen;
@@ -317,6 +324,17 @@ static void http_build_head(http_exchange_t *ex, const char *content_type)
     http_append_lit(h, "\r\n");
 }
 
+/* Milliseconds with three decimals, without printf's floating-point path. */
+static void http_append_ms(buf_t *b, double ms)
+{
+    if (!(ms >= 0) || ms > 1e12) ms = 0; /* NaN, negative or absurd */
+    uint64_t us = (uint64_t)(ms * 1000.0 + 0.5);
+    char frac[4] = {(char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10)};
+    buf_append_i64(b, (int64_t)(us / 1000));
+    buf_append_char(b, '.');
+    buf_append(b, frac, 3);
+}
+
 /*
  * Lines are batched per loop iteration (server.c flushes them) so the access
  * log does not cost a write(2) per request; batches stay under PIPE_BUF so a
@@ -338,8 +356,15 @@ static void http_access_log(http_exchange_t *ex, const http_exchange_info_t *inf
     json_escape_into(b, info->route, strlen(info->route));
     http_append_lit(b, "\",\"path\":\"");
     json_escape_into(b, info->path, strlen(info->path));
-    buf_printf(b, "\",\"status\":%d,\"bytes\":%zu,\"duration_ms\":%.3f,\"pool_wait_ms\":%.3f}\n",
-               info->status, info->bytes, info->duration_ms, info->pool_wait_ms);
+    http_append_lit(b, "\",\"status\":");
+    buf_append_i64(b, info->status);
+    http_append_lit(b, ",\"bytes\":");
+    buf_append_i64(b, (int64_t)info->bytes);
+    http_append_lit(b, ",\"duration_ms\":");
+    http_append_ms(b, info->duration_ms);
+    http_append_lit(b, ",\"pool_wait_ms\":");
+    http_append_ms(b, info->pool_wait_ms);
+    http_append_lit(b, "}\n");
     if (b->len > HTTP_LOG_BATCH && mark > 0) {
         /* Write the earlier lines, keep this one for the next batch. */
         log_json_line(b->data, mark);

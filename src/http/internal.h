@@ -68,9 +68,9 @@ struct http_exchange {
     /* response */
     int status;
     bool send_body;
-    buf_t head;   /* status line and header fields */
+    buf_t head; /* status line and header fields */
     buf_t body_out;
-    buf_t extra;  /* header fields added by the handler, already formatted */
+    buf_t extra;     /* header fields added by the handler, already formatted */
     uv_write_t wreq; /* used when this exchange leads a write batch */
     unsigned wcount; /* exchanges in the batch this one leads */
 };
@@ -79,8 +79,8 @@ struct http_conn {
     uv_tcp_t tcp;
     uv_timer_t timer;
     http_server_t *srv;
-    http_conn_t *prev, *next;  /* server's list of open connections */
-    http_conn_t *dirty_next;   /* server's list of connections to flush */
+    http_conn_t *prev, *next; /* server's list of open connections */
+    http_conn_t *dirty_next;  /* server's list of connections to flush */
     unsigned refs;
 
     /* read side */
@@ -88,8 +88,9 @@ struct http_conn {
     size_t rpos, rlen, rcap; /* unconsumed bytes are rbuf[rpos, rlen) */
     http_parser_t parser;
     bool head_started;
-    uint64_t head_start; /* loop ms: first byte of the pending head */
-    uint64_t body_start; /* loop ms: head of cur complete */
+    bool had_request;     /* a head was completed on this connection */
+    uint64_t head_start;  /* loop ms: first byte of the pending head */
+    uint64_t body_start;  /* loop ms: head of cur complete */
     http_exchange_t *cur; /* receiving its body (also the queue's tail) */
 
     /* exchanges in request order */
@@ -97,7 +98,7 @@ struct http_conn {
     http_exchange_t *whead, *wtail; /* handed to uv_write */
     unsigned nqueued;               /* on both lists */
 
-    uv_write_t creq;   /* "100 Continue" */
+    uv_write_t creq; /* "100 Continue" */
     uv_shutdown_t sreq;
     int tmode;          /* what the timer is for (conn.c's TM_*) */
     uint64_t tdeadline; /* loop ms when that mode expires */
@@ -129,9 +130,9 @@ struct http_server {
     bool listening;
     unsigned handles; /* server handles open (listener, prepare, check) */
 
-    http_conn_t *conns;     /* open connections */
-    unsigned nconns;        /* open (counted against max_connections) */
-    unsigned nlive;         /* allocated, including those closing */
+    http_conn_t *conns; /* open connections */
+    unsigned nconns;    /* open (counted against max_connections) */
+    unsigned nlive;     /* allocated, including those closing */
     http_conn_t *dirty;
     unsigned in_flight;
 

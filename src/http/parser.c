@@ -16,17 +16,16 @@
 
 /* RFC 9110 tchar: the bytes allowed in a method and in a header name. */
 static const unsigned char http_tchar[256] = {
-    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1,
-    ['+'] = 1, ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1,  ['|'] = 1,
-    ['~'] = 1, ['0'] = 1, ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1,  ['5'] = 1,
-    ['6'] = 1, ['7'] = 1, ['8'] = 1, ['9'] = 1, ['A'] = 1, ['B'] = 1,  ['C'] = 1,
-    ['D'] = 1, ['E'] = 1, ['F'] = 1, ['G'] = 1, ['H'] = 1, ['I'] = 1,  ['J'] = 1,
-    ['K'] = 1, ['L'] = 1, ['M'] = 1, ['N'] = 1, ['O'] = 1, ['P'] = 1,  ['Q'] = 1,
-    ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1, ['V'] = 1, ['W'] = 1,  ['X'] = 1,
-    ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1, ['d'] = 1,  ['e'] = 1,
-    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1,
-    ['m'] = 1, ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1,  ['s'] = 1,
-    ['t'] = 1, ['u'] = 1, ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1,  ['z'] = 1,
+    ['!'] = 1, ['#'] = 1, ['$'] = 1, ['%'] = 1, ['&'] = 1, ['\''] = 1, ['*'] = 1, ['+'] = 1,
+    ['-'] = 1, ['.'] = 1, ['^'] = 1, ['_'] = 1, ['`'] = 1, ['|'] = 1,  ['~'] = 1, ['0'] = 1,
+    ['1'] = 1, ['2'] = 1, ['3'] = 1, ['4'] = 1, ['5'] = 1, ['6'] = 1,  ['7'] = 1, ['8'] = 1,
+    ['9'] = 1, ['A'] = 1, ['B'] = 1, ['C'] = 1, ['D'] = 1, ['E'] = 1,  ['F'] = 1, ['G'] = 1,
+    ['H'] = 1, ['I'] = 1, ['J'] = 1, ['K'] = 1, ['L'] = 1, ['M'] = 1,  ['N'] = 1, ['O'] = 1,
+    ['P'] = 1, ['Q'] = 1, ['R'] = 1, ['S'] = 1, ['T'] = 1, ['U'] = 1,  ['V'] = 1, ['W'] = 1,
+    ['X'] = 1, ['Y'] = 1, ['Z'] = 1, ['a'] = 1, ['b'] = 1, ['c'] = 1,  ['d'] = 1, ['e'] = 1,
+    ['f'] = 1, ['g'] = 1, ['h'] = 1, ['i'] = 1, ['j'] = 1, ['k'] = 1,  ['l'] = 1, ['m'] = 1,
+    ['n'] = 1, ['o'] = 1, ['p'] = 1, ['q'] = 1, ['r'] = 1, ['s'] = 1,  ['t'] = 1, ['u'] = 1,
+    ['v'] = 1, ['w'] = 1, ['x'] = 1, ['y'] = 1, ['z'] = 1,
 };
 
 /* Blank lines tolerated before the request line. */
@@ -37,8 +36,8 @@ static const struct {
     size_t len;
     http_method_t method;
 } http_methods[] = {
-    {"GET", 3, HTTP_GET},       {"HEAD", 4, HTTP_HEAD},     {"POST", 4, HTTP_POST},
-    {"PUT", 3, HTTP_PUT},       {"DELETE", 6, HTTP_DELETE}, {"PATCH", 5, HTTP_PATCH},
+    {"GET", 3, HTTP_GET},         {"HEAD", 4, HTTP_HEAD},     {"POST", 4, HTTP_POST},
+    {"PUT", 3, HTTP_PUT},         {"DELETE", 6, HTTP_DELETE}, {"PATCH", 5, HTTP_PATCH},
     {"OPTIONS", 7, HTTP_OPTIONS},
 };
 
@@ -91,7 +90,8 @@ static int http_split_target(http_parser_t *p, http_request_head_t *h)
     size_t skip = 0;
 
     if (t[0] == '*') {
-        if (n != 1 || h->method != HTTP_OPTIONS) return http_parser_fail(p, 400, "Invalid request target");
+        if (n != 1 || h->method != HTTP_OPTIONS)
+            return http_parser_fail(p, 400, "Invalid request target");
         h->path = t;
         h->path_len = 1;
         h->query = t + 1;
@@ -106,7 +106,8 @@ static int http_split_target(http_parser_t *p, http_request_head_t *h)
         else
             return http_parser_fail(p, 400, "Invalid request target");
         size_t a = skip;
-        while (a < n && t[a] != '/' && t[a] != '?') a++;
+        while (a < n && t[a] != '/' && t[a] != '?')
+            a++;
         if (a == skip) return http_parser_fail(p, 400, "Invalid request target");
         path = t + a;
     }
@@ -137,11 +138,14 @@ static int http_parse_request_line(http_parser_t *p, const char *l, size_t n,
                                    http_request_head_t *h)
 {
     size_t m = 0;
-    while (m < n && http_tchar[(unsigned char)l[m]]) m++;
+    while (m < n && http_tchar[(unsigned char)l[m]])
+        m++;
     if (m == 0 || m >= n || l[m] != ' ') return http_parser_fail(p, 400, "Invalid request line");
     size_t ts = m + 1, te = ts;
-    while (te < n && http_target_byte((unsigned char)l[te])) te++;
-    if (te == ts || te >= n || l[te] != ' ') return http_parser_fail(p, 400, "Invalid request line");
+    while (te < n && http_target_byte((unsigned char)l[te]))
+        te++;
+    if (te == ts || te >= n || l[te] != ' ')
+        return http_parser_fail(p, 400, "Invalid request line");
     const char *v = l + te + 1;
     if (n - (te + 1) != 8 || memcmp(v, "HTTP/", 5) != 0 || v[5] < '0' || v[5] > '9' ||
         v[6] != '.' || v[7] < '0' || v[7] > '9')
@@ -168,11 +172,14 @@ static void http_parse_connection(const char *v, size_t n, bool *close, bool *ke
 {
     size_t i = 0;
     while (i < n) {
-        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ',')) i++;
+        while (i < n && (v[i] == ' ' || v[i] == '\t' || v[i] == ','))
+            i++;
         size_t s = i;
-        while (i < n && v[i] != ',') i++;
+        while (i < n && v[i] != ',')
+            i++;
         size_t e = i;
-        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t')) e--;
+        while (e > s && (v[e - 1] == ' ' || v[e - 1] == '\t'))
+            e--;
         if (e - s == 5 && strncasecmp(v + s, "close", 5) == 0) *close = true;
         if (e - s == 10 && strncasecmp(v + s, "keep-alive", 10) == 0) *keep = true;
     }
@@ -203,11 +210,14 @@ static int http_parse_header_line(http_parser_t *p, const char *l, size_t n, htt
 {
     if (l[0] == ' ' || l[0] == '\t') return http_parser_fail(p, 400, "Obsolete line folding");
     size_t c = 0;
-    while (c < n && http_tchar[(unsigned char)l[c]]) c++;
+    while (c < n && http_tchar[(unsigned char)l[c]])
+        c++;
     if (c == 0 || c >= n || l[c] != ':') return http_parser_fail(p, 400, "Invalid header name");
     size_t vs = c + 1, ve = n;
-    while (vs < n && (l[vs] == ' ' || l[vs] == '\t')) vs++;
-    while (ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t')) ve--;
+    while (vs < n && (l[vs] == ' ' || l[vs] == '\t'))
+        vs++;
+    while (ve > vs && (l[ve - 1] == ' ' || l[ve - 1] == '\t'))
+        ve--;
     for (size_t i = vs; i < ve; i++) {
         unsigned char b = (unsigned char)l[i];
         if ((b < 0x20 && b != '\t') || b == 0x7F)
@@ -228,8 +238,7 @@ static size_t http_line_len(const char *buf, size_t from, size_t lf)
 
 /* Second phase: the head [p->start, end) is complete; parse all of it. */
 static http_parse_result_t http_parse_head(http_parser_t *p, const char *buf, size_t end,
-                                           http_request_head_t *h, http_header_t *hdrs,
-                                           size_t cap)
+                                           http_request_head_t *h, http_header_t *hdrs, size_t cap)
 {
     memset(h, 0, sizeof *h);
     size_t lf = p->line_end - 1;
@@ -277,8 +286,7 @@ static http_parse_result_t http_parse_head(http_parser_t *p, const char *buf, si
 }
 
 /* Called when the LF ending a line at [p->line_from, i) is found. */
-static int http_scan_line_end(http_parser_t *p, const char *buf, size_t i,
-                              http_request_head_t *h)
+static int http_scan_line_end(http_parser_t *p, const char *buf, size_t i, http_request_head_t *h)
 {
     size_t n = http_line_len(buf, p->line_from, i);
     if (p->line_end == 0) {
@@ -288,7 +296,8 @@ static int http_scan_line_end(http_parser_t *p, const char *buf, size_t i,
         return http_parse_request_line(p, buf + p->start, n, h) != 0 ? -1 : 0;
     }
     if (n == 0) return 1; /* blank line: end of head */
-    if (++p->nlines > p->limits.max_headers) return http_parser_fail(p, 431, "Too many header fields");
+    if (++p->nlines > p->limits.max_headers)
+        return http_parser_fail(p, 431, "Too many header fields");
     return 0;
 }
 

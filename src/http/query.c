@@ -60,8 +60,7 @@ ssize_t http_pct_decode(char *dst, const char *s, size_t len, bool plus_space)
 /* true when the encoded key s/n decodes to name (name_len bytes). */
 static bool http_query_key_is(const char *s, size_t n, const char *name, size_t name_len)
 {
-    if (!memchr(s, '%', n) && !memchr(s, '+', n))
-        return n == name_len && memcmp(s, name, n) == 0;
+    if (!memchr(s, '%', n) && !memchr(s, '+', n)) return n == name_len && memcmp(s, name, n) == 0;
     if (n < name_len) return false; /* decoding only shrinks */
     char tmp[256];
     if (n > sizeof tmp) return false; /* names this long are never asked for */

@@ -43,7 +43,7 @@ typedef struct router_path {
     int n;
     const char *seg[ROUTER_MAX_SEGMENTS];
     size_t len[ROUTER_MAX_SEGMENTS];
-    char dec[ROUTER_MAX_SEGMENTS][128]; /* decoded copy of an escaped segment */
+    char dec[ROUTER_MAX_SEGMENTS][128];   /* decoded copy of an escaped segment */
     ssize_t dec_len[ROUTER_MAX_SEGMENTS]; /* -1 not decoded / not decodable here */
 } router_path_t;
 
@@ -64,8 +64,8 @@ static bool router_param_ok(const char *s, size_t n)
 {
     if (n < 3 || s[0] != '{' || s[n - 1] != '}') return false;
     size_t i = 1;
-    while (i < n - 1 && (s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-                         (s[i] >= '0' && s[i] <= '9')))
+    while (i < n - 1 && (s[i] == '_' || (s[i] >= 'a' && s[i] <= 'z') ||
+                         (s[i] >= 'A' && s[i] <= 'Z') || (s[i] >= '0' && s[i] <= '9')))
         i++;
     if (i == 1) return false;
     if (i == n - 1) return true;
@@ -110,7 +110,8 @@ int router_add(router_t *r, unsigned methods, const char *pattern, http_handler_
     router_entry_t e;
     if (router_split_pattern(pattern, &e) != 0) return -1;
     int nparams = 0;
-    for (int i = 0; i < e.nsegs; i++) nparams += e.segs[i].lit == NULL;
+    for (int i = 0; i < e.nsegs; i++)
+        nparams += e.segs[i].lit == NULL;
     if (nparams > ROUTER_MAX_PARAMS) return -1;
     if (r->count == r->cap) {
         int cap = r->cap ? r->cap * 2 : 16;
@@ -119,8 +120,8 @@ int router_add(router_t *r, unsigned methods, const char *pattern, http_handler_
         r->entries = p;
         r->cap = cap;
     }
-    e.route = (route_t){.methods = methods, .pattern = pattern, .handler = handler, .data = data,
-                        .doc = doc};
+    e.route = (route_t){
+        .methods = methods, .pattern = pattern, .handler = handler, .data = data, .doc = doc};
     r->entries[r->count++] = e;
     return 0;
 }
@@ -150,7 +151,8 @@ static int router_split_path(const char *path, router_path_t *p)
         if (memchr(s, '%', n)) {
             /* A literal is at most a few dozen bytes; longer escaped segments can
              * only match a parameter and are decoded later, for the winner. */
-            if (n <= sizeof p->dec[0]) p->dec_len[p->n] = http_pct_decode(p->dec[p->n], s, n, false);
+            if (n <= sizeof p->dec[0])
+                p->dec_len[p->n] = http_pct_decode(p->dec[p->n], s, n, false);
             if (!http_pct_valid(s, n)) return -1;
         }
         p->n++;
@@ -162,8 +164,10 @@ static int router_split_path(const char *path, router_path_t *p)
 
 static bool router_seg_eq(const router_path_t *p, int i, const router_seg_t *g)
 {
-    if (p->dec_len[i] >= 0) return (size_t)p->dec_len[i] == g->len && memcmp(p->dec[i], g->lit, g->len) == 0;
-    if (memchr(p->seg[i], '%', p->len[i])) return false; /* escaped and too long for any literal here */
+    if (p->dec_len[i] >= 0)
+        return (size_t)p->dec_len[i] == g->len && memcmp(p->dec[i], g->lit, g->len) == 0;
+    if (memchr(p->seg[i], '%', p->len[i]))
+        return false; /* escaped and too long for any literal here */
     return p->len[i] == g->len && memcmp(p->seg[i], g->lit, g->len) == 0;
 }
 

@@ -14,6 +14,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,8 +139,8 @@ const char *http_server_date_line(http_server_t *s, size_t *len)
     if (now != s->date_sec) {
         struct tm tm;
         gmtime_r(&now, &tm);
-        s->date_len = strftime(s->date_line, sizeof s->date_line,
-                               "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        s->date_len =
+            strftime(s->date_line, sizeof s->date_line, "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
         s->date_sec = now;
     }
     *len = s->date_len;
@@ -223,9 +224,11 @@ static int http_server_socket(http_server_t *s, char *err, size_t errlen)
 {
     struct sockaddr_storage ss;
     memset(&ss, 0, sizeof ss);
-    if (s->cfg.port < 0 || s->cfg.port > 65535 || http_server_addr(s->host, s->cfg.port, &ss) != 0) {
-        snprintf(err, errlen, "invalid listen address %s:%d (host must be an IP address or localhost)",
-                 s->host, s->cfg.port);
+    if (s->cfg.port < 0 || s->cfg.port > 65535 ||
+        http_server_addr(s->host, s->cfg.port, &ss) != 0) {
+        snprintf(err, errlen,
+                 "invalid listen address %s:%d (host must be an IP address or localhost)", s->host,
+                 s->cfg.port);
         return -1;
     }
     int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -240,7 +243,8 @@ static int http_server_socket(http_server_t *s, char *err, size_t errlen)
         close(fd);
         return -1;
     }
-    socklen_t alen = ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+    socklen_t alen =
+        ss.ss_family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
     if (bind(fd, (struct sockaddr *)&ss, alen) != 0 || listen(fd, HTTP_BACKLOG) != 0) {
         snprintf(err, errlen, "cannot listen on %s:%d: %s", s->host, s->cfg.port, strerror(errno));
         close(fd);
@@ -257,6 +261,13 @@ int http_server_listen(http_server_t *s, char *err, size_t errlen)
     }
     int fd = http_server_socket(s, err, errlen);
     if (fd < 0) return -1;
+    /*
+     * A peer that resets a connection must cost an EPIPE, not the process:
+     * libuv writes with writev(), which raises SIGPIPE. Only the default
+     * disposition is replaced, so a handler installed by the program stays.
+     */
+    struct sigaction sa;
+    if (sigaction(SIGPIPE, NULL, &sa) == 0 && sa.sa_handler == SIG_DFL) signal(SIGPIPE, SIG_IGN);
     uv_tcp_init(s->loop, &s->listener);
     s->listener.data = s;
     s->handles++;

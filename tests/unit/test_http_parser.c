@@ -91,6 +91,9 @@ static void test_keep_alive_rules(void **state)
     const char *c = "GET / HTTP/1.1\r\nConnection: upgrade, CLOSE\r\n\r\n";
     assert_int_equal(parse_with(&default_limits, c, strlen(c), &h, NULL), HTTP_PARSE_DONE);
     assert_false(h.keep_alive);
+    const char *e = "GET / HTTP/1.1\r\nConnection: te ,close \t, x\r\n\r\n";
+    assert_int_equal(parse_with(&default_limits, e, strlen(e), &h, NULL), HTTP_PARSE_DONE);
+    assert_false(h.keep_alive);
     const char *d = "GET / HTTP/1.1\r\nConnection: keep-alive\r\n\r\n";
     assert_int_equal(parse_with(&default_limits, d, strlen(d), &h, NULL), HTTP_PARSE_DONE);
     assert_true(h.keep_alive);
@@ -213,8 +216,8 @@ static void test_content_length(void **state)
     assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length: 1, 1\r\n\r\n"), 400);
     assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length:\r\n\r\n"), 400);
     assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length: 1048577\r\n\r\n"), 413);
-    assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n"),
-                     413);
+    assert_int_equal(
+        status_of("POST / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n"), 413);
     assert_int_equal(status_of("POST / HTTP/1.1\r\nContent-Length: 1048576\r\n\r\n"), 200);
     assert_int_equal(status_of("POST / HTTP/1.1\r\ncontent-length: 007\r\n\r\n"), 200);
 }
@@ -242,8 +245,9 @@ static void test_limits(void **state)
              "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"); /* 65 */
     assert_int_equal(status_small(line), 414);
     /* 414 without a line end yet */
-    assert_int_equal(status_small("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
-                     414);
+    assert_int_equal(
+        status_small("GET /aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"),
+        414);
     /* too many header fields */
     assert_int_equal(status_small("GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\n\r\n"), 200);
     assert_int_equal(status_small("GET / HTTP/1.1\r\na: 1\r\nb: 2\r\nc: 3\r\nd: 4\r\ne: 5\r\n\r\n"),
@@ -316,7 +320,8 @@ static void check_every_split(const char *req, size_t n, int want_status)
     http_request_head_t h;
     http_parse_result_t r = HTTP_PARSE_MORE;
     size_t fed = 0;
-    while (r == HTTP_PARSE_MORE && fed < n) r = http_parser_execute(&p, req, ++fed, &h, hdrs, 100);
+    while (r == HTTP_PARSE_MORE && fed < n)
+        r = http_parser_execute(&p, req, ++fed, &h, hdrs, 100);
     assert_int_equal(r, wr);
 }
 
@@ -345,7 +350,8 @@ static void test_pipelined(void **state)
     http_parser_init(&p, &default_limits);
     for (int i = 0; i < 3; i++) {
         http_request_head_t h;
-        assert_int_equal(http_parser_execute(&p, buf + off, n - off, &h, hdrs, 100), HTTP_PARSE_DONE);
+        assert_int_equal(http_parser_execute(&p, buf + off, n - off, &h, hdrs, 100),
+                         HTTP_PARSE_DONE);
         assert_int_equal(h.method, methods[i]);
         assert_true(slice_is(h.path, h.path_len, paths[i]));
         if (i == 1) assert_memory_equal(buf + off + h.head_len, "hello", 5);
