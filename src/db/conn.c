@@ -233,23 +233,42 @@ void db_conn_send_batch(db_conn_t *c, db_query_t *first, int n)
 
 /* ---- receiving ---- */
 
+/*
+ * The batch's Sync: its implicit transaction is over. Without a failure the
+ * held writes have committed and are acknowledged. With one, everything held
+ * (writes rolled back with the batch, statements aborted after the failure)
+ * goes back to the head of the queue as one block in its original order, so a
+ * re-run never overtakes an earlier request's write.
+ */
 static void conn_finish_batch(db_conn_t *c)
 {
     db_query_t *q = c->held_head, *n;
     c->held_head = c->held_tail = NULL;
     bool failed = c->batch_failed;
     c->batch_failed = false;
+    db_query_t *rerun = NULL, **rerun_tail = &rerun;
     for (; q; q = n) {
         n = q->next;
-        if (failed) {
-            conn_retry_or_fail(c, q, DB_ERR_INTERNAL, "batch failed repeatedly");
-        } else {
+        q->next = NULL;
+        if (!failed) {
             db_pool_complete(c->pool, q, DB_OK, q->res, NULL, NULL);
+            continue;
+        }
+        if (q->res) PQclear(q->res), q->res = NULL;
+        if (q->stmt < 0) {
+            db_pool_query_free(c->pool, q);
+        } else if (q->retries < 3) {
+            q->retries++;
+            *rerun_tail = q;
+            rerun_tail = &q->next;
+        } else {
+            db_pool_complete(c->pool, q, DB_ERR_INTERNAL, NULL, NULL, "batch failed repeatedly");
         }
     }
+    if (rerun) db_pool_requeue_list(c->pool, rerun);
     if (c->state == CONN_SETUP) {
         if (failed) {
-            db_conn_close(c, DB_ERR_INTERNAL, "preparing statements failed");
+            db_conn_close(c, DB_ERR_INTERNAL, "session setup failed");
             return;
         }
         c->state = CONN_READY;
@@ -287,7 +306,7 @@ static void conn_finish_query(db_conn_t *c, db_query_t *q)
     }
     ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
     if (st == PGRES_PIPELINE_ABORTED) {
-        conn_retry_or_fail(c, q, DB_ERR_INTERNAL, "pipeline aborted repeatedly");
+        conn_hold(c, q); /* re-run after the Sync, in order (conn_finish_batch) */
     } else if (st == PGRES_TUPLES_OK || st == PGRES_COMMAND_OK) {
         /* Reads are final now; writes only once their batch has committed. */
         if (q->stmt >= 0 && p->stmts[q->stmt].kind == DB_STMT_READ) {

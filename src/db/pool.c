@@ -122,6 +122,18 @@ void db_pool_requeue(db_pool_t *p, db_query_t *q)
     pool_wake(p);
 }
 
+void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
+{
+    db_query_t *last = head;
+    int n = 1;
+    for (; last->next; last = last->next) n++;
+    last->next = p->q_head;
+    if (!p->q_head) p->q_tail = last;
+    p->q_head = head;
+    p->waiting += n;
+    pool_wake(p);
+}
+
 void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,
                       const char *sqlstate, const char *message)
 {

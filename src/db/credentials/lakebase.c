@@ -13,9 +13,12 @@
  * pool keeps asking while it has no connection, so an attempt happens as soon
  * as each backoff ends, and a workspace that comes back is noticed then.
  *
- * Ownership: the provider owns its HTTP client, its workspace auth and the
- * token; waiters are answered exactly once (or dropped silently on free,
- * when nobody can be called any more).
+ * The workspace call itself (bearer token, HTTP on the loop, a retry with a
+ * fresh OAuth token after a 401) is the workspace layer's (lakeapi/workspace.h).
+ *
+ * Ownership: the provider owns its workspace client and the token; waiters
+ * are answered exactly once (or dropped silently on free, when nobody can be
+ * called any more).
  */
 #include <jansson.h>
 #include <stdio.h>
@@ -41,12 +44,10 @@ typedef struct lakebase {
     lb_kind_t kind;
     char *resource;  /* the endpoint path or the instance name */
     char label[400]; /* "endpoint projects/..." for messages */
-    cred_http_t *http;
-    cred_workspace_t *ws;
+    workspace_t *ws;
     char *token;
     double minted_at, expires_at;
     bool minting;
-    bool auth_retried; /* this attempt already renewed a rejected workspace token */
     lb_waiter_t *waiters, **waiters_tail;
     double backoff_s;
     uint64_t retry_at_ns; /* no new attempt before this (uv_hrtime) */
@@ -55,7 +56,6 @@ typedef struct lakebase {
 } lakebase_t;
 
 static void lb_get(db_credentials_t *self, bool force_fresh, db_credentials_cb cb, void *cb_data);
-static void lb_on_bearer(const char *bearer, const char *error, void *data);
 
 static void lb_wipe(char **s)
 {
@@ -93,7 +93,7 @@ static void lb_answer(lakebase_t *lb, bool minted)
 static void lb_fail(lakebase_t *lb, const char *msg)
 {
     snprintf(lb->last_error, sizeof lb->last_error, "%s", msg);
-    cred_workspace_scrub(lb->ws, lb->last_error);
+    workspace_scrub(lb->ws, lb->last_error);
     cred_scrub(lb->last_error, lb->token);
     lb->failures++;
     lb->minting = false;
@@ -123,39 +123,38 @@ static void lb_succeed(lakebase_t *lb, char *token, double now, double expires_a
 
 /* ---- minting ---- */
 
-static void lb_on_response(long status, const char *body, size_t len, const char *error, void *data)
+static const char *lb_path(const lakebase_t *lb)
+{
+    return lb->kind == LB_AUTOSCALING ? "/api/2.0/postgres/credentials"
+                                      : "/api/2.0/database/credentials";
+}
+
+static void lb_on_response(const workspace_response_t *res, void *data)
 {
     lakebase_t *lb = data;
     /* The reason first: the pool keeps only the start of a message for its own reports. */
-    char what[448], where[400], msg[1100];
+    char what[448], where[400], msg[1400];
     snprintf(what, sizeof what, "Lakebase credential for %s", lb->label);
-    snprintf(where, sizeof where, " [POST %.120s%s as %s]", cred_workspace_host(lb->ws),
-             lb->kind == LB_AUTOSCALING ? "/api/2.0/postgres/credentials"
-                                        : "/api/2.0/database/credentials",
-             cred_workspace_identity(lb->ws));
-    if (status == 200) {
+    snprintf(where, sizeof where, " [POST %.120s%s as %s]", workspace_host(lb->ws), lb_path(lb),
+             workspace_identity(lb->ws));
+    if (res->status == 200) {
         char *token = NULL, perr[160];
         double now = cred_now(), expires_at;
         cred_response_kind_t kind =
             lb->kind == LB_AUTOSCALING ? CRED_RESP_AUTOSCALING : CRED_RESP_PROVISIONED;
-        if (cred_parse_token_response(kind, body, len, now, &token, &expires_at, perr,
+        if (cred_parse_token_response(kind, res->body, res->len, now, &token, &expires_at, perr,
                                       sizeof perr) == 0) {
             lb_succeed(lb, token, now, expires_at);
             return;
         }
         snprintf(msg, sizeof msg, "%s: HTTP 200 but %s%s", what, perr, where);
-        lb_fail(lb, msg);
-        return;
+    } else if (res->auth_failed) {
+        /* The workspace token fetch failed: its message names its own call. */
+        snprintf(msg, sizeof msg, "%s: %s", what, res->error);
+    } else {
+        snprintf(msg, sizeof msg, "%s: %s%s", what,
+                 res->error ? res->error : "unexpected HTTP status", where);
     }
-    if (status == 401 && !lb->auth_retried && cred_workspace_invalidate(lb->ws)) {
-        /* A revoked or expired OAuth token: get a new one and try once more (a PAT cannot). */
-        lb->auth_retried = true;
-        cred_workspace_token(lb->ws, lb_on_bearer, lb);
-        return;
-    }
-    cred_describe_failure(msg, sizeof msg, what, status, body, len, error);
-    size_t k = strlen(msg);
-    snprintf(msg + k, sizeof msg - k, "%s", where);
     lb_fail(lb, msg);
 }
 
@@ -177,41 +176,20 @@ static char *lb_body(const lakebase_t *lb)
     return s;
 }
 
-static void lb_on_bearer(const char *bearer, const char *error, void *data)
+static void lb_mint(lakebase_t *lb)
 {
-    lakebase_t *lb = data;
-    char msg[1024];
-    if (!bearer) {
-        snprintf(msg, sizeof msg, "Lakebase credential for %s: %s", lb->label, error);
-        lb_fail(lb, msg);
-        return;
-    }
-    char url[600];
-    snprintf(url, sizeof url, "%s%s", cred_workspace_host(lb->ws),
-             lb->kind == LB_AUTOSCALING ? "/api/2.0/postgres/credentials"
-                                        : "/api/2.0/database/credentials");
+    lb->minting = true;
     char *body = lb_body(lb);
-    cred_http_request_t req = {
-        .url = url,
-        .body = body,
-        .content_type = "application/json",
-        .bearer = bearer,
-        .timeout_s = CRED_HTTP_TIMEOUT_S,
-    };
-    int rc = body ? cred_http_post(lb->http, &req, lb_on_response, lb) : -1;
+    int rc = body ? workspace_call(lb->ws, WORKSPACE_POST, lb_path(lb), body,
+                                   CRED_HTTP_TIMEOUT_S, lb_on_response, lb)
+                  : -1;
     free(body);
     if (rc != 0) {
+        char msg[600];
         snprintf(msg, sizeof msg, "Lakebase credential for %s: cannot start the request",
                  lb->label);
         lb_fail(lb, msg);
     }
-}
-
-static void lb_mint(lakebase_t *lb)
-{
-    lb->minting = true;
-    lb->auth_retried = false;
-    cred_workspace_token(lb->ws, lb_on_bearer, lb);
 }
 
 static void lb_get(db_credentials_t *self, bool force_fresh, db_credentials_cb cb, void *cb_data)
@@ -249,8 +227,7 @@ static void lb_free(db_credentials_t *self)
         free(q);
     }
     lb_wipe(&lb->token);
-    cred_workspace_free(lb->ws);
-    cred_http_free(lb->http);
+    workspace_free(lb->ws);
     free(lb->resource);
     free(lb);
 }
@@ -287,16 +264,9 @@ int credentials_from_config(uv_loop_t *loop, const config_t *cfg, db_credentials
     lakebase_t *lb = calloc(1, sizeof *lb);
     if (!lb) abort();
     char why[400];
-    lb->http = cred_http_new(loop);
-    if (!lb->http) {
-        snprintf(err, errlen, "%s is set, but libcurl could not be initialised", setting);
-        free(lb);
-        return -1;
-    }
-    lb->ws = cred_workspace_new(lb->http, cfg, why, sizeof why);
+    lb->ws = workspace_new(loop, cfg, why, sizeof why);
     if (!lb->ws) {
         snprintf(err, errlen, "%s is set (Lakebase token auth), but %s", setting, why);
-        cred_http_free(lb->http);
         free(lb);
         return -1;
     }
@@ -329,7 +299,7 @@ void credentials_describe(const config_t *cfg, char *out, size_t n)
             buf_append_str(&b, "; no workspace credentials, so no Lakebase tokens");
     } else {
         bool autoscaling = choice == CHOICE_AUTOSCALING;
-        const char *auth = cred_workspace_auth_kind(cfg);
+        const char *auth = workspace_auth_kind(cfg);
         bool m2m = auth && strcmp(auth, "oauth-m2m") == 0;
         buf_printf(&b, "%s (%s %s, workspace %s, auth %s",
                    autoscaling ? "lakebase-autoscaling" : "lakebase-provisioned",
@@ -367,7 +337,7 @@ void credentials_stats(const db_credentials_t *cr, credentials_stats_t *out)
     out->expires_at = lb->token ? lb->expires_at : 0;
     out->healthy = lb->last_error[0] == '\0';
     snprintf(out->last_error, sizeof out->last_error, "%s", lb->last_error);
-    cred_workspace_counts(lb->ws, &out->workspace_tokens, &out->workspace_failures);
+    workspace_counts(lb->ws, &out->workspace_tokens, &out->workspace_failures);
     out->mint_failures = lb->failures;
 }
 

@@ -1,12 +1,8 @@
 /*
  * credentials/rules - the pure parts of the credential providers: time
- * parsing, token responses, error descriptions, the refresh and backoff
- * rules. No I/O here, so the unit tests cover it without a network.
- *
- * Why a margin scaled to the token's lifetime: the 2-minute rule is meant for
- * ~1 hour tokens; applied to a 5-second token it would mean "always expired"
- * and every new connection would mint. Half the lifetime keeps short tokens
- * (tests, aggressive policies) usable while real tokens get the full margin.
+ * parsing, token responses, the backoff rule, UUIDs. No I/O here, so the
+ * unit tests cover it without a network. (The refresh margin, error
+ * descriptions and scrubbing are the workspace layer's: lakeapi/workspace.h.)
  */
 #include <ctype.h>
 #include <jansson.h>
@@ -14,15 +10,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "db/credentials/internal.h"
 
 double cred_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return workspace_now();
 }
 
 /* ---- RFC 3339 ---- */
@@ -108,19 +101,6 @@ int cred_parse_rfc3339(const char *s, double *out)
 
 /* ---- the refresh and backoff rules ---- */
 
-double cred_refresh_margin(double minted_at, double expires_at, double max_margin)
-{
-    double half = (expires_at - minted_at) / 2;
-    if (half < 0) half = 0;
-    return half < max_margin ? half : max_margin;
-}
-
-bool cred_needs_refresh(double now, double minted_at, double expires_at, double max_margin)
-{
-    if (expires_at <= 0) return false; /* never expires */
-    return now >= expires_at - cred_refresh_margin(minted_at, expires_at, max_margin);
-}
-
 bool cred_usable(double now, double expires_at)
 {
     return expires_at <= 0 || now < expires_at - 1.0;
@@ -149,69 +129,6 @@ void cred_uuid4_format(const unsigned char rnd[16], char out[37])
         *o++ = hex[b[i] & 15];
     }
     *o = '\0';
-}
-
-void cred_scrub(char *s, const char *secret)
-{
-    if (!s || !secret) return;
-    size_t n = strlen(secret);
-    if (n < 4) return;
-    for (char *hit; (hit = strstr(s, secret));) {
-        memcpy(hit, "****", 4);
-        memmove(hit + 4, hit + n, strlen(hit + n) + 1);
-    }
-}
-
-/* Appends text to out, control characters as blanks, runs of blanks collapsed. */
-static void rules_append_clean(char *out, size_t n, const char *text, size_t max)
-{
-    size_t k = strlen(out);
-    bool blank = k > 0 && out[k - 1] == ' ';
-    for (size_t i = 0; text[i] && i < max && k + 1 < n; i++) {
-        unsigned char c = (unsigned char)text[i];
-        if (c < 0x20 || c == 0x7f) c = ' ';
-        if (c == ' ' && blank) continue;
-        blank = c == ' ';
-        out[k++] = (char)c;
-    }
-    out[k] = '\0';
-}
-
-static const char *rules_json_str(json_t *o, const char *key)
-{
-    const char *v = json_string_value(json_object_get(o, key));
-    return v && *v ? v : NULL;
-}
-
-void cred_describe_failure(char *out, size_t n, const char *what, long status, const char *body,
-                           size_t len, const char *transport_error)
-{
-    if (n == 0) return;
-    if (status == 0) {
-        snprintf(out, n, "%s: %s", what,
-                 transport_error && *transport_error ? transport_error : "no response");
-        return;
-    }
-    snprintf(out, n, "%s: HTTP %ld", what, status);
-    json_t *j = body && len ? json_loadb(body, len, 0, NULL) : NULL;
-    if (json_is_object(j)) {
-        const char *code = rules_json_str(j, "error_code");
-        const char *msg = rules_json_str(j, "message");
-        if (!code) code = rules_json_str(j, "error");
-        if (!msg) msg = rules_json_str(j, "error_description");
-        if (code) {
-            rules_append_clean(out, n, " ", 1);
-            rules_append_clean(out, n, code, 64);
-        }
-        if (msg) {
-            rules_append_clean(out, n, ": ", 2);
-            rules_append_clean(out, n, msg, 300);
-        }
-    } else if (body && len) {
-        rules_append_clean(out, n, ": ", 2);
-        rules_append_clean(out, n, body, 120);
-    }
-    json_decref(j);
 }
 
 /* ---- token responses ---- */
