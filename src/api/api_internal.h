@@ -144,12 +144,17 @@ struct api_app {
     struct api_docs *docs;
     http_server_t *server;                /* api_app_attach(); NULL before */
     const db_credentials_t *credentials;  /* api_app_attach(); may be NULL */
+    /* Lakebase resource lifecycle (resources*.c) */
+    workspace_t *workspace;               /* api_app_set_workspace(); NULL: not configured */
+    struct api_resources *resources;
 };
 
 int api_orders_register(api_app_t *app, router_t *r);
 int api_ops_register(api_app_t *app, router_t *r);
 int api_users_register(api_app_t *app, router_t *r);
 int api_notes_register(api_app_t *app, router_t *r); /* the notes API and the landing page */
+int api_resources_register(api_app_t *app, router_t *r); /* Lakebase resource lifecycle */
+void api_resources_dispose(api_app_t *app);
 
 /* ---- validation in FastAPI's 422 shape (params.c) ---- */
 
@@ -206,6 +211,8 @@ typedef struct api_param {
     int max_length;        /* API_PARAM_STRING: 0 = unbounded */
     bool required;         /* path parameters always are */
     const char *description;
+    const char *const *choices; /* API_PARAM_STRING: the allowed values (NULL-terminated), or NULL */
+    const char *str_default;    /* API_PARAM_STRING: the default, or NULL */
 } api_param_t;
 
 typedef struct api_response_doc {
@@ -257,6 +264,8 @@ void api_send_json(http_exchange_t *ex, int status);
 void api_send_detail(http_exchange_t *ex, int status, const char *detail);
 /* 422 {"detail": [items]}; disposes e. */
 void api_send_errors(http_exchange_t *ex, api_errors_t *e);
+/* "Database credentials unavailable: <the provider's secret-free reason>" (arena). */
+const char *api_credentials_detail(http_exchange_t *ex, const db_result_t *r);
 /* Maps a failed db_result_t to its status and a safe message (never server text). */
 void api_send_db_error(http_exchange_t *ex, const db_result_t *r);
 

@@ -20,7 +20,8 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
     app->pool = pool;
     app->started_ns = uv_hrtime();
     if (api_ops_register(app, router) != 0 || api_orders_register(app, router) != 0 ||
-        api_users_register(app, router) != 0 || api_notes_register(app, router) != 0) {
+        api_users_register(app, router) != 0 || api_notes_register(app, router) != 0 ||
+        api_resources_register(app, router) != 0) {
         snprintf(err, errlen, "registering routes failed");
         api_app_free(app);
         return NULL;
@@ -37,6 +38,7 @@ void api_app_free(api_app_t *app)
 {
     if (!app) return;
     api_ops_dispose(app);
+    api_resources_dispose(app);
     api_anchors_dispose(&app->orders_anchors);
     api_table_dispose(&app->orders);
     api_table_dispose(&app->users);

@@ -120,6 +120,55 @@ static const openapi_schema_t openapi_fixed[] = {
     {"NoteCreate",
      "{\"type\":\"object\",\"required\":[\"content\"],\"additionalProperties\":false,"
      "\"properties\":{\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":10000}}}"},
+    /* ---- Lakebase resources (resources.c) ---- */
+    {"LakebaseResourceError",
+     "{\"type\":\"object\",\"required\":[\"operation\",\"http_status\",\"error_code\",\"message\","
+     "\"detail\"],\"properties\":{\"operation\":{\"type\":\"string\",\"enum\":[\"lookup\","
+     "\"create\",\"poll\",\"wait\",\"delete\"]},\"http_status\":{\"type\":[\"integer\",\"null\"],"
+     "\"description\":\"The Databricks API's HTTP status; null when no answer came\"},"
+     "\"error_code\":{\"type\":[\"string\",\"null\"],\"examples\":[\"PERMISSION_DENIED\"]},"
+     "\"message\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\",\"description\":\"The "
+     "failed call in one line\"}}}"},
+    {"LakebaseResourceStep",
+     "{\"type\":\"object\",\"required\":[\"resource\",\"name\",\"state\",\"existed\","
+     "\"remote_state\",\"error\"],\"properties\":{\"resource\":{\"type\":\"string\",\"enum\":["
+     "\"database_instance\",\"database_catalog\",\"synced_table\"]},\"name\":{\"type\":"
+     "\"string\"},\"state\":{\"type\":\"string\",\"enum\":[\"pending\",\"checking\","
+     "\"to_create\",\"creating\",\"provisioning\",\"ready\",\"failed\",\"skipped\"]},"
+     "\"existed\":{\"type\":\"boolean\",\"description\":\"Found by the lookup, so not created "
+     "by this job\"},\"remote_state\":{\"type\":[\"string\",\"null\"],\"description\":\"The "
+     "instance's state or the synced table's detailed_state\"},\"host\":{\"type\":[\"string\","
+     "\"null\"],\"description\":\"Database instance: its read_write_dns\"},\"pipeline_id\":{"
+     "\"type\":[\"string\",\"null\"],\"description\":\"Synced table: "
+     "data_synchronization_status.pipeline_id\"},\"error\":{\"anyOf\":[{\"$ref\":\"" OPENAPI_REF_PREFIX
+     "LakebaseResourceError\"},{\"type\":\"null\"}]}}}"},
+    {"LakebaseResourcesResponse",
+     "{\"type\":\"object\",\"required\":[\"instance\",\"catalog\",\"synced_table\",\"message\","
+     "\"state\",\"steps\"],\"properties\":{\"instance\":{\"type\":\"string\"},\"catalog\":{"
+     "\"type\":\"string\"},\"synced_table\":{\"type\":\"string\",\"description\":\"The synced "
+     "table's pipeline id once known, else empty\"},\"message\":{\"type\":\"string\"},"
+     "\"state\":{\"type\":\"string\",\"enum\":[\"idle\",\"checking\",\"running\",\"done\","
+     "\"failed\",\"cancelled\"]},\"started_at\":{\"type\":[\"string\",\"null\"],\"format\":"
+     "\"date-time\"},\"finished_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},"
+     "\"steps\":{\"type\":\"array\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX
+     "LakebaseResourceStep\"}}}}"},
+    {"LakebaseDeleteStep",
+     "{\"type\":\"object\",\"required\":[\"resource\",\"name\",\"result\",\"error\"],"
+     "\"properties\":{\"resource\":{\"type\":\"string\",\"enum\":[\"synced_table\","
+     "\"database_catalog\",\"database_instance\"]},\"name\":{\"type\":\"string\"},\"result\":{"
+     "\"type\":\"string\",\"enum\":[\"deleted\",\"not_found\",\"failed\"]},\"error\":{\"anyOf\":["
+     "{\"$ref\":\"" OPENAPI_REF_PREFIX "LakebaseResourceError\"},{\"type\":\"null\"}]}}}"},
+    {"LakebaseResourcesDeleteResponse",
+     "{\"type\":\"object\",\"required\":[\"deleted_resources\",\"failed_deletions\",\"message\"],"
+     "\"properties\":{\"deleted_resources\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+     "\"failed_deletions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
+     "\"not_found_resources\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"message\":{"
+     "\"type\":\"string\"},\"steps\":{\"type\":\"array\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX
+     "LakebaseDeleteStep\"}}}}"},
+    {"LakebaseError",
+     "{\"type\":\"object\",\"required\":[\"detail\"],\"properties\":{\"detail\":{\"type\":"
+     "\"string\"},\"error\":{\"anyOf\":[{\"$ref\":\"" OPENAPI_REF_PREFIX "LakebaseResourceError\"},"
+     "{\"type\":\"null\"}]}}}"},
 };
 
 /* ---- generated schemas: rows, from the table descriptors ---- */
@@ -238,6 +287,14 @@ static json_t *openapi_param_schema(const api_param_t *p)
     default:
         s = json_pack("{s:s}", "type", "string");
         if (p->max_length > 0) json_object_set_new(s, "maxLength", json_integer(p->max_length));
+        if (p->choices) {
+            json_t *e = json_array();
+            for (const char *const *c = p->choices; *c; c++)
+                json_array_append_new(e, json_string(*c));
+            json_object_set_new(s, "enum", e);
+        }
+        if (p->str_default && !p->required)
+            json_object_set_new(s, "default", json_string(p->str_default));
         return s;
     }
 }

@@ -58,8 +58,6 @@ static const char *ops_unready_reason(db_status_t st)
         return "Database unavailable";
     case DB_ERR_POOL_TIMEOUT:
         return "Database connection pool exhausted";
-    case DB_ERR_CREDENTIALS:
-        return "Database credentials unavailable";
     case DB_ERR_TIMEOUT:
         return "Database statement timed out";
     default:
@@ -79,7 +77,9 @@ static void ops_readyz_done(const db_result_t *r, void *data)
         api_json_begin(ex, &w);
         jw_object_begin(&w);
         jw_kv_string(&w, "status", "unavailable");
-        jw_kv_string(&w, "detail", ops_unready_reason(r->status));
+        jw_kv_string(&w, "detail", r->status == DB_ERR_CREDENTIALS
+                                       ? api_credentials_detail(ex, r)
+                                       : ops_unready_reason(r->status));
         jw_object_end(&w);
         api_send_json(ex, 503);
         return;

@@ -47,6 +47,14 @@ void api_send_errors(http_exchange_t *ex, api_errors_t *e)
     api_send_json(ex, 422);
 }
 
+const char *api_credentials_detail(http_exchange_t *ex, const db_result_t *r)
+{
+    const char *why = r->message ? r->message : "";
+    if (strncmp(why, "credentials: ", 13) == 0) why += 13;
+    if (!*why) return "Database credentials unavailable";
+    return arena_sprintf(http_exchange_arena(ex), "Database credentials unavailable: %s", why);
+}
+
 void api_send_db_error(http_exchange_t *ex, const db_result_t *r)
 {
     int status = 500;
@@ -60,7 +68,8 @@ void api_send_db_error(http_exchange_t *ex, const db_result_t *r)
         status = 503, detail = "Database connection pool exhausted", retry = true;
         break;
     case DB_ERR_CREDENTIALS:
-        status = 503, detail = "Database credentials unavailable", retry = true;
+        /* Providers' errors name the endpoint/instance and HTTP status, never a secret. */
+        status = 503, detail = api_credentials_detail(ex, r), retry = true;
         break;
     case DB_ERR_TIMEOUT:
         status = 504, detail = "Database statement timed out";

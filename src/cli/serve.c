@@ -21,11 +21,13 @@
 #include "lakeapi/http_server.h"
 #include "lakeapi/json.h"
 #include "lakeapi/log.h"
+#include "lakeapi/workspace.h"
 
 typedef struct serve_state {
     uv_loop_t loop;
     config_t *cfg;
     db_credentials_t *credentials;
+    workspace_t *workspace; /* for the resource routes; NULL when not configured */
     db_pool_t *pool;
     router_t *router;
     api_app_t *app;
@@ -140,6 +142,9 @@ static int serve_build(serve_state_t *s)
         log_error("startup failed: %s", err);
         return -1;
     }
+    s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
+    if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
+    api_app_set_workspace(s->app, s->workspace);
     http_server_config_t hc;
     http_server_config_defaults(&hc);
     hc.host = s->cfg->host;
@@ -158,6 +163,7 @@ static void serve_dispose(serve_state_t *s)
 {
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
+    workspace_free(s->workspace);
     if (s->router) router_free(s->router);
     if (s->pool) db_pool_free(s->pool);
     if (s->credentials) s->credentials->free(s->credentials);

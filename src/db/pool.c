@@ -228,7 +228,7 @@ static void pool_dispatch(uv_prepare_t *h)
         db_conn_t *least = pool_least_loaded(p, &usable);
         pool_maybe_grow(p, least);
         if (!p->healthy && p->nconnecting == 0)
-            pool_fail_all_queued(p, DB_ERR_UNAVAILABLE, p->stats.last_error);
+            pool_fail_all_queued(p, p->down_status, p->stats.last_error);
     }
 }
 
@@ -254,6 +254,7 @@ void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char 
         if (o != c && o->state == CONN_READY) any_ready = true;
     if (any_ready) return;
     p->healthy = false;
+    p->down_status = st;
     p->backoff_ms = p->backoff_ms ? p->backoff_ms * 2 : POOL_BACKOFF_MIN_MS;
     if (p->backoff_ms > POOL_BACKOFF_MAX_MS) p->backoff_ms = POOL_BACKOFF_MAX_MS;
     p->down_until_ns = db_pool_now_ns() + p->backoff_ms * 1000000ULL;

@@ -77,6 +77,7 @@ struct db_pool {
     uv_timer_t ticker;       /* acquire timeouts, recycling, reconnect backoff */
     bool started, closing;
     bool healthy;
+    db_status_t down_status; /* why the last connect failed: what fast failures report */
     uint64_t down_until_ns;  /* fail fast until then (reconnect backoff) */
     uint64_t backoff_ms;
     int handles_open;

@@ -283,8 +283,13 @@ def test_mint_error_is_clear_and_retried_with_backoff(start, workspace):
     log = s.output()
     for part in ("HTTP 403", "PERMISSION_DENIED", "lacks CAN_USE", ENDPOINT, "as pat"):
         assert part in log, part
+    # /readyz and the API's 503 name the endpoint, the status and Databricks' reason too
+    for part in ("HTTP 403", "PERMISSION_DENIED", ENDPOINT):
+        assert part in r.json()["detail"], (part, r.json())
     body = httpx.get(f"{s.url}/api/v1/orders/1", timeout=10)
     assert body.status_code == 503  # a clear 503, not a hang
+    assert body.headers["retry-after"]
+    assert "PERMISSION_DENIED" in body.json()["detail"] and ENDPOINT in body.json()["detail"]
     time.sleep(3)
     calls = workspace.snapshot()["credentials"]
     assert 2 <= calls <= 5, calls  # attempts at ~0, 0.5, 1.5, 3.5 s: backoff, not a storm

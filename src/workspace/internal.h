@@ -1,0 +1,67 @@
+/*
+ * workspace/internal.h - the pieces of the workspace client, shared between
+ * its files and the unit tests; not part of the public interface.
+ *
+ *   rules.c        pure functions: error descriptions and fields, OAuth token
+ *                  responses, the refresh rule, scrubbing, URL escaping
+ *   http_client.c  asynchronous HTTP on a libuv loop (libcurl multi-socket)
+ *   workspace.c    the auth (PAT or cached OAuth M2M token) and workspace_call()
+ */
+#ifndef LAKEAPI_WORKSPACE_INTERNAL_H
+#define LAKEAPI_WORKSPACE_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <uv.h>
+
+#include "lakeapi/workspace.h"
+
+#define WS_TOKEN_MARGIN_S 40.0   /* refresh an OAuth token this long before expiry */
+#define WS_DEFAULT_TTL_S  3600.0 /* an OAuth response without expires_in */
+
+/* ---- rules.c (pure) ---- */
+
+/*
+ * The error fields of a response body: Databricks {"error_code","message"}
+ * or OAuth {"error","error_description"}. Both "" when absent.
+ */
+void ws_error_fields(const char *body, size_t len, char *code, size_t code_n, char *message,
+                     size_t message_n);
+
+/*
+ * Parses an OAuth token response {"access_token","expires_in"}. Returns 0 with
+ * *token (malloc'ed) and *expires_at (unix s), or -1 with err (never quoting
+ * the body, which may hold a token).
+ */
+int ws_parse_oauth_token(const char *body, size_t len, double now, char **token,
+                         double *expires_at, char *err, size_t errlen);
+
+/* ---- http_client.c ---- */
+
+typedef struct ws_http ws_http_t;
+
+typedef struct ws_http_request {
+    workspace_method_t method;
+    const char *url;
+    const char *body;         /* sent as is; NULL: no body */
+    const char *content_type; /* of the body */
+    const char *bearer;       /* Authorization: Bearer, or NULL */
+    const char *basic_user;   /* HTTP Basic, or NULL */
+    const char *basic_password;
+    double timeout_s;
+} ws_http_request_t;
+
+/*
+ * status: the HTTP status, or 0 when no response arrived (error says why).
+ * body: the response body, NUL-terminated, valid during the call only.
+ */
+typedef void (*ws_http_cb)(long status, const char *body, size_t len, const char *error,
+                           void *data);
+
+ws_http_t *ws_http_new(uv_loop_t *loop);
+/* Starts a request; cb runs later on the loop, exactly once (unless freed first). 0 or -1. */
+int ws_http_start(ws_http_t *h, const ws_http_request_t *req, ws_http_cb cb, void *data);
+/* Drops transfers in flight without calling them back. After the loop stopped. */
+void ws_http_free(ws_http_t *h);
+
+#endif
