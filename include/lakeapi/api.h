@@ -15,6 +15,7 @@
 #include "lakeapi/db.h"
 #include "lakeapi/http_server.h"
 #include "lakeapi/router.h"
+#include "lakeapi/workspace.h"
 
 typedef struct api_app api_app_t;
 
@@ -34,5 +35,12 @@ void api_app_free(api_app_t *app);
  * mint counters of /metrics.
  */
 void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_t *credentials);
+
+/*
+ * The Databricks workspace client the resource lifecycle routes call
+ * (borrowed; it must outlive the app). NULL or never set: those routes answer
+ * 503 naming the missing settings.
+ */
+void api_app_set_workspace(api_app_t *app, workspace_t *workspace);
 
 #endif

@@ -36,6 +36,9 @@ typedef struct api_table {
     const api_column_t *cols;  /* in JSON key order */
     int ncols;
     char *select_list;         /* "o_orderkey", "o_custkey", ... */
+    char **key_prefix;         /* per column: `{"name":` for the first, `,"name":` after */
+    size_t *key_prefix_len;
+    size_t row_overhead;       /* bytes of a row that are not values */
 } api_table_t;
 
 /* qualified is "[schema.]name", already validated by config. */

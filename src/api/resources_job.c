@@ -139,9 +139,9 @@ static void job_on_polled(const workspace_response_t *res, void *ticket)
         s->verifying = false;
         res_step_observe(s, res->body, res->len);
         if (s->state == RES_STEP_READY)
-            log_info("lakebase resources: %s %s is ready%s%s", res_kind_label(kind),
-                     res_kind_name(kind, &job->names), s->remote_state[0] ? " " : "",
-                     s->remote_state);
+            log_info("lakebase resources: %s %s is ready%s%s%s", res_kind_label(kind),
+                     res_kind_name(kind, &job->names), s->remote_state[0] ? " (" : "",
+                     s->remote_state, s->remote_state[0] ? ")" : "");
     } else if (s->verifying && res_is_not_found(res->status, res->error_code)) {
         s->error.set = true; /* the create's own failure, kept when it was sent */
         s->state = RES_STEP_FAILED;
@@ -187,9 +187,9 @@ static void job_on_created(const workspace_response_t *res, void *ticket)
     s->polls = 0;
     if (res->status >= 200 && res->status < 300) {
         res_step_observe(s, res->body, res->len);
-        log_info("lakebase resources: created %s %s%s%s", res_kind_label(kind),
-                 res_kind_name(kind, &job->names), s->remote_state[0] ? " " : "",
-                 s->remote_state);
+        log_info("lakebase resources: created %s %s%s%s%s", res_kind_label(kind),
+                 res_kind_name(kind, &job->names), s->remote_state[0] ? " (" : "",
+                 s->remote_state, s->remote_state[0] ? ")" : "");
     } else if (res_is_already_exists(res->status, res->error_code)) {
         s->state = RES_STEP_PROVISIONING; /* someone else created it meanwhile: watch it */
     } else if (res->status == 0 || res->status >= 500) {

@@ -195,8 +195,10 @@ void db_conn_send_batch(db_conn_t *c, db_query_t *first, int n)
 {
     db_pool_t *p = c->pool;
     db_query_t *q = first;
+    uint64_t now = db_pool_now_ns();
     for (int i = 0; i < n; i++) {
         db_query_t *next = q->next;
+        q->sent_ns = now;
         const char *name = p->stmts[q->stmt].name;
         q->sync_after = (i == n - 1);
         bool ok = true;

@@ -27,6 +27,7 @@
 #define POOL_BACKOFF_MAX_MS    500
 #define POOL_OVERFLOW_IDLE_NS  (5ULL * 1000000000ULL)
 #define POOL_TOKEN_MARGIN_S    120.0 /* recycle this long before a token expires */
+#define POOL_STALL_NS          (2ULL * 1000000ULL) /* a head query out longer is "slow" */
 
 uint64_t db_pool_now_ns(void)
 {
@@ -167,14 +168,36 @@ static bool pool_conn_usable(const db_pool_t *p, const db_conn_t *c)
     return c->state == CONN_READY && !c->retiring && c->inflight < p->cfg.pipeline_depth;
 }
 
+/*
+ * A connection whose oldest query has been out for a while is busy with
+ * something slow (a count(*), a deep scan): pipelining more behind it would
+ * make fast queries wait for it, so it is only used when nothing else is.
+ */
+static bool pool_conn_stalled(const db_conn_t *c, uint64_t now)
+{
+    return c->head && now - c->head->sent_ns > POOL_STALL_NS;
+}
+
 static db_conn_t *pool_least_loaded(db_pool_t *p, int *usable)
 {
     db_conn_t *best = NULL;
+    bool best_stalled = true;
+    uint64_t now = db_pool_now_ns();
     *usable = 0;
     for (db_conn_t *c = p->conns; c; c = c->next) {
         if (!pool_conn_usable(p, c)) continue;
-        (*usable)++;
-        if (!best || c->inflight < best->inflight) best = c;
+        bool stalled = pool_conn_stalled(c, now);
+        if (!stalled) (*usable)++;
+        if (!best || (best_stalled && !stalled) ||
+            (stalled == best_stalled && c->inflight < best->inflight)) {
+            best = c;
+            best_stalled = stalled;
+        }
+    }
+    if (best && best_stalled) {
+        /* Everything usable is stalled: grow if we may, else queue behind the least loaded. */
+        if (p->nconns < p->cfg.size + p->cfg.max_overflow) return NULL;
+        *usable = 1;
     }
     return best;
 }

@@ -20,6 +20,7 @@ struct db_query {
     db_result_fn cb;
     void *data;
     uint64_t enqueued_ns;       /* first time queued, for wait_ms and the acquire timeout */
+    uint64_t sent_ns;           /* when it was written to its connection */
     double wait_ms;
     int retries;                /* re-runs after a batch failed elsewhere or a lost connection */
     bool sync_after;            /* the batch's Sync follows this query */

@@ -150,6 +150,14 @@ static void json_escape_control(buf_t *out, unsigned char c)
     buf_append(out, esc, n);
 }
 
+size_t json_plain_length(const char *s, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    size_t i = 0;
+    while (i < len && json_byte_class[p[i]] == 0) i++;
+    return i;
+}
+
 void json_escape_into(buf_t *out, const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
