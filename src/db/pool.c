@@ -27,7 +27,7 @@
 #define POOL_BACKOFF_MAX_MS    500
 #define POOL_OVERFLOW_IDLE_NS  (5ULL * 1000000000ULL)
 #define POOL_TOKEN_MARGIN_S    120.0 /* recycle this long before a token expires */
-#define POOL_STALL_NS          (2ULL * 1000000ULL) /* a head query out longer is "slow" */
+#define POOL_STALL_NS          (10ULL * 1000000ULL) /* a head query out longer is "slow" */
 
 uint64_t db_pool_now_ns(void)
 {
