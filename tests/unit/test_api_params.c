@@ -31,7 +31,8 @@ static void test_parse_int_rejects_junk(void **state)
     (void)state;
     int64_t v;
     const char *bad[] = {"", " ", "abc", "1.5", "1e3", "12a", "--1", "+", "0x10", "1 2"};
-    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) assert_false(api_parse_int(bad[i], &v));
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+        assert_false(api_parse_int(bad[i], &v));
 }
 
 static void test_parse_int_saturates(void **state)
@@ -74,8 +75,7 @@ static void test_errors_encoding(void **state)
     api_errors_init(&e);
     api_errors_add(&e, "int_parsing", "query", "page", "Input should be a valid integer", "x\"y",
                    NULL);
-    api_errors_add(&e, "less_than_equal", "query", "page_size", "too big", "5000",
-                   "{\"le\":1000}");
+    api_errors_add(&e, "less_than_equal", "query", "page_size", "too big", "5000", "{\"le\":1000}");
     assert_int_equal(e.count, 2);
     assert_string_equal(e.buf.data,
                         "{\"type\":\"int_parsing\",\"loc\":[\"query\",\"page\"],\"msg\":\"Input "

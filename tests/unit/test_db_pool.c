@@ -118,7 +118,8 @@ static void harness_open(harness_t *h, int size, int overflow, int depth, double
 static void harness_run_until(harness_t *h, int *counter, int target)
 {
     uint64_t deadline = uv_hrtime() + 15ULL * 1000000000ULL;
-    while (*counter < target && uv_hrtime() < deadline) uv_run(&h->loop, UV_RUN_ONCE);
+    while (*counter < target && uv_hrtime() < deadline)
+        uv_run(&h->loop, UV_RUN_ONCE);
 }
 
 static void on_closed(void *data)
@@ -161,7 +162,8 @@ static void test_pipelined_reads(void **state)
     while (total < N && uv_hrtime() < deadline) {
         uv_run(&h.loop, UV_RUN_ONCE);
         total = 0;
-        for (int i = 0; i < N; i++) total += out[i].done;
+        for (int i = 0; i < N; i++)
+            total += out[i].done;
     }
     for (int i = 0; i < N; i++) {
         assert_int_equal(out[i].done, 1);
@@ -250,7 +252,8 @@ static void test_acquire_timeout(void **state)
     db_pool_query(h.pool, slow, 0, NULL, record, &a);
     harness_run_until(&h, &a.done, 0);
     /* Let the first query occupy the only connection, then queue another. */
-    for (int i = 0; i < 20; i++) uv_run(&h.loop, UV_RUN_NOWAIT);
+    for (int i = 0; i < 20; i++)
+        uv_run(&h.loop, UV_RUN_NOWAIT);
     uint64_t t0 = uv_hrtime();
     db_pool_query(h.pool, slow, 0, NULL, record, &b);
     harness_run_until(&h, &b.done, 1);

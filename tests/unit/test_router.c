@@ -13,9 +13,7 @@
 
 #include "lakeapi/router.h"
 
-static void h_a(http_exchange_t *ex, void *data)
-{
-}
+static void h_a(http_exchange_t *ex, void *data) {}
 
 static arena_t *arena;
 
@@ -166,7 +164,8 @@ static void test_params_decoded(void **state)
     assert_int_equal(router_match(r, HTTP_GET, "/files/%zz/b", arena, &m), ROUTER_NOT_FOUND);
     /* a long escaped parameter is decoded too */
     char path[400] = "/files/x/";
-    for (int i = 0; i < 60; i++) strcat(path, "%41");
+    for (int i = 0; i < 60; i++)
+        strcat(path, "%41");
     assert_int_equal(router_match(r, HTTP_GET, path, arena, &m), ROUTER_MATCH);
     assert_int_equal(strlen(m.params[1]), 60);
     assert_int_equal(m.params[1][59], 'A');
@@ -192,14 +191,10 @@ static void test_iteration(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_bad_patterns),
-        cmocka_unit_test(test_literal_beats_param),
-        cmocka_unit_test(test_earlier_literal_wins),
-        cmocka_unit_test(test_404_405),
-        cmocka_unit_test(test_head_matches_get),
-        cmocka_unit_test(test_method_picks_route),
-        cmocka_unit_test(test_params_decoded),
-        cmocka_unit_test(test_iteration),
+        cmocka_unit_test(test_bad_patterns),         cmocka_unit_test(test_literal_beats_param),
+        cmocka_unit_test(test_earlier_literal_wins), cmocka_unit_test(test_404_405),
+        cmocka_unit_test(test_head_matches_get),     cmocka_unit_test(test_method_picks_route),
+        cmocka_unit_test(test_params_decoded),       cmocka_unit_test(test_iteration),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
