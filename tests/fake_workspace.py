@@ -1,4 +1,4 @@
-"""A fake Databricks workspace for the credential tests: real HTTP on loopback.
+"""A fake Databricks workspace for the credential and resource tests: real HTTP on loopback.
 
 It implements what lakeapi's credential providers call:
 
@@ -7,6 +7,18 @@ It implements what lakeapi's credential providers call:
   POST /api/2.0/postgres/credentials   Lakebase Autoscaling {"endpoint"} -> {"token","expire_time"}
   POST /api/2.0/database/credentials   Lakebase Provisioned {"request_id","instance_names"}
                                        -> {"token","expiration_time"}
+
+and what the resource lifecycle routes call, keeping state in memory:
+
+  POST   /api/2.0/database/instances            create (state STARTING; AVAILABLE after
+  GET    /api/2.0/database/instances/{name}     `instance_polls` GETs)
+  DELETE /api/2.0/database/instances/{name}?purge=true
+  POST   /api/2.0/database/catalogs             create (the instance must be AVAILABLE)
+  GET    /api/2.0/database/catalogs/{name}
+  DELETE /api/2.0/database/catalogs/{name}
+  POST   /api/2.0/database/synced_tables        create (the catalog must exist); the
+  GET    /api/2.0/database/synced_tables/{name} pipeline_id appears after `pipeline_after`
+  DELETE /api/2.0/database/synced_tables/{name} GETs, ONLINE after `synced_polls` GETs
 
 with Databricks-style error bodies ({"error_code","message"}; OAuth errors as
 {"error","error_description"}). Every database token it mints is set as the
@@ -22,6 +34,11 @@ Control (for tests; also over HTTP so a shell can drive a standalone run):
                    API call answers 503), rotate (true: set a new password no
                    client knows), revoke_oauth (true: every OAuth token issued so
                    far is rejected from now on), reset (true: zero the counters)
+                   and for the resources: instance_polls, synced_polls, pipeline_after
+                   (ints), synced_fail (bool: the synced table ends OFFLINE_FAILED),
+                   fail_op ({"op": "catalog.create", "status", "code", "message",
+                   "times" (default 1; -1: always), "apply" (true: the operation happens,
+                   then the error is answered - a lost reply)}), clear_failures (true)
 
 Standalone: python3 tests/fake_workspace.py --port 8765 --role lakeapi_app
   [--endpoint NAME] [--instance NAME] [--pat T] [--client-id I --client-secret S]
@@ -29,6 +46,7 @@ Standalone: python3 tests/fake_workspace.py --port 8765 --role lakeapi_app
 """
 import argparse
 import base64
+import collections
 import datetime
 import json
 import os
@@ -74,13 +92,28 @@ class FakeWorkspace:
         self.fail_message = "User does not have permission to generate credentials"
         self.slow = 0.0
         self.down = False
+        # resources: provisioning delays (in GETs) and injected failures by operation
+        self.instance_polls = 2
+        self.synced_polls = 2
+        self.pipeline_after = 1
+        self.synced_fail = False
+        self.fail_ops = {}  # "catalog.create" -> {"status","code","message","times"}
 
     def reset(self):
         with self.lock:
             self.counts = {"oidc": 0, "oidc_ok": 0, "credentials": 0, "mints": 0, "failures": 0,
-                           "unauthorized": 0, "in_flight": 0, "max_in_flight": 0}
+                           "unauthorized": 0, "in_flight": 0, "max_in_flight": 0,
+                           "resource_calls": 0}
             self.tokens = []  # every database token issued, in order
             self.requests = []  # (path, parsed body) of credential calls
+            # resources: the objects, every call ("GET /api/2.0/...?query") in order,
+            # the bodies of creates by operation, and calls per operation
+            self.instances = {}
+            self.catalogs = {}
+            self.synced = {}
+            self.calls = []
+            self.bodies = {}
+            self.ops = collections.Counter()
 
     @property
     def url(self):
@@ -134,6 +167,19 @@ class FakeWorkspace:
                 elif k == "revoke_oauth":
                     if v:
                         self.oauth_tokens.clear()
+                elif k in ("instance_polls", "synced_polls", "pipeline_after"):
+                    setattr(self, k, int(v))
+                elif k == "synced_fail":
+                    self.synced_fail = bool(v)
+                elif k == "fail_op":
+                    self.fail_ops[v["op"]] = {"status": int(v.get("status", 500)),
+                                              "code": v.get("code", "INTERNAL_ERROR"),
+                                              "message": v.get("message", "injected failure"),
+                                              "times": int(v.get("times", 1)),
+                                              "apply": bool(v.get("apply", False))}
+                elif k == "clear_failures":
+                    if v:
+                        self.fail_ops.clear()
                 elif k not in ("rotate", "reset"):
                     raise ValueError(f"unknown control {k}")
         if kw.get("rotate"):
@@ -144,7 +190,9 @@ class FakeWorkspace:
     def snapshot(self):
         with self.lock:
             return dict(self.counts, tokens=list(self.tokens), ttl=self.ttl, slow=self.slow,
-                        down=self.down, fail_next=self.fail_next)
+                        down=self.down, fail_next=self.fail_next, calls=list(self.calls),
+                        ops=dict(self.ops), instances=sorted(self.instances),
+                        catalogs=sorted(self.catalogs), synced_tables=sorted(self.synced))
 
     # ---- request handling (called from handler threads) ----
 
@@ -210,8 +258,16 @@ class WorkspaceHandler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/control":
             self.send_json(200, self.workspace.snapshot())
+        elif self.path.startswith(RESOURCE_PREFIX):
+            self.resource("GET", b"")
         else:
             self.error(404, "ENDPOINT_NOT_FOUND", f"No API found for 'GET {self.path}'")
+
+    def do_DELETE(self):
+        if self.path.startswith(RESOURCE_PREFIX):
+            self.resource("DELETE", self.read_body())
+        else:
+            self.error(404, "ENDPOINT_NOT_FOUND", f"No API found for 'DELETE {self.path}'")
 
     def do_POST(self):
         ws = self.workspace
@@ -226,6 +282,8 @@ class WorkspaceHandler(BaseHTTPRequestHandler):
             return self.error(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily down")
         if self.path == "/oidc/v1/token":
             return self.oidc(body)
+        if self.path.startswith(RESOURCE_PREFIX) and self.path != "/api/2.0/database/credentials":
+            return self.resource("POST", body)
         if self.path in ("/api/2.0/postgres/credentials", "/api/2.0/database/credentials"):
             with ws.lock:
                 ws.counts["credentials"] += 1
@@ -288,6 +346,164 @@ class WorkspaceHandler(BaseHTTPRequestHandler):
                               f"Database instance {req.get('instance_names')} not found")
         token, exp = ws.mint()
         self.send_json(200, {"token": token, "expiration_time": rfc3339(exp)})
+
+
+    # ---- resources ----
+
+    def resource(self, method, body):
+        ws = self.workspace
+        url = urllib.parse.urlsplit(self.path)
+        query = urllib.parse.parse_qs(url.query)
+        rest = url.path[len(RESOURCE_PREFIX):].split("/")
+        kind = RESOURCE_KINDS.get(rest[0])
+        name = urllib.parse.unquote(rest[1]) if len(rest) == 2 else None
+        with ws.lock:
+            ws.calls.append(f"{method} {self.path}")
+            ws.counts["resource_calls"] += 1
+        if ws.down:
+            return self.error(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily down")
+        if not ws.bearer_ok(self.headers.get("Authorization")):
+            with ws.lock:
+                ws.counts["unauthorized"] += 1
+            return self.error(401, "UNAUTHENTICATED", "Invalid access token.")
+        if kind is None or len(rest) > 2 or (name is None) != (method == "POST"):
+            return self.error(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {url.path}'")
+        op = f"{kind}.{RESOURCE_VERBS[method]}"
+        with ws.lock:
+            ws.ops[op] += 1
+            failure = ws.fail_ops.get(op)
+            if failure and failure["times"] != 0:
+                failure["times"] -= 1 if failure["times"] > 0 else 0
+            else:
+                failure = None
+        if ws.slow:
+            time.sleep(ws.slow)
+        if failure and not failure["apply"]:
+            return self.error(failure["status"], failure["code"], failure["message"])
+        if method == "POST":
+            try:
+                req = json.loads(body)
+            except ValueError:
+                return self.error(400, "MALFORMED_REQUEST", "Could not parse request body as JSON")
+            with ws.lock:
+                ws.bodies[op] = req
+                status, obj = getattr(self, f"create_{kind}")(req)
+        else:
+            with ws.lock:
+                table = {"instance": ws.instances, "catalog": ws.catalogs,
+                         "synced": ws.synced}[kind]
+                if name not in table:
+                    status, obj = 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                                        "message": f"{RESOURCE_LABELS[kind]} '{name}' does not "
+                                                   "exist."}
+                elif method == "DELETE":
+                    if kind == "instance" and query.get("purge") != ["true"]:
+                        status, obj = 400, {"error_code": "INVALID_PARAMETER_VALUE",
+                                            "message": "purge must be true"}
+                    else:
+                        del table[name]
+                        status, obj = 200, {}
+                else:
+                    status, obj = 200, self.advance(kind, table[name])
+        if failure:  # applied, but the caller is told it failed
+            return self.error(failure["status"], failure["code"], failure["message"])
+        self.send_json(status, obj)
+
+    def create_instance(self, req):
+        ws = self.workspace
+        name = req.get("name")
+        if not name or req.get("capacity") not in ("CU_1", "CU_2", "CU_4", "CU_8"):
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE",
+                         "message": "name and a valid capacity are required"}
+        if name in ws.instances:
+            return 409, {"error_code": "RESOURCE_ALREADY_EXISTS",
+                         "message": f"Database instance '{name}' already exists."}
+        uid = secrets.token_hex(8)
+        ws.instances[name] = {"name": name, "capacity": req["capacity"],
+                              "node_count": req.get("node_count", 1), "state": "STARTING",
+                              "uid": uid, "read_write_dns": f"instance-{uid}.database.example",
+                              "_polls": 0}
+        return 200, public(ws.instances[name])
+
+    def create_catalog(self, req):
+        ws = self.workspace
+        name, inst = req.get("name"), ws.instances.get(req.get("database_instance_name"))
+        if inst is None:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                         "message": f"Database instance '{req.get('database_instance_name')}' "
+                                    "does not exist."}
+        if inst["state"] != "AVAILABLE":
+            return 400, {"error_code": "INVALID_STATE",
+                         "message": f"Database instance '{inst['name']}' is {inst['state']}"}
+        if name in ws.catalogs:
+            return 409, {"error_code": "RESOURCE_ALREADY_EXISTS",
+                         "message": f"Catalog '{name}' already exists."}
+        ws.catalogs[name] = {"name": name, "database_instance_name": inst["name"],
+                             "database_name": req.get("database_name"),
+                             "uid": secrets.token_hex(8)}
+        return 200, ws.catalogs[name]
+
+    def create_synced(self, req):
+        ws = self.workspace
+        name = req.get("name", "")
+        spec = req.get("spec") or {}
+        if name.split(".")[0] not in ws.catalogs:
+            return 404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
+                         "message": f"Catalog '{name.split('.')[0]}' does not exist."}
+        if (spec.get("scheduling_policy") not in ("SNAPSHOT", "TRIGGERED", "CONTINUOUS")
+                or not spec.get("primary_key_columns")
+                or not (spec.get("new_pipeline_spec") or {}).get("storage_catalog")):
+            return 400, {"error_code": "INVALID_PARAMETER_VALUE",
+                         "message": "spec needs primary_key_columns, scheduling_policy and "
+                                    "new_pipeline_spec.storage_catalog"}
+        if name in ws.synced:
+            return 409, {"error_code": "RESOURCE_ALREADY_EXISTS",
+                         "message": f"Table '{name}' already exists."}
+        ws.synced[name] = {"name": name,
+                           "database_instance_name": req.get("database_instance_name"),
+                           "logical_database_name": req.get("logical_database_name"),
+                           "spec": spec, "_polls": 0, "_pipeline": secrets.token_hex(16),
+                           "data_synchronization_status": {
+                               "detailed_state": "SYNCED_TABLE_PROVISIONING_PIPELINE_RESOURCES",
+                               "message": "Provisioning the pipeline"}}
+        if ws.pipeline_after == 0:
+            ws.synced[name]["data_synchronization_status"]["pipeline_id"] = \
+                ws.synced[name]["_pipeline"]
+        return 200, public(ws.synced[name])
+
+    def advance(self, kind, obj):
+        """One GET: provisioning moves on by polls (called with the lock held)."""
+        ws = self.workspace
+        if kind == "instance":
+            obj["_polls"] += 1
+            if obj["state"] == "STARTING" and obj["_polls"] >= ws.instance_polls:
+                obj["state"] = "AVAILABLE"
+        elif kind == "synced":
+            obj["_polls"] += 1
+            dss = obj["data_synchronization_status"]
+            if obj["_polls"] >= ws.pipeline_after:
+                dss["pipeline_id"] = obj["_pipeline"]
+                dss["detailed_state"] = "SYNCED_TABLE_PROVISIONING_INITIAL_SNAPSHOT"
+                dss["message"] = "Loading the initial snapshot"
+            if obj["_polls"] >= max(ws.synced_polls, ws.pipeline_after):
+                if ws.synced_fail:
+                    dss["detailed_state"] = "SYNCED_TABLE_OFFLINE_FAILED"
+                    dss["message"] = "Table samples.tpch.orders: permission denied"
+                else:
+                    dss["detailed_state"] = "SYNCED_TABLE_ONLINE_NO_PENDING_UPDATE"
+                    dss["message"] = "The table is online"
+        return public(obj)
+
+
+RESOURCE_PREFIX = "/api/2.0/database/"
+RESOURCE_KINDS = {"instances": "instance", "catalogs": "catalog", "synced_tables": "synced"}
+RESOURCE_VERBS = {"POST": "create", "GET": "get", "DELETE": "delete"}
+RESOURCE_LABELS = {"instance": "Database instance", "catalog": "Catalog", "synced": "Table"}
+
+
+def public(obj):
+    """An object as the API shows it: without the fake's own _fields."""
+    return json.loads(json.dumps({k: v for k, v in obj.items() if not k.startswith("_")}))
 
 
 def main():

@@ -214,7 +214,7 @@ typedef struct api_param {
     int max_length;        /* API_PARAM_STRING: 0 = unbounded */
     bool required;         /* path parameters always are */
     const char *description;
-    const char *const *choices; /* API_PARAM_STRING: the allowed values (NULL-terminated), or NULL */
+    const char *const *choices; /* API_PARAM_STRING: allowed values, NULL-terminated; or NULL */
     const char *str_default;    /* API_PARAM_STRING: the default, or NULL */
 } api_param_t;
 

@@ -140,8 +140,8 @@ static const openapi_schema_t openapi_fixed[] = {
      "instance's state or the synced table's detailed_state\"},\"host\":{\"type\":[\"string\","
      "\"null\"],\"description\":\"Database instance: its read_write_dns\"},\"pipeline_id\":{"
      "\"type\":[\"string\",\"null\"],\"description\":\"Synced table: "
-     "data_synchronization_status.pipeline_id\"},\"error\":{\"anyOf\":[{\"$ref\":\"" OPENAPI_REF_PREFIX
-     "LakebaseResourceError\"},{\"type\":\"null\"}]}}}"},
+     "data_synchronization_status.pipeline_id\"},\"error\":{\"anyOf\":[{\"$ref\":"
+     "\"" OPENAPI_REF_PREFIX "LakebaseResourceError\"},{\"type\":\"null\"}]}}}"},
     {"LakebaseResourcesResponse",
      "{\"type\":\"object\",\"required\":[\"instance\",\"catalog\",\"synced_table\",\"message\","
      "\"state\",\"steps\"],\"properties\":{\"instance\":{\"type\":\"string\"},\"catalog\":{"

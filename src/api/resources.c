@@ -33,25 +33,42 @@
 static const char *const capacity_choices[] = {"CU_1", "CU_2", "CU_4", "CU_8", NULL};
 
 static const api_param_t param_create = {
-    .name = "create_resources", .in = "query", .type = API_PARAM_BOOL, .required = true,
+    .name = "create_resources",
+    .in = "query",
+    .type = API_PARAM_BOOL,
+    .required = true,
     .description = "This creates resources in your Databricks workspace that incur costs: set it "
                    "to true to acknowledge that. false only says what would be created."};
-static const api_param_t param_capacity = {
-    .name = "capacity", .in = "query", .type = API_PARAM_STRING, .choices = capacity_choices,
-    .str_default = "CU_1", .description = "Capacity of the Lakebase database instance"};
+static const api_param_t param_capacity = {.name = "capacity",
+                                           .in = "query",
+                                           .type = API_PARAM_STRING,
+                                           .choices = capacity_choices,
+                                           .str_default = "CU_1",
+                                           .description =
+                                               "Capacity of the Lakebase database instance"};
 static const api_param_t param_node_count = {
-    .name = "node_count", .in = "query", .type = API_PARAM_INT,
+    .name = "node_count",
+    .in = "query",
+    .type = API_PARAM_INT,
     .rule = {.def = 1, .has_min = true, .min = 1, .has_max = true, .max = 3},
     .description = "Nodes of the instance: 1 primary and up to 2 secondaries"};
-static const api_param_t param_secondaries = {
-    .name = "enable_readable_secondaries", .in = "query", .type = API_PARAM_BOOL,
-    .bool_default = false, .description = "Serve read-only traffic from the secondaries"};
+static const api_param_t param_secondaries = {.name = "enable_readable_secondaries",
+                                              .in = "query",
+                                              .type = API_PARAM_BOOL,
+                                              .bool_default = false,
+                                              .description =
+                                                  "Serve read-only traffic from the secondaries"};
 static const api_param_t param_retention = {
-    .name = "retention_window_in_days", .in = "query", .type = API_PARAM_INT,
+    .name = "retention_window_in_days",
+    .in = "query",
+    .type = API_PARAM_INT,
     .rule = {.def = 7, .has_min = true, .min = 2, .has_max = true, .max = 35},
     .description = "Point-in-time restore window of the instance, in days"};
 static const api_param_t param_confirm = {
-    .name = "confirm_deletion", .in = "query", .type = API_PARAM_BOOL, .required = true,
+    .name = "confirm_deletion",
+    .in = "query",
+    .type = API_PARAM_BOOL,
+    .required = true,
     .description = "This permanently deletes the synced table, the catalog and the database "
                    "instance (purged): set it to true to confirm."};
 
@@ -159,8 +176,7 @@ void res_answer_create(http_exchange_t *ex, const res_job_t *job)
 
 /* ---- POST create-lakebase-resources ---- */
 
-static void res_not_created(http_exchange_t *ex, const api_resources_t *r,
-                            const res_options_t *opt)
+static void res_not_created(http_exchange_t *ex, const api_resources_t *r, const res_options_t *opt)
 {
     char msg[1600];
     const res_names_t *nm = &r->names;
@@ -219,8 +235,9 @@ static void res_create_handler(http_exchange_t *ex, void *data)
     }
     if (!res_require_config(ex, app)) return;
     if (r->deleting) {
-        api_send_detail(ex, 409, "A deletion of the Lakebase resources is in progress; create "
-                                 "them again once it has finished");
+        api_send_detail(ex, 409,
+                        "A deletion of the Lakebase resources is in progress; create "
+                        "them again once it has finished");
         return;
     }
     if (r->job && r->job->state == RES_JOB_CHECKING) {
@@ -230,8 +247,10 @@ static void res_create_handler(http_exchange_t *ex, void *data)
     if (r->job && r->job->state == RES_JOB_RUNNING) {
         char msg[2048], now[1900];
         res_job_message(r->job, now, sizeof now);
-        snprintf(msg, sizeof msg, "Resource creation is already in progress; nothing new was "
-                                  "started. %s", now);
+        snprintf(msg, sizeof msg,
+                 "Resource creation is already in progress; nothing new was "
+                 "started. %s",
+                 now);
         json_writer_t w;
         api_json_begin(ex, &w);
         res_job_encode(&w, r->job, msg);
@@ -258,8 +277,9 @@ typedef struct res_delete {
 /* The tutorial's labels: "Synced table: x", "Catalog: x", "Database instance: x". */
 static const char *res_delete_label(res_kind_t kind)
 {
-    return kind == RES_SYNCED ? "Synced table" : kind == RES_CATALOG ? "Catalog"
-                                                                     : "Database instance";
+    return kind == RES_SYNCED    ? "Synced table"
+           : kind == RES_CATALOG ? "Catalog"
+                                 : "Database instance";
 }
 
 static void res_delete_list(json_writer_t *w, const res_delete_t *d, const char *key,
@@ -271,8 +291,8 @@ static void res_delete_list(json_writer_t *w, const res_delete_t *d, const char 
         res_kind_t k = del_order[i];
         if (d->result[i] != which) continue;
         char line[1400];
-        int n = snprintf(line, sizeof line, "%s: %s", res_delete_label(k),
-                         res_kind_name(k, &d->names));
+        int n =
+            snprintf(line, sizeof line, "%s: %s", res_delete_label(k), res_kind_name(k, &d->names));
         if (which == RES_DEL_FAILED && n > 0 && (size_t)n < sizeof line)
             snprintf(line + n, sizeof line - (size_t)n, " - %s", d->error[i].detail);
         jw_cstring(w, line);
@@ -287,8 +307,8 @@ static void res_delete_finish(res_delete_t *d)
     for (int i = 0; i < RES_NSTEPS; i++)
         count[d->result[i]]++;
     char msg[256];
-    res_delete_message(count[RES_DEL_DELETED], count[RES_DEL_NOT_FOUND], count[RES_DEL_FAILED],
-                       msg, sizeof msg);
+    res_delete_message(count[RES_DEL_DELETED], count[RES_DEL_NOT_FOUND], count[RES_DEL_FAILED], msg,
+                       sizeof msg);
     d->r->deleting = false;
     log_msg(count[RES_DEL_FAILED] ? LOG_WARN : LOG_INFO, "lakebase resources: %s", msg);
     json_writer_t w;
@@ -354,8 +374,8 @@ static void res_delete_next(res_delete_t *d)
                                 RES_CALL_TIMEOUT_S, res_delete_on_answer, d);
         free(path);
         if (rc == 0) return;
-        workspace_response_t none = {.error = "cannot start the request", .error_code = "",
-                                     .message = ""};
+        workspace_response_t none = {
+            .error = "cannot start the request", .error_code = "", .message = ""};
         res_delete_record(d, &none);
     }
     res_delete_finish(d);
@@ -450,9 +470,8 @@ static void res_status_handler(http_exchange_t *ex, void *data)
 
 /* ---- routes ---- */
 
-static const api_param_t *const params_create[] = {&param_create, &param_capacity,
-                                                   &param_node_count, &param_secondaries,
-                                                   &param_retention, NULL};
+static const api_param_t *const params_create[] = {
+    &param_create, &param_capacity, &param_node_count, &param_secondaries, &param_retention, NULL};
 static const api_param_t *const params_delete[] = {&param_confirm, NULL};
 
 static const api_response_doc_t resp_create[] = {
@@ -475,15 +494,21 @@ static const api_response_doc_t resp_status[] = {
     {200, "LakebaseResourcesResponse", "The last creation job, step by step"}, {0}};
 
 static const api_route_t res_routes[] = {
-    {HTTP_POST, "/api/v1/resources/create-lakebase-resources", res_create_handler,
+    {HTTP_POST,
+     "/api/v1/resources/create-lakebase-resources",
+     res_create_handler,
      {"create_lakebase_resources", "Create Lakebase Resources", "resources", params_create, NULL,
       resp_create}},
-    {HTTP_DELETE, "/api/v1/resources/delete-lakebase-resources", res_delete_handler,
+    {HTTP_DELETE,
+     "/api/v1/resources/delete-lakebase-resources",
+     res_delete_handler,
      {"delete_lakebase_resources", "Delete Lakebase Resources", "resources", params_delete, NULL,
       resp_delete}},
-    {HTTP_GET, "/api/v1/resources/status", res_status_handler,
-     {"lakebase_resources_status", "Lakebase resource creation progress", "resources", NULL,
-      NULL, resp_status}},
+    {HTTP_GET,
+     "/api/v1/resources/status",
+     res_status_handler,
+     {"lakebase_resources_status", "Lakebase resource creation progress", "resources", NULL, NULL,
+      resp_status}},
 };
 
 int api_resources_register(api_app_t *app, router_t *router)

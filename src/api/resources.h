@@ -23,15 +23,15 @@
 #include "api/api_internal.h"
 #include "lakeapi/workspace.h"
 
-#define RES_POLL_MIN_MS        500    /* first poll after a create; doubling ... */
-#define RES_POLL_MAX_MS        15000  /* ... up to this */
-#define RES_STEP_DEADLINE_S    3600.0 /* give up waiting for one resource after this */
-#define RES_MAX_POLL_ERRORS    5      /* consecutive failed polls before the step fails */
-#define RES_CALL_TIMEOUT_S     30.0   /* creates can be slow to answer */
-#define RES_SOURCE_TABLE       "samples.tpch.orders"
-#define RES_PRIMARY_KEY        "o_orderkey"
-#define RES_TIMESERIES_KEY     "o_orderdate"
-#define RES_DEFAULT_DATABASE   "databricks_postgres"
+#define RES_POLL_MIN_MS      500    /* first poll after a create; doubling ... */
+#define RES_POLL_MAX_MS      15000  /* ... up to this */
+#define RES_STEP_DEADLINE_S  3600.0 /* give up waiting for one resource after this */
+#define RES_MAX_POLL_ERRORS  5      /* consecutive failed polls before the step fails */
+#define RES_CALL_TIMEOUT_S   30.0   /* creates and deletes can be slow to answer */
+#define RES_SOURCE_TABLE     "samples.tpch.orders"
+#define RES_PRIMARY_KEY      "o_orderkey"
+#define RES_TIMESERIES_KEY   "o_orderdate"
+#define RES_DEFAULT_DATABASE "databricks_postgres"
 
 typedef enum { RES_INSTANCE, RES_CATALOG, RES_SYNCED, RES_NSTEPS } res_kind_t;
 
@@ -75,11 +75,14 @@ const char *res_kind_name(res_kind_t kind, const res_names_t *names);
 
 typedef enum { RES_OBS_PROGRESS, RES_OBS_READY, RES_OBS_FAILED } res_obs_t;
 
-/* DatabaseInstanceState: AVAILABLE ready; STARTING, UPDATING... progress; STOPPED, DELETING, FAILED.. failed. */
+/* DatabaseInstanceState: AVAILABLE ready; STARTING, UPDATING... progress; STOPPED, DELETING,
+ * FAILED.. failed. */
 res_obs_t res_classify_instance(const char *state);
-/* SyncedTableState: SYNCED_TABLE_ONLINE* ready (but ONLINE_PIPELINE_FAILED), *FAILED and OFFLINE failed. */
+/* SyncedTableState: SYNCED_TABLE_ONLINE* ready (but ONLINE_PIPELINE_FAILED), *FAILED and OFFLINE
+ * failed. */
 res_obs_t res_classify_synced(const char *detailed_state);
-/* The status to answer when a workspace call failed: 503 without an answer, 429 or 503; else 502. */
+/* The status to answer when a workspace call failed: 503 without an answer, 429 or 503; else 502.
+ */
 int res_upstream_status(long http_status);
 /* true for Databricks' "no such resource" answer. */
 bool res_is_not_found(long http_status, const char *error_code);
@@ -205,12 +208,12 @@ typedef struct res_waiter {
 typedef struct api_resources {
     api_app_t *app;
     res_names_t names;
-    char missing[256];     /* the settings that are not set; "" when every one is */
-    res_job_t *job;        /* the current or last creation job; NULL before the first */
+    char missing[256]; /* the settings that are not set; "" when every one is */
+    res_job_t *job;    /* the current or last creation job; NULL before the first */
     unsigned next_job_id;
     struct res_ticket *tickets; /* the job's workspace calls in flight */
-    bool deleting;         /* a delete request is in progress */
-    uv_timer_t timer;      /* the job's polls; initialised with the first job */
+    bool deleting;              /* a delete request is in progress */
+    uv_timer_t timer;           /* the job's polls; initialised with the first job */
     bool timer_ready;
 } api_resources_t;
 

@@ -61,8 +61,7 @@ static res_job_t *job_ticket_end(void *ticket, api_resources_t **r, res_kind_t *
 }
 
 /* "creating database instance x" as the what of a failure. */
-static void job_what(const res_job_t *job, res_kind_t kind, const char *verb, char *out,
-                     size_t n)
+static void job_what(const res_job_t *job, res_kind_t kind, const char *verb, char *out, size_t n)
 {
     snprintf(out, n, "%s %s %s", verb, res_kind_label(kind), res_kind_name(kind, &job->names));
 }
@@ -71,9 +70,8 @@ static void job_what(const res_job_t *job, res_kind_t kind, const char *verb, ch
  * Starts method on step kind's resource (collection: on the collection, for
  * creates). Returns false when the call cannot start: the step is then FAILED.
  */
-static bool job_call(api_resources_t *r, res_job_t *job, res_kind_t kind,
-                     workspace_method_t method, bool collection, const char *body,
-                     workspace_cb cb)
+static bool job_call(api_resources_t *r, res_job_t *job, res_kind_t kind, workspace_method_t method,
+                     bool collection, const char *body, workspace_cb cb)
 {
     res_ticket_t *t = calloc(1, sizeof *t);
     if (!t) abort();
@@ -83,18 +81,20 @@ static bool job_call(api_resources_t *r, res_job_t *job, res_kind_t kind,
     t->next = r->tickets;
     if (r->tickets) r->tickets->prev = t;
     r->tickets = t;
-    char *path = collection ? strdup(res_collection_path(kind))
-                            : res_resource_path(kind, &job->names, NULL);
+    char *path =
+        collection ? strdup(res_collection_path(kind)) : res_resource_path(kind, &job->names, NULL);
     if (!path) abort();
-    int rc = workspace_call(r->app->workspace, method, path, body, RES_CALL_TIMEOUT_S, cb, t);
+    /* Lookups and polls are quick or broken: the create request waits for its lookups. */
+    double timeout_s = method == WORKSPACE_GET ? WORKSPACE_TIMEOUT_S : RES_CALL_TIMEOUT_S;
+    int rc = workspace_call(r->app->workspace, method, path, body, timeout_s, cb, t);
     free(path);
     if (rc == 0) return true;
     job_ticket_unlink(t);
     free(t);
     char what[700];
     job_what(job, kind, collection ? "creating" : "looking up", what, sizeof what);
-    workspace_response_t none = {.error = "cannot start the request", .error_code = "",
-                                 .message = ""};
+    workspace_response_t none = {
+        .error = "cannot start the request", .error_code = "", .message = ""};
     res_step_fail(&job->steps[kind], collection ? "create" : "lookup", &none, what);
     return false;
 }
@@ -188,8 +188,8 @@ static void job_on_created(const workspace_response_t *res, void *ticket)
     if (res->status >= 200 && res->status < 300) {
         res_step_observe(s, res->body, res->len);
         log_info("lakebase resources: created %s %s%s%s%s", res_kind_label(kind),
-                 res_kind_name(kind, &job->names), s->remote_state[0] ? " (" : "",
-                 s->remote_state, s->remote_state[0] ? ")" : "");
+                 res_kind_name(kind, &job->names), s->remote_state[0] ? " (" : "", s->remote_state,
+                 s->remote_state[0] ? ")" : "");
     } else if (res_is_already_exists(res->status, res->error_code)) {
         s->state = RES_STEP_PROVISIONING; /* someone else created it meanwhile: watch it */
     } else if (res->status == 0 || res->status >= 500) {

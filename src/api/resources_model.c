@@ -82,9 +82,9 @@ char *res_instance_body(const res_names_t *nm, const res_options_t *opt)
 
 char *res_catalog_body(const res_names_t *nm)
 {
-    return model_dump(json_pack("{s:s,s:s,s:s,s:b}", "name", nm->catalog,
-                                "database_instance_name", nm->instance, "database_name",
-                                nm->database, "create_database_if_not_exists", 1));
+    return model_dump(json_pack("{s:s,s:s,s:s,s:b}", "name", nm->catalog, "database_instance_name",
+                                nm->instance, "database_name", nm->database,
+                                "create_database_if_not_exists", 1));
 }
 
 char *res_synced_body(const res_names_t *nm)
@@ -93,17 +93,14 @@ char *res_synced_body(const res_names_t *nm)
         "{s:s,s:[s],s:s,s:b,s:{s:s,s:s},s:s}", "source_table_full_name", RES_SOURCE_TABLE,
         "primary_key_columns", RES_PRIMARY_KEY, "timeseries_key", RES_TIMESERIES_KEY,
         "create_database_objects_if_missing", 1, "new_pipeline_spec", "storage_catalog",
-        nm->storage_catalog, "storage_schema", nm->storage_schema, "scheduling_policy",
-        "SNAPSHOT");
-    return model_dump(json_pack("{s:s,s:s,s:s,s:o}", "name", nm->synced,
-                                "database_instance_name", nm->instance, "logical_database_name",
-                                nm->database, "spec", spec));
+        nm->storage_catalog, "storage_schema", nm->storage_schema, "scheduling_policy", "SNAPSHOT");
+    return model_dump(json_pack("{s:s,s:s,s:s,s:o}", "name", nm->synced, "database_instance_name",
+                                nm->instance, "logical_database_name", nm->database, "spec", spec));
 }
 
 const char *res_collection_path(res_kind_t kind)
 {
-    static const char *const paths[] = {"/api/2.0/database/instances",
-                                        "/api/2.0/database/catalogs",
+    static const char *const paths[] = {"/api/2.0/database/instances", "/api/2.0/database/catalogs",
                                         "/api/2.0/database/synced_tables"};
     return paths[kind];
 }
@@ -116,8 +113,7 @@ const char *res_kind_key(res_kind_t kind)
 
 const char *res_kind_label(res_kind_t kind)
 {
-    static const char *const labels[] = {"database instance", "database catalog",
-                                         "synced table"};
+    static const char *const labels[] = {"database instance", "database catalog", "synced table"};
     return labels[kind];
 }
 
@@ -164,15 +160,14 @@ int res_upstream_status(long http_status)
 
 bool res_is_not_found(long http_status, const char *code)
 {
-    return http_status == 404 &&
-           (!code || !*code || strcmp(code, "RESOURCE_DOES_NOT_EXIST") == 0 ||
-            strcmp(code, "NOT_FOUND") == 0);
+    return http_status == 404 && (!code || !*code || strcmp(code, "RESOURCE_DOES_NOT_EXIST") == 0 ||
+                                  strcmp(code, "NOT_FOUND") == 0);
 }
 
 bool res_is_already_exists(long http_status, const char *code)
 {
-    return code && (strcmp(code, "RESOURCE_ALREADY_EXISTS") == 0 ||
-                    strcmp(code, "ALREADY_EXISTS") == 0) &&
+    return code &&
+           (strcmp(code, "RESOURCE_ALREADY_EXISTS") == 0 || strcmp(code, "ALREADY_EXISTS") == 0) &&
            (http_status == 409 || http_status == 400);
 }
 
@@ -200,8 +195,9 @@ void res_step_observe(res_step_t *s, const char *body, size_t len)
         if (dns) model_copy(s->host, sizeof s->host, dns);
         obs = res_classify_instance(s->remote_state);
         if (obs == RES_OBS_FAILED)
-            model_fail_state(s, "is %s: it must be AVAILABLE (start it, or delete it and create it "
-                                "again)",
+            model_fail_state(s,
+                             "is %s: it must be AVAILABLE (start it, or delete it and create it "
+                             "again)",
                              s->remote_state);
     } else if (s->kind == RES_SYNCED) {
         json_t *dss = json_object_get(o, "data_synchronization_status");
@@ -240,8 +236,9 @@ bool res_step_check_deadline(res_step_t *s, const res_names_t *nm, double now)
 {
     if (s->state != RES_STEP_PROVISIONING || now - s->since < RES_STEP_DEADLINE_S) return false;
     char fmt[600];
-    snprintf(fmt, sizeof fmt, "%.300s did not become ready within %.0f minutes (last state %%s); "
-                              "check it in the workspace",
+    snprintf(fmt, sizeof fmt,
+             "%.300s did not become ready within %.0f minutes (last state %%s); "
+             "check it in the workspace",
              res_kind_name(s->kind, nm), RES_STEP_DEADLINE_S / 60);
     model_fail_state(s, fmt, s->remote_state[0] ? s->remote_state : "unknown");
     s->error.operation = "wait";
@@ -307,8 +304,7 @@ void res_job_skip_rest(res_job_t *job)
 {
     for (int k = 0; k < RES_NSTEPS; k++) {
         res_step_t *s = &job->steps[k];
-        if (s->state != RES_STEP_READY && s->state != RES_STEP_FAILED)
-            s->state = RES_STEP_SKIPPED;
+        if (s->state != RES_STEP_READY && s->state != RES_STEP_FAILED) s->state = RES_STEP_SKIPPED;
     }
 }
 
@@ -420,8 +416,9 @@ void res_plan_message(const res_job_t *job, char *out, size_t n)
 {
     out[0] = '\0';
     bool none = res_job_nothing_to_create(job);
-    model_add(out, n, none ? "Resources already exist, nothing was created: "
-                           : "Resources provisioning asynchronously: ");
+    model_add(out, n,
+              none ? "Resources already exist, nothing was created: "
+                   : "Resources provisioning asynchronously: ");
     for (int k = 0; k < RES_NSTEPS; k++) {
         const res_step_t *s = &job->steps[k];
         if (k) model_add(out, n, "; ");
@@ -464,15 +461,15 @@ void res_delete_message(int deleted, int not_found, int failed, char *out, size_
 
 static const char *model_step_state(res_step_state_t st)
 {
-    static const char *const names[] = {"pending", "checking", "to_create", "creating",
-                                        "provisioning", "ready", "failed", "skipped"};
+    static const char *const names[] = {"pending",      "checking", "to_create", "creating",
+                                        "provisioning", "ready",    "failed",    "skipped"};
     return names[st];
 }
 
 static const char *model_job_state(res_job_state_t st)
 {
-    static const char *const names[] = {"idle", "checking", "running", "done", "failed",
-                                        "cancelled"};
+    static const char *const names[] = {"idle", "checking", "running",
+                                        "done", "failed",   "cancelled"};
     return names[st];
 }
 

@@ -238,9 +238,9 @@ static int http_setup(http_xfer_t *x, const ws_http_request_t *req)
 {
     CURL *e = x->easy;
     long timeout_ms = (long)((req->timeout_s > 0 ? req->timeout_s : WORKSPACE_TIMEOUT_S) * 1000);
-    if ((req->body && http_add_header(x, "Content-Type: %s",
-                                      req->content_type ? req->content_type
-                                                        : "application/json") != 0) ||
+    if ((req->body &&
+         http_add_header(x, "Content-Type: %s",
+                         req->content_type ? req->content_type : "application/json") != 0) ||
         http_add_header(x, "Accept: %s", "application/json") != 0 ||
         http_add_header(x, "Expect:%s", "") != 0 ||
         (req->bearer && http_add_header(x, "Authorization: Bearer %s", req->bearer) != 0))

@@ -33,8 +33,8 @@ void ws_error_fields(const char *body, size_t len, char *code, size_t code_n, ch
  * *token (malloc'ed) and *expires_at (unix s), or -1 with err (never quoting
  * the body, which may hold a token).
  */
-int ws_parse_oauth_token(const char *body, size_t len, double now, char **token,
-                         double *expires_at, char *err, size_t errlen);
+int ws_parse_oauth_token(const char *body, size_t len, double now, char **token, double *expires_at,
+                         char *err, size_t errlen);
 
 /* ---- http_client.c ---- */
 

@@ -161,8 +161,8 @@ void workspace_describe_failure(char *out, size_t n, const char *what, long stat
 
 /* ---- OAuth token responses ---- */
 
-int ws_parse_oauth_token(const char *body, size_t len, double now, char **token,
-                         double *expires_at, char *err, size_t errlen)
+int ws_parse_oauth_token(const char *body, size_t len, double now, char **token, double *expires_at,
+                         char *err, size_t errlen)
 {
     json_t *j = json_loadb(body ? body : "", len, 0, NULL);
     if (!json_is_object(j)) {

@@ -279,8 +279,7 @@ static void ws_token(workspace_t *w, ws_bearer_cb cb, void *data)
         return;
     }
     if (w->token && !w->fetching &&
-        !workspace_needs_refresh(workspace_now(), w->minted_at, w->expires_at,
-                                 WS_TOKEN_MARGIN_S)) {
+        !workspace_needs_refresh(workspace_now(), w->minted_at, w->expires_at, WS_TOKEN_MARGIN_S)) {
         cb(w->token, NULL, data);
         return;
     }
@@ -318,9 +317,12 @@ static void ws_call_finish(ws_call_t *c, const workspace_response_t *res)
 
 static void ws_call_fail(ws_call_t *c, const char *error, bool auth_failed)
 {
-    workspace_response_t res = {
-        .status = 0, .body = "", .error = error, .error_code = "", .message = "",
-        .auth_failed = auth_failed};
+    workspace_response_t res = {.status = 0,
+                                .body = "",
+                                .error = error,
+                                .error_code = "",
+                                .message = "",
+                                .auth_failed = auth_failed};
     ws_call_finish(c, &res);
 }
 

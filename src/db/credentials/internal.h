@@ -62,8 +62,7 @@ static inline void cred_scrub(char *s, const char *secret)
 
 /* "<what>: HTTP 403 PERMISSION_DENIED: <message>": see workspace_describe_failure(). */
 static inline void cred_describe_failure(char *out, size_t n, const char *what, long status,
-                                         const char *body, size_t len,
-                                         const char *transport_error)
+                                         const char *body, size_t len, const char *transport_error)
 {
     workspace_describe_failure(out, n, what, status, body, len, transport_error);
 }

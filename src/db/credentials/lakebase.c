@@ -180,8 +180,8 @@ static void lb_mint(lakebase_t *lb)
 {
     lb->minting = true;
     char *body = lb_body(lb);
-    int rc = body ? workspace_call(lb->ws, WORKSPACE_POST, lb_path(lb), body,
-                                   CRED_HTTP_TIMEOUT_S, lb_on_response, lb)
+    int rc = body ? workspace_call(lb->ws, WORKSPACE_POST, lb_path(lb), body, CRED_HTTP_TIMEOUT_S,
+                                   lb_on_response, lb)
                   : -1;
     free(body);
     if (rc != 0) {
