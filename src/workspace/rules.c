@@ -84,12 +84,15 @@ void workspace_scrub_secret(char *s, const char *secret)
     }
 }
 
-/* Appends text to out, control characters as blanks, runs of blanks collapsed. */
+/*
+ * Appends at most max bytes of text (stopping early at a NUL) to out, control
+ * characters as blanks, runs of blanks collapsed.
+ */
 static void rules_append_clean(char *out, size_t n, const char *text, size_t max)
 {
     size_t k = strlen(out);
     bool blank = k > 0 && out[k - 1] == ' ';
-    for (size_t i = 0; text[i] && i < max && k + 1 < n; i++) {
+    for (size_t i = 0; i < max && text[i] && k + 1 < n; i++) {
         unsigned char c = (unsigned char)text[i];
         if (c < 0x20 || c == 0x7f) c = ' ';
         if (c == ' ' && blank) continue;
@@ -154,7 +157,7 @@ void workspace_describe_failure(char *out, size_t n, const char *what, long stat
         }
     } else if (body && len) {
         rules_append_clean(out, n, ": ", 2);
-        rules_append_clean(out, n, body, 120);
+        rules_append_clean(out, n, body, len < 120 ? len : 120); /* body is not NUL-terminated */
     }
     json_decref(j);
 }
