@@ -21,34 +21,34 @@ typedef const char *(*config_getenv_fn)(const char *name, void *data);
 
 typedef struct config {
     /* server */
-    char *host;           /* HOST (127.0.0.1), --host */
-    int port;             /* --port, PORT, DATABRICKS_APP_PORT (8000) */
-    log_level_t log_level; /* LOG_LEVEL (info) */
-    char *app_env;        /* APP_ENV (development) */
-    char *cors_allow_origins; /* CORS_ALLOW_ORIGINS (NULL: none) */
+    char *host;                  /* HOST (127.0.0.1), --host */
+    int port;                    /* --port, PORT, DATABRICKS_APP_PORT (8000) */
+    log_level_t log_level;       /* LOG_LEVEL (info) */
+    char *app_env;               /* APP_ENV (development) */
+    char *cors_allow_origins;    /* CORS_ALLOW_ORIGINS (NULL: none) */
     bool cors_allow_credentials; /* CORS_ALLOW_CREDENTIALS (false) */
     char *swagger_ui_dir; /* SWAGGER_UI_DIR (NULL: <exe dir>/web/node_modules/swagger-ui-dist) */
 
     /* database: DATABASE_URL, else the discrete fields */
-    char *database_url;   /* DATABASE_URL */
-    char *pg_host;        /* PGHOST / DATABASE_HOSTNAME */
-    char *pg_port;        /* PGPORT / DATABASE_PORT (validated 1..65535) */
-    char *pg_database;    /* PGDATABASE / DATABASE_NAME / LAKEBASE_DATABASE_NAME */
-    char *pg_user;        /* PGUSER / DATABASE_USERNAME */
-    char *pg_password;    /* PGPASSWORD / DATABASE_PASSWORD (secret) */
-    char *pg_sslmode;     /* PGSSLMODE (disable|allow|prefer|require|verify-ca|verify-full) */
-    char *pg_appname;     /* PGAPPNAME (lakeapi) */
+    char *database_url; /* DATABASE_URL */
+    char *pg_host;      /* PGHOST / DATABASE_HOSTNAME */
+    char *pg_port;      /* PGPORT / DATABASE_PORT (validated 1..65535) */
+    char *pg_database;  /* PGDATABASE / DATABASE_NAME / LAKEBASE_DATABASE_NAME */
+    char *pg_user;      /* PGUSER / DATABASE_USERNAME */
+    char *pg_password;  /* PGPASSWORD / DATABASE_PASSWORD (secret) */
+    char *pg_sslmode;   /* PGSSLMODE (disable|allow|prefer|require|verify-ca|verify-full) */
+    char *pg_appname;   /* PGAPPNAME (lakeapi) */
 
     /* pool */
-    int pool_size;          /* DB_POOL_SIZE (10), >= 1 */
-    int max_overflow;       /* DB_MAX_OVERFLOW (20), >= 0 */
-    double pool_timeout_s;  /* DB_POOL_TIMEOUT (10), > 0 */
+    int pool_size;            /* DB_POOL_SIZE (10), >= 1 */
+    int max_overflow;         /* DB_MAX_OVERFLOW (20), >= 0 */
+    double pool_timeout_s;    /* DB_POOL_TIMEOUT (10), > 0 */
     double command_timeout_s; /* DB_COMMAND_TIMEOUT (30), > 0 */
-    double pool_recycle_s;  /* DB_POOL_RECYCLE_INTERVAL (3600; 0 = never) */
+    double pool_recycle_s;    /* DB_POOL_RECYCLE_INTERVAL (3600; 0 = never) */
 
     /* tables */
-    char *orders_table;   /* ORDERS_TABLE (public.orders_synced) */
-    char *users_table;    /* USERS_TABLE (public.users) */
+    char *orders_table; /* ORDERS_TABLE (public.orders_synced) */
+    char *users_table;  /* USERS_TABLE (public.users) */
 
     /* Lakebase / Databricks */
     char *lakebase_instance_name;   /* LAKEBASE_INSTANCE_NAME */

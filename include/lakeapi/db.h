@@ -74,12 +74,12 @@ typedef void (*db_conninfo_fn)(void *data, const char *password, const char ***k
 typedef void (*db_conninfo_free_fn)(const char **keywords, const char **values);
 
 typedef struct db_pool_config {
-    int size;                  /* connections kept open (DB_POOL_SIZE) */
-    int max_overflow;          /* extra connections opened under load (DB_MAX_OVERFLOW) */
-    double acquire_timeout_s;  /* max queue wait (DB_POOL_TIMEOUT) */
-    double command_timeout_s;  /* statement_timeout (DB_COMMAND_TIMEOUT) */
-    double lifetime_s;         /* recycle connections older than this; 0 = never */
-    int pipeline_depth;        /* max queries in flight per connection */
+    int size;                 /* connections kept open (DB_POOL_SIZE) */
+    int max_overflow;         /* extra connections opened under load (DB_MAX_OVERFLOW) */
+    double acquire_timeout_s; /* max queue wait (DB_POOL_TIMEOUT) */
+    double command_timeout_s; /* statement_timeout (DB_COMMAND_TIMEOUT) */
+    double lifetime_s;        /* recycle connections older than this; 0 = never */
+    int pipeline_depth;       /* max queries in flight per connection */
     db_conninfo_fn conninfo;
     db_conninfo_free_fn conninfo_free;
     void *conninfo_data;
@@ -91,8 +91,8 @@ typedef struct db_pool_stats {
     int waiting;                        /* queries queued for a connection */
     uint64_t acquire_timeouts, reconnects, connect_failures, statement_timeouts;
     uint64_t queries, batches;
-    bool healthy;                       /* a connection works right now */
-    char last_error[256];               /* why the pool is unhealthy (no secrets) */
+    bool healthy;         /* a connection works right now */
+    char last_error[256]; /* why the pool is unhealthy (no secrets) */
 } db_pool_stats_t;
 
 typedef enum { DB_STMT_READ = 0, DB_STMT_WRITE = 1 } db_stmt_kind_t;
@@ -103,8 +103,8 @@ db_pool_t *db_pool_new(uv_loop_t *loop, const db_pool_config_t *cfg);
 int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_kind_t kind);
 /* Opens the first connections in the background. */
 void db_pool_start(db_pool_t *p);
-void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values,
-                   db_result_fn cb, void *data);
+void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
+                   void *data);
 void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out);
 /* Fails queued queries, closes every connection, then calls done. */
 void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data);

@@ -49,8 +49,8 @@ void gen_tpch_free(gen_tpch_t *g);
  * format instead (tab separated, no trailing separator, backslash-escaped) for
  * loading.
  */
-int gen_tpch_orders(gen_tpch_t *g, int64_t first, int64_t count, bool copy_format,
-                    gen_sink_fn sink, void *sink_data);
+int gen_tpch_orders(gen_tpch_t *g, int64_t first, int64_t count, bool copy_format, gen_sink_fn sink,
+                    void *sink_data);
 
 /* ---- users ---- */
 

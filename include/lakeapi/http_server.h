@@ -36,10 +36,10 @@ void http_server_config_defaults(http_server_config_t *cfg);
 /* Called for every finished exchange, after the response was queued for writing. */
 typedef struct http_exchange_info {
     const char *method;
-    const char *route;   /* route template, or "" for unmatched */
+    const char *route; /* route template, or "" for unmatched */
     const char *path;
     int status;
-    size_t bytes;        /* body bytes sent */
+    size_t bytes; /* body bytes sent */
     double duration_ms;
     double pool_wait_ms;
     const char *request_id;

@@ -52,7 +52,8 @@ void jw_raw(json_writer_t *w, const char *json, size_t len);
 
 /* Escapes s (UTF-8 validated) into out, without the surrounding quotes. */
 void json_escape_into(buf_t *out, const char *s, size_t len);
-/* Length of the prefix of s that a JSON string can hold as is (printable ASCII but '"' and '\\'). */
+/* Length of the prefix of s that a JSON string can hold as is (printable ASCII but '"' and '\\').
+ */
 size_t json_plain_length(const char *s, size_t len);
 /* true when s is valid UTF-8 (no overlongs, no surrogates, <= U+10FFFF). */
 bool json_utf8_valid(const char *s, size_t len);

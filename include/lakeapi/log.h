@@ -15,6 +15,8 @@ void log_set_level(log_level_t level);
 log_level_t log_get_level(void);
 /* Parses "debug", "info", "warning"/"warn", "error", "critical", "off" (any case). */
 int log_parse_level(const char *s, log_level_t *out);
+/* The canonical name of a level: "debug", "info", "warning", "error" or "off". */
+const char *log_level_name(log_level_t level);
 /* msg is a printf format; the result is JSON-escaped into {"time","level","msg"}. */
 void log_msg(log_level_t level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* Writes an already-built JSON object line (the access log). */

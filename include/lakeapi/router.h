@@ -17,11 +17,11 @@
 #define ROUTER_MAX_PARAMS 8
 
 typedef struct route {
-    unsigned methods;        /* bit set of http_method_t */
-    const char *pattern;     /* the template, also the route's name in logs and metrics */
+    unsigned methods;    /* bit set of http_method_t */
+    const char *pattern; /* the template, also the route's name in logs and metrics */
     http_handler_fn handler;
-    void *data;              /* passed to the handler */
-    const void *doc;         /* optional description for OpenAPI (api layer's type) */
+    void *data;      /* passed to the handler */
+    const void *doc; /* optional description for OpenAPI (api layer's type) */
 } route_t;
 
 typedef struct router router_t;

@@ -1,13 +1,16 @@
 /*
  * body - request bodies for the api layer: jansson parsing (json/body.c)
  * turned into FastAPI's 422 items, so a client sees the same "missing",
- * "json_invalid" and "model_attributes_type" errors as from the Python peer.
+ * "json_invalid" and "model_attributes_type" errors as from the Python peer,
+ * and the field checks the body models share (string lengths, extra fields).
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api_internal.h"
+#include "api/validate.h"
 #include "lakeapi/json_body.h"
 
 char *api_json_text(const json_t *v)
@@ -54,4 +57,57 @@ json_t *api_body_object(http_exchange_t *ex, api_errors_t *e)
         return NULL;
     }
     return root;
+}
+
+void api_errors_add_body(api_errors_t *e, const char *type, const char *field, const char *msg,
+                         const json_t *input, const char *ctx_json)
+{
+    buf_t loc;
+    buf_init(&loc);
+    json_writer_t w;
+    jw_init(&w, &loc);
+    jw_array_begin(&w);
+    jw_cstring(&w, "body");
+    jw_cstring(&w, field);
+    jw_array_end(&w);
+    char *in = api_json_text(input);
+    api_errors_add_raw(e, type, loc.data, msg, in, ctx_json);
+    free(in);
+    buf_dispose(&loc);
+}
+
+bool api_body_string_length(api_errors_t *e, const char *field, const json_t *v, int min_length,
+                            int max_length)
+{
+    size_t chars = api_utf8_chars(json_string_value(v), json_string_length(v));
+    const char *type, *bound, *ctx_key;
+    int limit;
+    if (min_length > 0 && chars < (size_t)min_length) {
+        type = "string_too_short", bound = "at least", ctx_key = "min_length", limit = min_length;
+    } else if (max_length > 0 && chars > (size_t)max_length) {
+        type = "string_too_long", bound = "at most", ctx_key = "max_length", limit = max_length;
+    } else {
+        return true;
+    }
+    char msg[96], ctx[48];
+    snprintf(msg, sizeof msg, "String should have %s %d character%s", bound, limit,
+             limit == 1 ? "" : "s");
+    snprintf(ctx, sizeof ctx, "{\"%s\":%d}", ctx_key, limit);
+    api_errors_add_body(e, type, field, msg, v, ctx);
+    return false;
+}
+
+void api_body_forbid_extra(api_errors_t *e, json_t *root, const char *const *fields, size_t n)
+{
+    const char *key;
+    json_t *v;
+    json_object_foreach(root, key, v)
+    {
+        size_t i = 0;
+        while (i < n && strcmp(fields[i], key) != 0)
+            i++;
+        if (i == n)
+            api_errors_add_body(e, "extra_forbidden", key, "Extra inputs are not permitted", v,
+                                NULL);
+    }
 }

@@ -103,12 +103,13 @@ static void cache_anchors_done(const db_result_t *r, void *data)
 {
     api_anchors_t *a = data;
     a->building = false;
-    if (r->status != DB_OK) return; /* plain OFFSET keeps working meanwhile */
+    if (r->status != DB_OK) return;                      /* plain OFFSET keeps working meanwhile */
     if (a->generation != a->building_generation) return; /* invalidated while building */
     int n = PQntuples(r->res);
     int64_t *keys = malloc(sizeof *keys * (size_t)(n ? n : 1));
     if (!keys) return;
-    for (int i = 0; i < n; i++) keys[i] = api_result_int(r->res, i, 0);
+    for (int i = 0; i < n; i++)
+        keys[i] = api_result_int(r->res, i, 0);
     free(a->keys);
     a->keys = keys;
     a->n = n;

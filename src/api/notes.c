@@ -9,13 +9,10 @@
  * and the page also carries a Content-Security-Policy without scripts.
  */
 #include <jansson.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_internal.h"
 #include "api/html.h"
-#include "api/validate.h"
 
 #define NOTES_TABLE       "public.notes"
 #define NOTES_MAX_CONTENT 10000
@@ -43,14 +40,6 @@ static const char *notes_params_one(http_exchange_t *ex, const char ***params, c
     return v;
 }
 
-static bool notes_step_ok(http_exchange_t *ex, const db_result_t *r)
-{
-    http_exchange_note_pool_wait(ex, r->wait_ms);
-    if (r->status == DB_OK) return true;
-    api_send_db_error(ex, r);
-    return false;
-}
-
 /* ---- GET /api/v1/notes ---- */
 
 typedef struct notes_req {
@@ -70,11 +59,8 @@ static notes_req_t *notes_req_new(http_exchange_t *ex, api_app_t *app)
 static void notes_list_done(const db_result_t *r, void *data)
 {
     notes_req_t *rq = data;
-    if (!notes_step_ok(rq->ex, r)) return;
-    json_writer_t w;
-    api_json_begin(rq->ex, &w);
-    api_encode_rows(&w, &rq->app->notes, r->res, PQntuples(r->res));
-    api_send_json(rq->ex, 200);
+    if (!api_db_ok(rq->ex, r)) return;
+    api_send_rows(rq->ex, &rq->app->notes, r->res, PQntuples(r->res));
 }
 
 static void notes_list_handler(http_exchange_t *ex, void *data)
@@ -83,26 +69,14 @@ static void notes_list_handler(http_exchange_t *ex, void *data)
     api_errors_t e;
     api_errors_init(&e);
     int64_t limit = 0;
-    if (!api_query_int(ex, &param_limit, &limit, &e)) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    api_query_int(ex, &param_limit, &limit, &e);
+    if (api_send_errors_if_any(ex, &e)) return;
     notes_req_t *rq = notes_req_new(ex, app);
-    notes_params_one(ex, &rq->params,
-                     arena_sprintf(http_exchange_arena(ex), "%lld", (long long)limit));
+    notes_params_one(ex, &rq->params, api_i64_text(ex, limit));
     db_pool_query(app->pool, app->notes_sql.latest, 1, rq->params, notes_list_done, rq);
 }
 
 /* ---- POST /api/v1/notes ---- */
-
-static void notes_content_error(api_errors_t *e, const char *type, const char *msg,
-                                const json_t *input, const char *ctx)
-{
-    char *in = api_json_text(input);
-    api_errors_add_raw(e, type, "[\"body\",\"content\"]", msg, in, ctx);
-    free(in);
-}
 
 /* The body {"content": "<1..10000 characters>"}; returns an arena copy or NULL after a 422 item. */
 static const char *notes_content_from_body(http_exchange_t *ex, api_errors_t *e)
@@ -111,44 +85,14 @@ static const char *notes_content_from_body(http_exchange_t *ex, api_errors_t *e)
     if (!root) return NULL;
     const char *content = NULL;
     json_t *v = json_object_get(root, "content");
-    if (!v) {
-        notes_content_error(e, "missing", "Field required", root, NULL);
-    } else if (!json_is_string(v)) {
-        notes_content_error(e, "string_type", "Input should be a valid string", v, NULL);
-    } else {
-        size_t chars = api_utf8_chars(json_string_value(v), json_string_length(v));
-        if (chars == 0) {
-            notes_content_error(e, "string_too_short", "String should have at least 1 character", v,
-                                "{\"min_length\":1}");
-        } else if (chars > NOTES_MAX_CONTENT) {
-            char msg[64], ctx[32];
-            snprintf(msg, sizeof msg, "String should have at most %d characters",
-                     NOTES_MAX_CONTENT);
-            snprintf(ctx, sizeof ctx, "{\"max_length\":%d}", NOTES_MAX_CONTENT);
-            notes_content_error(e, "string_too_long", msg, v, ctx);
-        } else {
-            content =
-                arena_strndup(http_exchange_arena(ex), json_string_value(v), json_string_length(v));
-        }
-    }
-    const char *key;
-    json_object_foreach(root, key, v)
-    {
-        if (strcmp(key, "content") == 0) continue;
-        char *in = api_json_text(v);
-        buf_t loc;
-        buf_init(&loc);
-        json_writer_t w;
-        jw_init(&w, &loc);
-        jw_array_begin(&w);
-        jw_cstring(&w, "body");
-        jw_cstring(&w, key);
-        jw_array_end(&w);
-        api_errors_add_raw(e, "extra_forbidden", loc.data, "Extra inputs are not permitted", in,
-                           NULL);
-        buf_dispose(&loc);
-        free(in);
-    }
+    if (!v)
+        api_errors_add_body(e, "missing", "content", "Field required", root, NULL);
+    else if (!json_is_string(v))
+        api_errors_add_body(e, "string_type", "content", "Input should be a valid string", v, NULL);
+    else if (api_body_string_length(e, "content", v, 1, NOTES_MAX_CONTENT))
+        content =
+            arena_strndup(http_exchange_arena(ex), json_string_value(v), json_string_length(v));
+    api_body_forbid_extra(e, root, notes_write_cols, 1);
     json_decref(root);
     return content;
 }
@@ -156,11 +100,8 @@ static const char *notes_content_from_body(http_exchange_t *ex, api_errors_t *e)
 static void notes_create_done(const db_result_t *r, void *data)
 {
     notes_req_t *rq = data;
-    if (!notes_step_ok(rq->ex, r)) return;
-    json_writer_t w;
-    api_json_begin(rq->ex, &w);
-    api_encode_row(&w, &rq->app->notes, r->res, 0);
-    api_send_json(rq->ex, 201);
+    if (!api_db_ok(rq->ex, r)) return;
+    api_send_row(rq->ex, 201, &rq->app->notes, r->res, 0);
 }
 
 static void notes_create_handler(http_exchange_t *ex, void *data)
@@ -169,11 +110,7 @@ static void notes_create_handler(http_exchange_t *ex, void *data)
     api_errors_t e;
     api_errors_init(&e);
     const char *content = notes_content_from_body(ex, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_send_errors_if_any(ex, &e)) return;
     notes_req_t *rq = notes_req_new(ex, app);
     notes_params_one(ex, &rq->params, content);
     db_pool_query(app->pool, app->notes_sql.insert, 1, rq->params, notes_create_done, rq);
@@ -220,7 +157,7 @@ static void landing_note(buf_t *b, const PGresult *res, int row)
 static void landing_page_done(const db_result_t *r, void *data)
 {
     http_exchange_t *ex = data;
-    if (!notes_step_ok(ex, r)) return;
+    if (!api_db_ok(ex, r)) return;
     buf_t *b = http_exchange_body_buf(ex);
     buf_reset(b);
     buf_append(b, landing_head, sizeof landing_head - 1);
@@ -253,12 +190,7 @@ static void landing_handler(http_exchange_t *ex, void *data)
         db_pool_query(app->pool, app->notes_sql.latest, 1, params, landing_page_done, ex);
         return;
     }
-    json_writer_t w;
-    api_json_begin(ex, &w);
-    jw_object_begin(&w);
-    jw_kv_string(&w, "message", "Hello Lakehouse");
-    jw_object_end(&w);
-    api_send_json(ex, 200);
+    api_send_field(ex, 200, "message", "Hello Lakehouse");
 }
 
 /* ---- routes and what OpenAPI says about them ---- */
@@ -292,25 +224,14 @@ static const api_route_t notes_routes[] = {
 
 /* ---- registration ---- */
 
-static int notes_prepare(api_app_t *app, char *sql, int nparams, db_stmt_kind_t kind)
-{
-    int id = db_pool_add_statement(app->pool, sql, nparams, kind);
-    free(sql);
-    return id;
-}
-
 int api_notes_register(api_app_t *app, router_t *r)
 {
     api_table_t *t = &app->notes;
     if (api_table_init(t, NOTES_TABLE, "id", notes_columns,
                        (int)(sizeof notes_columns / sizeof notes_columns[0])) != 0)
         return -1;
-    app->notes_sql.latest = notes_prepare(app, api_sql_latest(t, "created_at"), 1, DB_STMT_READ);
+    app->notes_sql.latest = api_prepare(app, api_sql_latest(t, "created_at"), 1, DB_STMT_READ);
     app->notes_sql.insert =
-        notes_prepare(app, api_sql_insert(t, notes_write_cols, 1), 1, DB_STMT_WRITE);
-    for (size_t i = 0; i < sizeof notes_routes / sizeof notes_routes[0]; i++) {
-        const api_route_t *rt = &notes_routes[i];
-        if (router_add(r, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
-    }
-    return 0;
+        api_prepare(app, api_sql_insert(t, notes_write_cols, 1), 1, DB_STMT_WRITE);
+    return api_add_routes(app, r, notes_routes, sizeof notes_routes / sizeof notes_routes[0]);
 }

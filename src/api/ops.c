@@ -43,12 +43,7 @@ static void ops_healthcheck_handler(http_exchange_t *ex, void *data)
 static void ops_livez_handler(http_exchange_t *ex, void *data)
 {
     (void)data;
-    json_writer_t w;
-    api_json_begin(ex, &w);
-    jw_object_begin(&w);
-    jw_kv_string(&w, "status", "alive");
-    jw_object_end(&w);
-    api_send_json(ex, 200);
+    api_send_field(ex, 200, "status", "alive");
 }
 
 static const char *ops_unready_reason(db_status_t st)
@@ -68,27 +63,23 @@ static const char *ops_unready_reason(db_status_t st)
 static void ops_readyz_done(const db_result_t *r, void *data)
 {
     http_exchange_t *ex = data;
-    json_writer_t w;
     http_exchange_note_pool_wait(ex, r->wait_ms);
     if (r->status != DB_OK) {
         log_warn("request %s: not ready: database %s: %s", http_exchange_request_id(ex),
                  db_status_name(r->status), r->message ? r->message : "");
         http_exchange_add_header(ex, "Retry-After", "1");
+        json_writer_t w;
         api_json_begin(ex, &w);
         jw_object_begin(&w);
         jw_kv_string(&w, "status", "unavailable");
-        jw_kv_string(&w, "detail", r->status == DB_ERR_CREDENTIALS
-                                       ? api_credentials_detail(ex, r)
-                                       : ops_unready_reason(r->status));
+        jw_kv_string(&w, "detail",
+                     r->status == DB_ERR_CREDENTIALS ? api_credentials_detail(ex, r)
+                                                     : ops_unready_reason(r->status));
         jw_object_end(&w);
         api_send_json(ex, 503);
         return;
     }
-    api_json_begin(ex, &w);
-    jw_object_begin(&w);
-    jw_kv_string(&w, "status", "ready");
-    jw_object_end(&w);
-    api_send_json(ex, 200);
+    api_send_field(ex, 200, "status", "ready");
 }
 
 static void ops_readyz_handler(http_exchange_t *ex, void *data)
@@ -163,11 +154,7 @@ static const api_route_t ops_routes[] = {
 int api_ops_register(api_app_t *app, router_t *r)
 {
     app->ping_sql = db_pool_add_statement(app->pool, "SELECT 1", 0, DB_STMT_READ);
-    for (size_t i = 0; i < sizeof ops_routes / sizeof ops_routes[0]; i++) {
-        const api_route_t *rt = &ops_routes[i];
-        if (router_add(r, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
-    }
-    return 0;
+    return api_add_routes(app, r, ops_routes, sizeof ops_routes / sizeof ops_routes[0]);
 }
 
 /* ---- the operational parts, once every route is known ---- */

@@ -12,50 +12,59 @@
  */
 #include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 
 #include "api/api_internal.h"
 
 static const api_column_t orders_columns[] = {
-    {"o_orderkey", API_COL_INT},       {"o_custkey", API_COL_INT},
-    {"o_orderstatus", API_COL_TEXT},   {"o_totalprice", API_COL_NUMBER},
-    {"o_orderdate", API_COL_DATE},     {"o_orderpriority", API_COL_TEXT},
-    {"o_clerk", API_COL_TEXT},         {"o_shippriority", API_COL_INT},
+    {"o_orderkey", API_COL_INT},     {"o_custkey", API_COL_INT},
+    {"o_orderstatus", API_COL_TEXT}, {"o_totalprice", API_COL_NUMBER},
+    {"o_orderdate", API_COL_DATE},   {"o_orderpriority", API_COL_TEXT},
+    {"o_clerk", API_COL_TEXT},       {"o_shippriority", API_COL_INT},
     {"o_comment", API_COL_TEXT},
 };
 
 /* ---- declared parameters: validation and OpenAPI both read these ---- */
 
-static const api_param_t param_page = {
-    .name = "page", .in = "query", .type = API_PARAM_INT,
-    .rule = {.def = 1, .has_min = true, .min = 1},
-    .description = "Page number (1-based)"};
+static const api_param_t param_page = {.name = "page",
+                                       .in = "query",
+                                       .type = API_PARAM_INT,
+                                       .rule = {.def = 1, .has_min = true, .min = 1},
+                                       .description = "Page number (1-based)"};
 static const api_param_t param_page_size = {
-    .name = "page_size", .in = "query", .type = API_PARAM_INT,
+    .name = "page_size",
+    .in = "query",
+    .type = API_PARAM_INT,
     .rule = {.def = 100, .has_min = true, .min = 1, .has_max = true, .max = 1000},
     .description = "Number of records per page (max 1000)"};
-static const api_param_t param_include_count = {
-    .name = "include_count", .in = "query", .type = API_PARAM_BOOL, .bool_default = true,
-    .description = "Include total count for pagination info"};
-static const api_param_t param_cursor = {
-    .name = "cursor", .in = "query", .type = API_PARAM_INT,
-    .rule = {.def = 0, .has_min = true, .min = 0},
-    .description = "Start after this order key (0 for beginning)"};
-static const api_param_t param_order_key = {
-    .name = "order_key", .in = "path", .type = API_PARAM_INT, .required = true,
-    .description = "The order key (o_orderkey), a positive integer"};
+static const api_param_t param_include_count = {.name = "include_count",
+                                                .in = "query",
+                                                .type = API_PARAM_BOOL,
+                                                .bool_default = true,
+                                                .description =
+                                                    "Include total count for pagination info"};
+static const api_param_t param_cursor = {.name = "cursor",
+                                         .in = "query",
+                                         .type = API_PARAM_INT,
+                                         .rule = {.def = 0, .has_min = true, .min = 0},
+                                         .description =
+                                             "Start after this order key (0 for beginning)"};
+static const api_param_t param_order_key = {.name = "order_key",
+                                            .in = "path",
+                                            .type = API_PARAM_INT,
+                                            .required = true,
+                                            .description =
+                                                "The order key (o_orderkey), a positive integer"};
 
 /* State of one request while its queries are out. Lives in the request arena. */
 typedef struct orders_req {
     http_exchange_t *ex;
     api_app_t *app;
     json_writer_t w;
-    int pending;        /* queries not answered yet */
-    bool failed;        /* an error was already sent */
+    int pending; /* queries not answered yet */
+    bool failed; /* an error was already sent */
     int64_t page, page_size, cursor;
     bool include_count;
-    int64_t total;      /* count, or the previous cursor for /stream */
+    int64_t total; /* count, or the previous cursor for /stream */
     int64_t next_cursor;
     bool has_next;
     const char **params;
@@ -72,11 +81,6 @@ static orders_req_t *orders_req_new(http_exchange_t *ex, api_app_t *app)
 static const char **orders_params(orders_req_t *rq, int n)
 {
     return arena_alloc(http_exchange_arena(rq->ex), sizeof(char *) * (size_t)n);
-}
-
-static const char *orders_i64(orders_req_t *rq, int64_t v)
-{
-    return arena_sprintf(http_exchange_arena(rq->ex), "%lld", (long long)v);
 }
 
 /* Returns true when the request should go on (no earlier failure, this one OK). */
@@ -201,30 +205,25 @@ static void orders_pages_handler(http_exchange_t *ex, void *data)
     api_query_int(ex, &param_page, &rq->page, &e);
     api_query_int(ex, &param_page_size, &rq->page_size, &e);
     api_query_bool(ex, &param_include_count, &rq->include_count, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_send_errors_if_any(ex, &e)) return;
     /* A page past int64 offsets is simply empty, as it would be with unbounded ints. */
-    int64_t offset = rq->page - 1 > INT64_MAX / rq->page_size ? INT64_MAX
-                                                               : (rq->page - 1) * rq->page_size;
+    int64_t offset =
+        rq->page - 1 > INT64_MAX / rq->page_size ? INT64_MAX : (rq->page - 1) * rq->page_size;
     rq->pending = rq->include_count ? 2 : 1;
     int64_t after, rest;
     if (api_anchors_lookup(&app->orders_anchors, offset, &after, &rest)) {
         /* Deep page: start from the nearest anchor key instead of skipping `offset` rows. */
         rq->params = orders_params(rq, 3);
-        rq->params[0] = orders_i64(rq, after);
-        rq->params[1] = orders_i64(rq, rest);
-        rq->params[2] = orders_i64(rq, rq->page_size + 1);
+        rq->params[0] = api_i64_text(rq->ex, after);
+        rq->params[1] = api_i64_text(rq->ex, rest);
+        rq->params[2] = api_i64_text(rq->ex, rq->page_size + 1);
         db_pool_query(app->pool, app->orders_sql.keyset_offset, 3, rq->params,
                       orders_pages_rows_done, rq);
     } else {
         rq->params = orders_params(rq, 2);
-        rq->params[0] = orders_i64(rq, offset);
-        rq->params[1] = orders_i64(rq, rq->page_size + 1);
-        db_pool_query(app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done,
-                      rq);
+        rq->params[0] = api_i64_text(rq->ex, offset);
+        rq->params[1] = api_i64_text(rq->ex, rq->page_size + 1);
+        db_pool_query(app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done, rq);
     }
     if (rq->include_count)
         api_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
@@ -280,23 +279,18 @@ static void orders_stream_handler(http_exchange_t *ex, void *data)
     api_errors_init(&e);
     api_query_int(ex, &param_cursor, &rq->cursor, &e);
     api_query_int(ex, &param_page_size, &rq->page_size, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_send_errors_if_any(ex, &e)) return;
     rq->params = orders_params(rq, 3);
-    rq->params[0] = orders_i64(rq, rq->cursor);
-    rq->params[1] = orders_i64(rq, rq->page_size + 1);
-    rq->params[2] = orders_i64(rq, rq->page_size);
+    rq->params[0] = api_i64_text(rq->ex, rq->cursor);
+    rq->params[1] = api_i64_text(rq->ex, rq->page_size + 1);
+    rq->params[2] = api_i64_text(rq->ex, rq->page_size);
     rq->pending = rq->cursor > 0 ? 2 : 1;
     db_pool_query(app->pool, app->orders_sql.keyset, 2, rq->params, orders_stream_rows_done, rq);
     if (rq->cursor > 0) {
         const char **prev = orders_params(rq, 2);
         prev[0] = rq->params[0];
         prev[1] = rq->params[2];
-        db_pool_query(app->pool, app->orders_sql.prev_cursor, 2, prev, orders_stream_prev_done,
-                      rq);
+        db_pool_query(app->pool, app->orders_sql.prev_cursor, 2, prev, orders_stream_prev_done, rq);
     }
 }
 
@@ -307,11 +301,8 @@ static bool orders_path_key(http_exchange_t *ex, int64_t *key)
 {
     api_errors_t e;
     api_errors_init(&e);
-    if (!api_path_int(ex, 0, param_order_key.name, key, &e)) {
-        api_send_errors(ex, &e);
-        return false;
-    }
-    api_errors_dispose(&e);
+    api_path_int(ex, 0, param_order_key.name, key, &e);
+    if (api_send_errors_if_any(ex, &e)) return false;
     if (*key <= 0) {
         api_send_detail(ex, 400, "Invalid order key provided");
         return false;
@@ -334,9 +325,7 @@ static void orders_get_done(const db_result_t *r, void *data)
         orders_not_found(rq);
         return;
     }
-    api_json_begin(rq->ex, &rq->w);
-    api_encode_row(&rq->w, &rq->app->orders, r->res, 0);
-    api_send_json(rq->ex, 200);
+    api_send_row(rq->ex, 200, &rq->app->orders, r->res, 0);
 }
 
 static void orders_get_handler(http_exchange_t *ex, void *data)
@@ -346,7 +335,7 @@ static void orders_get_handler(http_exchange_t *ex, void *data)
     if (!orders_path_key(ex, &key)) return;
     orders_req_t *rq = orders_req_new(ex, app);
     rq->params = orders_params(rq, 1);
-    rq->params[0] = orders_i64(rq, key);
+    rq->params[0] = api_i64_text(rq->ex, key);
     rq->pending = 1;
     db_pool_query(app->pool, app->orders_sql.get, 1, rq->params, orders_get_done, rq);
 }
@@ -377,27 +366,19 @@ static char orders_status_from_body(http_exchange_t *ex, api_errors_t *e)
     if (!root) return 0;
     json_t *v = json_object_get(root, "o_orderstatus");
     char letter = 0;
+    const char *field = "o_orderstatus";
     if (!v) {
-        char *input = api_json_text(root);
-        api_errors_add_raw(e, "missing", "[\"body\",\"o_orderstatus\"]", "Field required", input,
-                           NULL);
-        free(input);
+        api_errors_add_body(e, "missing", field, "Field required", root, NULL);
     } else if (!json_is_string(v)) {
-        char *input = api_json_text(v);
-        api_errors_add_raw(e, "string_type", "[\"body\",\"o_orderstatus\"]",
-                           "Input should be a valid string", input, NULL);
-        free(input);
+        api_errors_add_body(e, "string_type", field, "Input should be a valid string", v, NULL);
     } else {
         const char *s = json_string_value(v);
-        if (json_string_length(v) == 1 && s[0] >= 'A' && s[0] <= 'Z') {
+        if (json_string_length(v) == 1 && s[0] >= 'A' && s[0] <= 'Z')
             letter = s[0];
-        } else {
-            char *input = api_json_text(v);
-            api_errors_add_raw(e, "string_pattern_mismatch", "[\"body\",\"o_orderstatus\"]",
-                               "String should match pattern '^[A-Z]$'", input,
-                               "{\"pattern\":\"^[A-Z]$\"}");
-            free(input);
-        }
+        else
+            api_errors_add_body(e, "string_pattern_mismatch", field,
+                                "String should match pattern '^[A-Z]$'", v,
+                                "{\"pattern\":\"^[A-Z]$\"}");
     }
     json_decref(root);
     return letter;
@@ -412,22 +393,17 @@ static void orders_status_handler(http_exchange_t *ex, void *data)
     /* FastAPI validates the path and the body together and reports both. */
     bool key_ok = api_path_int(ex, 0, param_order_key.name, &key, &e);
     char letter = orders_status_from_body(ex, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_send_errors_if_any(ex, &e)) return;
     if (!key_ok || key <= 0) {
         api_send_detail(ex, 400, "Invalid order key provided");
         return;
     }
     orders_req_t *rq = orders_req_new(ex, app);
     rq->params = orders_params(rq, 2);
-    rq->params[0] = orders_i64(rq, key);
+    rq->params[0] = api_i64_text(rq->ex, key);
     rq->params[1] = arena_strndup(http_exchange_arena(ex), &letter, 1);
     rq->pending = 1;
-    db_pool_query(app->pool, app->orders_sql.update_status, 2, rq->params, orders_status_done,
-                  rq);
+    db_pool_query(app->pool, app->orders_sql.update_status, 2, rq->params, orders_status_done, rq);
 }
 
 /* ---- routes and what OpenAPI says about them ---- */
@@ -445,13 +421,12 @@ static const api_response_doc_t resp_pages[] = {
     {200, "OrderListResponse", "One page of orders"}, API_422, API_DB_ERRORS, {0}};
 static const api_response_doc_t resp_stream[] = {
     {200, "OrderListCursorResponse", "Orders after the cursor"}, API_422, API_DB_ERRORS, {0}};
-static const api_response_doc_t resp_get[] = {
-    {200, "OrderRead", "The order"},
-    {400, "HTTPError", "Invalid order key provided"},
-    {404, "HTTPError", "Order not found"},
-    API_422,
-    API_DB_ERRORS,
-    {0}};
+static const api_response_doc_t resp_get[] = {{200, "OrderRead", "The order"},
+                                              {400, "HTTPError", "Invalid order key provided"},
+                                              {404, "HTTPError", "Order not found"},
+                                              API_422,
+                                              API_DB_ERRORS,
+                                              {0}};
 static const api_response_doc_t resp_status[] = {
     {200, "OrderStatusUpdateResponse", "The status was updated"},
     {400, "HTTPError", "Invalid order key provided"},
@@ -461,19 +436,31 @@ static const api_response_doc_t resp_status[] = {
     {0}};
 
 static const api_route_t orders_routes[] = {
-    {HTTP_GET, "/api/v1/orders/count", orders_count_handler,
+    {HTTP_GET,
+     "/api/v1/orders/count",
+     orders_count_handler,
      {"get_order_count", "Get total order count", "orders", NULL, NULL, resp_count}},
-    {HTTP_GET, "/api/v1/orders/sample", orders_sample_handler,
+    {HTTP_GET,
+     "/api/v1/orders/sample",
+     orders_sample_handler,
      {"get_sample_orders", "Get 5 random order keys", "orders", NULL, NULL, resp_sample}},
-    {HTTP_GET, "/api/v1/orders/pages", orders_pages_handler,
+    {HTTP_GET,
+     "/api/v1/orders/pages",
+     orders_pages_handler,
      {"get_orders_by_page", "Get orders with page-based pagination", "orders", params_pages, NULL,
       resp_pages}},
-    {HTTP_GET, "/api/v1/orders/stream", orders_stream_handler,
-     {"get_orders_by_cursor", "Get orders with cursor-based pagination", "orders",
-      params_stream, NULL, resp_stream}},
-    {HTTP_GET, "/api/v1/orders/{order_key:int}", orders_get_handler,
+    {HTTP_GET,
+     "/api/v1/orders/stream",
+     orders_stream_handler,
+     {"get_orders_by_cursor", "Get orders with cursor-based pagination", "orders", params_stream,
+      NULL, resp_stream}},
+    {HTTP_GET,
+     "/api/v1/orders/{order_key:int}",
+     orders_get_handler,
      {"read_order", "Get an order by its key", "orders", params_key, NULL, resp_get}},
-    {HTTP_POST, "/api/v1/orders/{order_key:int}/status", orders_status_handler,
+    {HTTP_POST,
+     "/api/v1/orders/{order_key:int}/status",
+     orders_status_handler,
      {"update_order_status", "Update order status", "orders", params_key, "OrderStatusUpdate",
       resp_status}},
 };
@@ -495,40 +482,27 @@ static void orders_anchors_stale(void *data)
     api_anchors_invalidate(data);
 }
 
-static int orders_prepare(api_app_t *app, char *sql, int nparams, db_stmt_kind_t kind)
-{
-    int id = db_pool_add_statement(app->pool, sql, nparams, kind);
-    free(sql);
-    return id;
-}
-
 int api_orders_register(api_app_t *app, router_t *r)
 {
     api_table_t *t = &app->orders;
     if (api_table_init(t, app->cfg->orders_table, "o_orderkey", orders_columns,
                        (int)(sizeof orders_columns / sizeof orders_columns[0])) != 0)
         return -1;
-    app->orders_sql.count = orders_prepare(app, api_sql_count(t), 0, DB_STMT_READ);
-    app->orders_sql.sample = orders_prepare(app, api_sql_keys(t), 1, DB_STMT_READ);
-    app->orders_sql.get = orders_prepare(app, api_sql_get(t), 1, DB_STMT_READ);
-    app->orders_sql.keyset = orders_prepare(app, api_sql_keyset(t), 2, DB_STMT_READ);
-    app->orders_sql.offset = orders_prepare(app, api_sql_offset(t), 2, DB_STMT_READ);
-    app->orders_sql.prev_cursor = orders_prepare(app, api_sql_prev_cursor(t), 2, DB_STMT_READ);
+    app->orders_sql.count = api_prepare(app, api_sql_count(t), 0, DB_STMT_READ);
+    app->orders_sql.sample = api_prepare(app, api_sql_keys(t), 1, DB_STMT_READ);
+    app->orders_sql.get = api_prepare(app, api_sql_get(t), 1, DB_STMT_READ);
+    app->orders_sql.keyset = api_prepare(app, api_sql_keyset(t), 2, DB_STMT_READ);
+    app->orders_sql.offset = api_prepare(app, api_sql_offset(t), 2, DB_STMT_READ);
+    app->orders_sql.prev_cursor = api_prepare(app, api_sql_prev_cursor(t), 2, DB_STMT_READ);
     app->orders_sql.update_status =
-        orders_prepare(app, api_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
-    app->orders_sql.anchors = orders_prepare(app, api_sql_anchors(t), 1, DB_STMT_READ);
-    app->orders_sql.keyset_offset = orders_prepare(app, api_sql_keyset_offset(t), 3, DB_STMT_READ);
-    api_count_cache_init(&app->orders_count, app->pool, app->orders_sql.count,
-                         ORDERS_COUNT_TTL_S);
-    api_anchors_init(&app->orders_anchors, app->pool, app->orders_sql.anchors,
-                     ORDERS_ANCHOR_STEP, ORDERS_ANCHOR_TTL_S);
+        api_prepare(app, api_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
+    app->orders_sql.anchors = api_prepare(app, api_sql_anchors(t), 1, DB_STMT_READ);
+    app->orders_sql.keyset_offset = api_prepare(app, api_sql_keyset_offset(t), 3, DB_STMT_READ);
+    api_count_cache_init(&app->orders_count, app->pool, app->orders_sql.count, ORDERS_COUNT_TTL_S);
+    api_anchors_init(&app->orders_anchors, app->pool, app->orders_sql.anchors, ORDERS_ANCHOR_STEP,
+                     ORDERS_ANCHOR_TTL_S);
     /* A count that moved means rows came or went: the anchors are stale at once. */
     app->orders_count.on_change = orders_anchors_stale;
     app->orders_count.on_change_data = &app->orders_anchors;
-
-    for (size_t i = 0; i < sizeof orders_routes / sizeof orders_routes[0]; i++) {
-        const api_route_t *rt = &orders_routes[i];
-        if (router_add(r, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
-    }
-    return 0;
+    return api_add_routes(app, r, orders_routes, sizeof orders_routes / sizeof orders_routes[0]);
 }

@@ -23,8 +23,8 @@ void api_errors_dispose(api_errors_t *e)
     e->count = 0;
 }
 
-void api_errors_add_raw(api_errors_t *e, const char *type, const char *loc_json,
-                        const char *msg, const char *input_json, const char *ctx_json)
+void api_errors_add_raw(api_errors_t *e, const char *type, const char *loc_json, const char *msg,
+                        const char *input_json, const char *ctx_json)
 {
     if (e->count++ > 0) buf_append_char(&e->buf, ',');
     json_writer_t *w = &e->w;
@@ -66,7 +66,8 @@ void api_errors_add(api_errors_t *e, const char *type, const char *where, const 
 
 bool api_parse_int(const char *s, int64_t *out)
 {
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     bool neg = false;
     if (*s == '+' || *s == '-') neg = (*s++ == '-');
     if (!isdigit((unsigned char)*s)) return false;
@@ -77,7 +78,8 @@ bool api_parse_int(const char *s, int64_t *out)
         if (v > ((uint64_t)INT64_MAX - d) / 10) saturated = true;
         if (!saturated) v = v * 10 + d;
     }
-    while (isspace((unsigned char)*s)) s++;
+    while (isspace((unsigned char)*s))
+        s++;
     if (*s) return false;
     /* Python ints are unbounded; beyond int64 we keep the sign and saturate. */
     if (saturated) v = (uint64_t)INT64_MAX;
@@ -123,6 +125,13 @@ static void api_int_parsing_error(api_errors_t *e, const char *where, const char
     api_errors_add(e, "int_parsing", where, name,
                    "Input should be a valid integer, unable to parse string as an integer", raw,
                    NULL);
+}
+
+bool api_query_present(http_exchange_t *ex, const api_param_t *p, api_errors_t *e)
+{
+    if (http_exchange_query(ex, p->name, NULL)) return true;
+    api_errors_add(e, "missing", "query", p->name, "Field required", NULL, NULL);
+    return false;
 }
 
 bool api_query_int(http_exchange_t *ex, const api_param_t *p, int64_t *out, api_errors_t *e)

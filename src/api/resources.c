@@ -76,11 +76,7 @@ static const api_param_t param_confirm = {
 static bool res_query_required_bool(http_exchange_t *ex, const api_param_t *p, bool *out,
                                     api_errors_t *e)
 {
-    if (!http_exchange_query(ex, p->name, NULL)) {
-        api_errors_add(e, "missing", "query", p->name, "Field required", NULL, NULL);
-        return false;
-    }
-    return api_query_bool(ex, p, out, e);
+    return api_query_present(ex, p, e) && api_query_bool(ex, p, out, e);
 }
 
 /* A string out of p->choices, with pydantic's "enum" item otherwise. */
@@ -221,11 +217,7 @@ static void res_create_handler(http_exchange_t *ex, void *data)
     api_query_int(ex, &param_node_count, &nodes, &e);
     api_query_bool(ex, &param_secondaries, &opt.readable_secondaries, &e);
     api_query_int(ex, &param_retention, &retention, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_send_errors_if_any(ex, &e)) return;
     snprintf(opt.capacity, sizeof opt.capacity, "%s", capacity);
     opt.node_count = (int)nodes;
     opt.retention_days = (int)retention;
@@ -412,11 +404,8 @@ static void res_delete_handler(http_exchange_t *ex, void *data)
     api_errors_t e;
     api_errors_init(&e);
     bool confirm = false;
-    if (!res_query_required_bool(ex, &param_confirm, &confirm, &e)) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    res_query_required_bool(ex, &param_confirm, &confirm, &e);
+    if (api_send_errors_if_any(ex, &e)) return;
     if (!confirm) {
         res_not_deleted(ex, r);
         return;
@@ -518,11 +507,7 @@ int api_resources_register(api_app_t *app, router_t *router)
     r->app = app;
     res_names_from_config(app->cfg, &r->names, r->missing, sizeof r->missing);
     app->resources = r;
-    for (size_t i = 0; i < sizeof res_routes / sizeof res_routes[0]; i++) {
-        const api_route_t *rt = &res_routes[i];
-        if (router_add(router, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
-    }
-    return 0;
+    return api_add_routes(app, router, res_routes, sizeof res_routes / sizeof res_routes[0]);
 }
 
 void api_resources_dispose(api_app_t *app)

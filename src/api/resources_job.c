@@ -23,10 +23,15 @@
 #include "api/resources.h"
 #include "lakeapi/log.h"
 
+/* What a step does with its call's answer. */
+typedef void (*job_answer_fn)(api_resources_t *r, res_job_t *job, res_kind_t kind,
+                              const workspace_response_t *res);
+
 typedef struct res_ticket {
     api_resources_t *r;
     unsigned job_id;
     res_kind_t kind;
+    job_answer_fn answer;
     struct res_ticket *prev, *next;
 } res_ticket_t;
 
@@ -44,20 +49,22 @@ static void job_ticket_unlink(res_ticket_t *t)
 }
 
 /*
- * Ends a ticket: returns the job it belongs to while that job is still being
- * driven, else NULL (cancelled or replaced meanwhile: the answer is dropped).
+ * Every call's answer ends its ticket, and goes to the step's handler while
+ * the ticket's job is still being driven; a job cancelled or replaced
+ * meanwhile is gone, and the answer is dropped.
  */
-static res_job_t *job_ticket_end(void *ticket, api_resources_t **r, res_kind_t *kind)
+static void job_on_answer(const workspace_response_t *res, void *ticket)
 {
     res_ticket_t *t = ticket;
-    *r = t->r;
-    *kind = t->kind;
-    res_job_t *job = t->r->job;
+    api_resources_t *r = t->r;
+    res_kind_t kind = t->kind;
+    job_answer_fn answer = t->answer;
+    res_job_t *job = r->job;
     bool live = job && job->id == t->job_id &&
                 (job->state == RES_JOB_CHECKING || job->state == RES_JOB_RUNNING);
     job_ticket_unlink(t);
     free(t);
-    return live ? job : NULL;
+    if (live) answer(r, job, kind, res);
 }
 
 /* "creating database instance x" as the what of a failure. */
@@ -66,18 +73,28 @@ static void job_what(const res_job_t *job, res_kind_t kind, const char *verb, ch
     snprintf(out, n, "%s %s %s", verb, res_kind_label(kind), res_kind_name(kind, &job->names));
 }
 
+/* " (STATE)" after a resource's name in the log, or "" when no state is known. */
+static const char *job_state_suffix(const res_step_t *s, char *out, size_t n)
+{
+    if (!s->remote_state[0]) return "";
+    snprintf(out, n, " (%s)", s->remote_state);
+    return out;
+}
+
 /*
  * Starts method on step kind's resource (collection: on the collection, for
- * creates). Returns false when the call cannot start: the step is then FAILED.
+ * creates); answer gets the response. Returns false when the call cannot
+ * start: the step is then FAILED.
  */
 static bool job_call(api_resources_t *r, res_job_t *job, res_kind_t kind, workspace_method_t method,
-                     bool collection, const char *body, workspace_cb cb)
+                     bool collection, const char *body, job_answer_fn answer)
 {
     res_ticket_t *t = calloc(1, sizeof *t);
     if (!t) abort();
     t->r = r;
     t->job_id = job->id;
     t->kind = kind;
+    t->answer = answer;
     t->next = r->tickets;
     if (r->tickets) r->tickets->prev = t;
     r->tickets = t;
@@ -86,7 +103,7 @@ static bool job_call(api_resources_t *r, res_job_t *job, res_kind_t kind, worksp
     if (!path) abort();
     /* Lookups and polls are quick or broken: the create request waits for its lookups. */
     double timeout_s = method == WORKSPACE_GET ? WORKSPACE_TIMEOUT_S : RES_CALL_TIMEOUT_S;
-    int rc = workspace_call(r->app->workspace, method, path, body, timeout_s, cb, t);
+    int rc = workspace_call(r->app->workspace, method, path, body, timeout_s, job_on_answer, t);
     free(path);
     if (rc == 0) return true;
     job_ticket_unlink(t);
@@ -126,22 +143,18 @@ static void job_finish(api_resources_t *r, res_job_t *job, res_job_state_t state
 
 /* ---- polls ---- */
 
-static void job_on_polled(const workspace_response_t *res, void *ticket)
+static void job_on_polled(api_resources_t *r, res_job_t *job, res_kind_t kind,
+                          const workspace_response_t *res)
 {
-    api_resources_t *r;
-    res_kind_t kind;
-    res_job_t *job = job_ticket_end(ticket, &r, &kind);
-    if (!job) return;
     res_step_t *s = &job->steps[kind];
-    char what[700];
+    char what[700], state[80];
     if (res->status >= 200 && res->status < 300) {
         s->poll_errors = 0;
         s->verifying = false;
         res_step_observe(s, res->body, res->len);
         if (s->state == RES_STEP_READY)
-            log_info("lakebase resources: %s %s is ready%s%s%s", res_kind_label(kind),
-                     res_kind_name(kind, &job->names), s->remote_state[0] ? " (" : "",
-                     s->remote_state, s->remote_state[0] ? ")" : "");
+            log_info("lakebase resources: %s %s is ready%s", res_kind_label(kind),
+                     res_kind_name(kind, &job->names), job_state_suffix(s, state, sizeof state));
     } else if (s->verifying && res_is_not_found(res->status, res->error_code)) {
         s->error.set = true; /* the create's own failure, kept when it was sent */
         s->state = RES_STEP_FAILED;
@@ -174,22 +187,18 @@ static void job_on_timer(uv_timer_t *timer)
 
 /* ---- creates ---- */
 
-static void job_on_created(const workspace_response_t *res, void *ticket)
+static void job_on_created(api_resources_t *r, res_job_t *job, res_kind_t kind,
+                           const workspace_response_t *res)
 {
-    api_resources_t *r;
-    res_kind_t kind;
-    res_job_t *job = job_ticket_end(ticket, &r, &kind);
-    if (!job) return;
     res_step_t *s = &job->steps[kind];
-    char what[700];
+    char what[700], state[80];
     job_what(job, kind, "creating", what, sizeof what);
     s->since = workspace_now();
     s->polls = 0;
     if (res->status >= 200 && res->status < 300) {
         res_step_observe(s, res->body, res->len);
-        log_info("lakebase resources: created %s %s%s%s%s", res_kind_label(kind),
-                 res_kind_name(kind, &job->names), s->remote_state[0] ? " (" : "", s->remote_state,
-                 s->remote_state[0] ? ")" : "");
+        log_info("lakebase resources: created %s %s%s", res_kind_label(kind),
+                 res_kind_name(kind, &job->names), job_state_suffix(s, state, sizeof state));
     } else if (res_is_already_exists(res->status, res->error_code)) {
         s->state = RES_STEP_PROVISIONING; /* someone else created it meanwhile: watch it */
     } else if (res->status == 0 || res->status >= 500) {
@@ -245,12 +254,9 @@ static void job_drive(api_resources_t *r, res_job_t *job)
 
 /* ---- lookups ---- */
 
-static void job_on_lookup(const workspace_response_t *res, void *ticket)
+static void job_on_lookup(api_resources_t *r, res_job_t *job, res_kind_t kind,
+                          const workspace_response_t *res)
 {
-    api_resources_t *r;
-    res_kind_t kind;
-    res_job_t *job = job_ticket_end(ticket, &r, &kind);
-    if (!job) return;
     res_step_t *s = &job->steps[kind];
     if (res->status >= 200 && res->status < 300) {
         s->existed = true;

@@ -1,7 +1,8 @@
 /*
- * respond - JSON responses and the one mapping from database failures to
- * HTTP statuses (DESIGN.md "Errors"). Clients get a status and a fixed,
- * safe message; the server's own text goes to the log with the request id.
+ * respond - the responses every resource file sends (JSON rows, a one-field
+ * object, 422 items) and the one mapping from database failures to HTTP
+ * statuses (DESIGN.md "Errors"). Clients get a status and a fixed, safe
+ * message; the server's own text goes to the log with the request id.
  */
 #include <string.h>
 
@@ -20,13 +21,35 @@ void api_send_json(http_exchange_t *ex, int status)
     http_exchange_send(ex, status, "application/json");
 }
 
-void api_send_detail(http_exchange_t *ex, int status, const char *detail)
+void api_send_field(http_exchange_t *ex, int status, const char *key, const char *value)
 {
     json_writer_t w;
     api_json_begin(ex, &w);
     jw_object_begin(&w);
-    jw_kv_string(&w, "detail", detail);
+    jw_kv_string(&w, key, value);
     jw_object_end(&w);
+    api_send_json(ex, status);
+}
+
+void api_send_detail(http_exchange_t *ex, int status, const char *detail)
+{
+    api_send_field(ex, status, "detail", detail);
+}
+
+void api_send_rows(http_exchange_t *ex, const api_table_t *t, const PGresult *res, int nrows)
+{
+    json_writer_t w;
+    api_json_begin(ex, &w);
+    api_encode_rows(&w, t, res, nrows);
+    api_send_json(ex, 200);
+}
+
+void api_send_row(http_exchange_t *ex, int status, const api_table_t *t, const PGresult *res,
+                  int row)
+{
+    json_writer_t w;
+    api_json_begin(ex, &w);
+    api_encode_row(&w, t, res, row);
     api_send_json(ex, status);
 }
 
@@ -45,6 +68,16 @@ void api_send_errors(http_exchange_t *ex, api_errors_t *e)
     jw_object_end(&w);
     api_errors_dispose(e);
     api_send_json(ex, 422);
+}
+
+bool api_send_errors_if_any(http_exchange_t *ex, api_errors_t *e)
+{
+    if (e->count == 0) {
+        api_errors_dispose(e);
+        return false;
+    }
+    api_send_errors(ex, e);
+    return true;
 }
 
 const char *api_credentials_detail(http_exchange_t *ex, const db_result_t *r)
@@ -90,9 +123,22 @@ void api_send_db_error(http_exchange_t *ex, const db_result_t *r)
     api_send_detail(ex, status, detail);
 }
 
+bool api_db_ok(http_exchange_t *ex, const db_result_t *r)
+{
+    http_exchange_note_pool_wait(ex, r->wait_ms);
+    if (r->status == DB_OK) return true;
+    api_send_db_error(ex, r);
+    return false;
+}
+
 int64_t api_result_int(const PGresult *res, int row, int col)
 {
     int64_t v = 0;
     api_parse_int(PQgetvalue(res, row, col), &v);
     return v;
+}
+
+const char *api_i64_text(http_exchange_t *ex, int64_t v)
+{
+    return arena_sprintf(http_exchange_arena(ex), "%lld", (long long)v);
 }

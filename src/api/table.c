@@ -24,8 +24,8 @@ static void table_quote_ident(buf_t *b, const char *s, size_t len)
     buf_append_char(b, '"');
 }
 
-int api_table_init(api_table_t *t, const char *qualified, const char *key,
-                   const api_column_t *cols, int ncols)
+int api_table_init(api_table_t *t, const char *qualified, const char *key, const api_column_t *cols,
+                   int ncols)
 {
     memset(t, 0, sizeof *t);
     buf_t b;
@@ -71,7 +71,8 @@ void api_table_dispose(api_table_t *t)
 {
     free(t->sql_name);
     free(t->select_list);
-    for (int i = 0; t->key_prefix && i < t->ncols; i++) free(t->key_prefix[i]);
+    for (int i = 0; t->key_prefix && i < t->ncols; i++)
+        free(t->key_prefix[i]);
     free(t->key_prefix);
     free(t->key_prefix_len);
     memset(t, 0, sizeof *t);
@@ -96,8 +97,8 @@ char *api_sql_get(const api_table_t *t)
 
 char *api_sql_keyset(const api_table_t *t)
 {
-    return table_sql("SELECT %s FROM %s WHERE \"%s\" > $1 ORDER BY \"%s\" LIMIT $2",
-                     t->select_list, t->sql_name, t->key, t->key);
+    return table_sql("SELECT %s FROM %s WHERE \"%s\" > $1 ORDER BY \"%s\" LIMIT $2", t->select_list,
+                     t->sql_name, t->key, t->key);
 }
 
 char *api_sql_offset(const api_table_t *t)
@@ -294,7 +295,8 @@ void api_encode_rows(json_writer_t *w, const api_table_t *t, const PGresult *res
     buf_t *b = w->out;
     for (int r = 0; r < nrows; r++) {
         size_t need = t->row_overhead + 1;
-        for (int c = 0; c < t->ncols; c++) need += (size_t)PQgetlength(res, r, c) + 4;
+        for (int c = 0; c < t->ncols; c++)
+            need += (size_t)PQgetlength(res, r, c) + 4;
         buf_reserve(b, need);
         if (r > 0) b->data[b->len++] = ',';
         for (int c = 0; c < t->ncols; c++) {

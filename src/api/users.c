@@ -14,7 +14,6 @@
  */
 #include <jansson.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "api/api_internal.h"
@@ -81,6 +80,7 @@ typedef struct users_req {
     http_exchange_t *ex;
     api_app_t *app;
     int64_t id, limit;
+    const char *msg; /* an update or delete: its answer's "msg", or NULL */
     const char **params;
 } users_req_t;
 
@@ -94,46 +94,27 @@ static users_req_t *users_req_new(http_exchange_t *ex, api_app_t *app, int npara
     return rq;
 }
 
-static const char *users_i64(http_exchange_t *ex, int64_t v)
+/* An update or delete is answered {"user_id": id[, "msg": rq->msg]}, or 404 without the user. */
+static void users_written_done(const db_result_t *r, void *data)
 {
-    return arena_sprintf(http_exchange_arena(ex), "%lld", (long long)v);
-}
-
-/* true when the statement succeeded; else the error has been answered. */
-static bool users_step_ok(users_req_t *rq, const db_result_t *r)
-{
-    http_exchange_note_pool_wait(rq->ex, r->wait_ms);
-    if (r->status == DB_OK) return true;
-    api_send_db_error(rq->ex, r);
-    return false;
-}
-
-static void users_not_found(users_req_t *rq)
-{
-    char detail[80];
-    snprintf(detail, sizeof detail, "User with id '%lld' not found", (long long)rq->id);
-    api_send_detail(rq->ex, 404, detail);
+    users_req_t *rq = data;
+    if (!api_db_ok(rq->ex, r)) return;
+    if (PQntuples(r->res) == 0) {
+        char detail[80];
+        snprintf(detail, sizeof detail, "User with id '%lld' not found", (long long)rq->id);
+        api_send_detail(rq->ex, 404, detail);
+        return;
+    }
+    json_writer_t w;
+    api_json_begin(rq->ex, &w);
+    jw_object_begin(&w);
+    jw_kv_int(&w, "user_id", rq->id);
+    if (rq->msg) jw_kv_string(&w, "msg", rq->msg);
+    jw_object_end(&w);
+    api_send_json(rq->ex, 200);
 }
 
 /* ---- body validation ---- */
-
-/* Adds one item at ["body", field] with the offending JSON value as input. */
-static void users_body_error(api_errors_t *e, const char *type, const char *field, const char *msg,
-                             const json_t *input, const char *ctx_json)
-{
-    buf_t loc;
-    buf_init(&loc);
-    json_writer_t w;
-    jw_init(&w, &loc);
-    jw_array_begin(&w);
-    jw_cstring(&w, "body");
-    jw_cstring(&w, field);
-    jw_array_end(&w);
-    char *in = api_json_text(input);
-    api_errors_add_raw(e, type, loc.data, msg, in, ctx_json);
-    free(in);
-    buf_dispose(&loc);
-}
 
 /* Checks one string against its field's rules; returns the value to store or NULL. */
 static const char *users_check_string(http_exchange_t *ex, const users_field_t *f, const json_t *v,
@@ -141,16 +122,11 @@ static const char *users_check_string(http_exchange_t *ex, const users_field_t *
 {
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
-    char msg[320], ctx[320];
-    if (f->max_length > 0 && api_utf8_chars(s, len) > (size_t)f->max_length) {
-        snprintf(msg, sizeof msg, "String should have at most %d characters", f->max_length);
-        snprintf(ctx, sizeof ctx, "{\"max_length\":%d}", f->max_length);
-        users_body_error(e, "string_too_long", f->name, msg, v, ctx);
-        return NULL;
-    }
+    if (!api_body_string_length(e, f->name, v, 0, f->max_length)) return NULL;
     if (f->kind == USERS_EMAIL) {
         char reason[256];
         if (!api_email_valid(s, len, reason, sizeof reason)) {
+            char msg[320];
             snprintf(msg, sizeof msg, "value is not a valid email address: %s", reason);
             buf_t b;
             buf_init(&b);
@@ -159,7 +135,7 @@ static const char *users_check_string(http_exchange_t *ex, const users_field_t *
             jw_object_begin(&w);
             jw_kv_string(&w, "reason", reason);
             jw_object_end(&w);
-            users_body_error(e, "value_error", f->name, msg, v, b.data);
+            api_errors_add_body(e, "value_error", f->name, msg, v, b.data);
             buf_dispose(&b);
             return NULL;
         }
@@ -167,20 +143,13 @@ static const char *users_check_string(http_exchange_t *ex, const users_field_t *
     if (f->kind == USERS_IP) {
         char ip[API_IP_MAX];
         if (!api_ip_normalize(s, len, ip)) {
-            users_body_error(e, "ip_any_address", f->name,
-                             "value is not a valid IPv4 or IPv6 address", v, NULL);
+            api_errors_add_body(e, "ip_any_address", f->name,
+                                "value is not a valid IPv4 or IPv6 address", v, NULL);
             return NULL;
         }
         return arena_strdup(http_exchange_arena(ex), ip);
     }
     return arena_strndup(http_exchange_arena(ex), s, len);
-}
-
-static bool users_declared(const char *key)
-{
-    for (int i = 0; i < USERS_NFIELDS; i++)
-        if (strcmp(users_fields[i].name, key) == 0) return true;
-    return false;
 }
 
 /* Validates the request body into out; items go to e. */
@@ -196,17 +165,12 @@ static void users_parse_body(http_exchange_t *ex, users_body_t *out, api_errors_
         out->set[i] = true;
         if (json_is_null(v)) continue;
         if (!json_is_string(v))
-            users_body_error(e, "string_type", f->name, "Input should be a valid string", v, NULL);
+            api_errors_add_body(e, "string_type", f->name, "Input should be a valid string", v,
+                                NULL);
         else
             out->value[i] = users_check_string(ex, f, v, e);
     }
-    const char *key;
-    json_t *v;
-    json_object_foreach(root, key, v)
-    {
-        if (!users_declared(key))
-            users_body_error(e, "extra_forbidden", key, "Extra inputs are not permitted", v, NULL);
-    }
+    api_body_forbid_extra(e, root, users_write_cols, USERS_NFIELDS);
     json_decref(root);
 }
 
@@ -221,11 +185,8 @@ static bool users_path_id(http_exchange_t *ex, int64_t *id, api_errors_t *e)
 static void users_get_done(const db_result_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!users_step_ok(rq, r)) return;
-    json_writer_t w;
-    api_json_begin(rq->ex, &w);
-    api_encode_rows(&w, &rq->app->users, r->res, PQntuples(r->res));
-    api_send_json(rq->ex, 200);
+    if (!api_db_ok(rq->ex, r)) return;
+    api_send_rows(rq->ex, &rq->app->users, r->res, PQntuples(r->res));
 }
 
 static void users_get_handler(http_exchange_t *ex, void *data)
@@ -234,17 +195,10 @@ static void users_get_handler(http_exchange_t *ex, void *data)
     api_errors_t e;
     api_errors_init(&e);
     int64_t id = 0;
-    if (!http_exchange_query(ex, param_id_query.name, NULL))
-        api_errors_add(&e, "missing", "query", param_id_query.name, "Field required", NULL, NULL);
-    else
-        api_query_int(ex, &param_id_query, &id, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_query_present(ex, &param_id_query, &e)) api_query_int(ex, &param_id_query, &id, &e);
+    if (api_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, 1);
-    rq->params[0] = users_i64(ex, id);
+    rq->params[0] = api_i64_text(ex, id);
     db_pool_query(app->pool, app->users_sql.get, 1, rq->params, users_get_done, rq);
 }
 
@@ -253,7 +207,7 @@ static void users_get_handler(http_exchange_t *ex, void *data)
 static void users_create_done(const db_result_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!users_step_ok(rq, r)) return;
+    if (!api_db_ok(rq->ex, r)) return;
     json_writer_t w;
     api_json_begin(rq->ex, &w);
     jw_object_begin(&w);
@@ -271,11 +225,7 @@ static void users_create_handler(http_exchange_t *ex, void *data)
     api_errors_init(&e);
     users_body_t body;
     users_parse_body(ex, &body, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, USERS_NFIELDS);
     for (int i = 0; i < USERS_NFIELDS; i++)
         rq->params[i] = body.value[i];
@@ -284,22 +234,6 @@ static void users_create_handler(http_exchange_t *ex, void *data)
 }
 
 /* ---- PUT /user/{id} ---- */
-
-static void users_update_done(const db_result_t *r, void *data)
-{
-    users_req_t *rq = data;
-    if (!users_step_ok(rq, r)) return;
-    if (PQntuples(r->res) == 0) {
-        users_not_found(rq);
-        return;
-    }
-    json_writer_t w;
-    api_json_begin(rq->ex, &w);
-    jw_object_begin(&w);
-    jw_kv_int(&w, "user_id", rq->id);
-    jw_object_end(&w);
-    api_send_json(rq->ex, 200);
-}
 
 static void users_update_handler(http_exchange_t *ex, void *data)
 {
@@ -311,40 +245,19 @@ static void users_update_handler(http_exchange_t *ex, void *data)
     /* FastAPI validates the path and the body together and reports both. */
     users_path_id(ex, &id, &e);
     users_parse_body(ex, &body, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_send_errors_if_any(ex, &e)) return;
     int nparams = 1 + 2 * USERS_NFIELDS;
     users_req_t *rq = users_req_new(ex, app, nparams);
     rq->id = id;
-    rq->params[0] = users_i64(ex, id);
+    rq->params[0] = api_i64_text(ex, id);
     for (int i = 0; i < USERS_NFIELDS; i++) {
         rq->params[1 + 2 * i] = body.set[i] ? "true" : "false";
         rq->params[2 + 2 * i] = body.value[i];
     }
-    db_pool_query(app->pool, app->users_sql.update, nparams, rq->params, users_update_done, rq);
+    db_pool_query(app->pool, app->users_sql.update, nparams, rq->params, users_written_done, rq);
 }
 
 /* ---- DELETE /user/{id} ---- */
-
-static void users_delete_done(const db_result_t *r, void *data)
-{
-    users_req_t *rq = data;
-    if (!users_step_ok(rq, r)) return;
-    if (PQntuples(r->res) == 0) {
-        users_not_found(rq);
-        return;
-    }
-    json_writer_t w;
-    api_json_begin(rq->ex, &w);
-    jw_object_begin(&w);
-    jw_kv_int(&w, "user_id", rq->id);
-    jw_kv_string(&w, "msg", "record deleted");
-    jw_object_end(&w);
-    api_send_json(rq->ex, 200);
-}
 
 static void users_delete_handler(http_exchange_t *ex, void *data)
 {
@@ -352,15 +265,13 @@ static void users_delete_handler(http_exchange_t *ex, void *data)
     api_errors_t e;
     api_errors_init(&e);
     int64_t id = 0;
-    if (!users_path_id(ex, &id, &e)) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    users_path_id(ex, &id, &e);
+    if (api_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, 1);
     rq->id = id;
-    rq->params[0] = users_i64(ex, id);
-    db_pool_query(app->pool, app->users_sql.del, 1, rq->params, users_delete_done, rq);
+    rq->msg = "record deleted";
+    rq->params[0] = api_i64_text(ex, id);
+    db_pool_query(app->pool, app->users_sql.del, 1, rq->params, users_written_done, rq);
 }
 
 /* ---- GET /users/ : keyset list, limit+1 rows fetched to know whether more remain ---- */
@@ -368,7 +279,7 @@ static void users_delete_handler(http_exchange_t *ex, void *data)
 static void users_list_done(const db_result_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!users_step_ok(rq, r)) return;
+    if (!api_db_ok(rq->ex, r)) return;
     int n = PQntuples(r->res);
     if (n > rq->limit) {
         n = (int)rq->limit;
@@ -377,10 +288,7 @@ static void users_list_done(const db_result_t *r, void *data)
             (long long)api_result_int(r->res, n - 1, 0), (long long)rq->limit);
         http_exchange_add_header(rq->ex, "Link", link);
     }
-    json_writer_t w;
-    api_json_begin(rq->ex, &w);
-    api_encode_rows(&w, &rq->app->users, r->res, n);
-    api_send_json(rq->ex, 200);
+    api_send_rows(rq->ex, &rq->app->users, r->res, n);
 }
 
 static void users_list_handler(http_exchange_t *ex, void *data)
@@ -391,15 +299,11 @@ static void users_list_handler(http_exchange_t *ex, void *data)
     int64_t after = 0, limit = 0;
     api_query_int(ex, &param_limit, &limit, &e);
     api_query_int(ex, &param_after, &after, &e);
-    if (e.count) {
-        api_send_errors(ex, &e);
-        return;
-    }
-    api_errors_dispose(&e);
+    if (api_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, 2);
     rq->limit = limit;
-    rq->params[0] = users_i64(ex, after);
-    rq->params[1] = users_i64(ex, limit + 1);
+    rq->params[0] = api_i64_text(ex, after);
+    rq->params[1] = api_i64_text(ex, limit + 1);
     db_pool_query(app->pool, app->users_sql.list, 2, rq->params, users_list_done, rq);
 }
 
@@ -470,31 +374,21 @@ static const api_route_t users_routes[] = {
 
 /* ---- registration ---- */
 
-static int users_prepare(api_app_t *app, char *sql, int nparams, db_stmt_kind_t kind)
-{
-    int id = db_pool_add_statement(app->pool, sql, nparams, kind);
-    free(sql);
-    return id;
-}
-
 int api_users_register(api_app_t *app, router_t *r)
 {
     api_table_t *t = &app->users;
     if (api_table_init(t, app->cfg->users_table, "id", users_columns,
                        (int)(sizeof users_columns / sizeof users_columns[0])) != 0)
         return -1;
-    app->users_sql.get = users_prepare(app, api_sql_get(t), 1, DB_STMT_READ);
-    app->users_sql.list = users_prepare(app, api_sql_keyset(t), 2, DB_STMT_READ);
-    app->users_sql.insert = users_prepare(app, api_sql_insert(t, users_write_cols, USERS_NFIELDS),
-                                          USERS_NFIELDS, DB_STMT_WRITE);
+    app->users_sql.get = api_prepare(app, api_sql_get(t), 1, DB_STMT_READ);
+    app->users_sql.list = api_prepare(app, api_sql_keyset(t), 2, DB_STMT_READ);
+    app->users_sql.insert = api_prepare(app, api_sql_insert(t, users_write_cols, USERS_NFIELDS),
+                                        USERS_NFIELDS, DB_STMT_WRITE);
     app->users_sql.update =
-        users_prepare(app, api_sql_update_partial(t, users_write_cols, USERS_NFIELDS),
-                      1 + 2 * USERS_NFIELDS, DB_STMT_WRITE);
-    app->users_sql.del = users_prepare(app, api_sql_delete(t), 1, DB_STMT_WRITE);
-
-    for (size_t i = 0; i < sizeof users_routes / sizeof users_routes[0]; i++) {
-        const api_route_t *rt = &users_routes[i];
-        if (router_add(r, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
-    }
+        api_prepare(app, api_sql_update_partial(t, users_write_cols, USERS_NFIELDS),
+                    1 + 2 * USERS_NFIELDS, DB_STMT_WRITE);
+    app->users_sql.del = api_prepare(app, api_sql_delete(t), 1, DB_STMT_WRITE);
+    if (api_add_routes(app, r, users_routes, sizeof users_routes / sizeof users_routes[0]) != 0)
+        return -1;
     return router_add(r, HTTP_GET, "/users", users_list_redirect, app, NULL);
 }

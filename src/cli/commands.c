@@ -42,8 +42,7 @@ static int cli_parse_i64(const char *s, const char *what, int64_t min, int64_t *
     char *end;
     long long v = strtoll(s, &end, 10);
     if (!*s || *end || v < min) {
-        fprintf(stderr, "lakeapi: invalid %s '%s' (an integer >= %lld)\n", what, s,
-                (long long)min);
+        fprintf(stderr, "lakeapi: invalid %s '%s' (an integer >= %lld)\n", what, s, (long long)min);
         return -1;
     }
     *out = v;

@@ -86,7 +86,8 @@ static int data_load(PGconn *c, const config_t *cfg, const data_options_t *o, co
     if (loader_schema(c, &t, err, sizeof err) != 0) goto fail;
     if (all || !strcmp(which, "orders")) {
         snprintf(want, sizeof want, "sf=%g", o->sf);
-        if (force || loader_loaded(c, cfg->orders_table, have, sizeof have) != 1 || strcmp(have, want)) {
+        if (force || loader_loaded(c, cfg->orders_table, have, sizeof have) != 1 ||
+            strcmp(have, want)) {
             double t0 = data_now();
             if (loader_load_orders(c, cfg->orders_table, o->sf, data_progress, &t0, err,
                                    sizeof err) != 0)
@@ -97,9 +98,9 @@ static int data_load(PGconn *c, const config_t *cfg, const data_options_t *o, co
         }
     }
     if (all || !strcmp(which, "users")) {
-        snprintf(want, sizeof want, "rows=%lld seed=%lld", (long long)o->users,
-                 (long long)o->seed);
-        if (force || loader_loaded(c, cfg->users_table, have, sizeof have) != 1 || strcmp(have, want)) {
+        snprintf(want, sizeof want, "rows=%lld seed=%lld", (long long)o->users, (long long)o->seed);
+        if (force || loader_loaded(c, cfg->users_table, have, sizeof have) != 1 ||
+            strcmp(have, want)) {
             double t0 = data_now();
             if (loader_load_users(c, cfg->users_table, o->users, (uint64_t)o->seed, data_progress,
                                   &t0, err, sizeof err) != 0)

@@ -35,7 +35,8 @@ int cli_load_config(config_t *cfg, int argc, char **argv)
     char err[512];
     config_init(cfg);
     /* argv[0] is the subcommand itself: the settings flags follow it. */
-    if (config_load(cfg, argc - 1, argv + 1, config_process_getenv, NULL, ".env", err, sizeof err) != 0) {
+    if (config_load(cfg, argc - 1, argv + 1, config_process_getenv, NULL, ".env", err,
+                    sizeof err) != 0) {
         fprintf(stderr, "lakeapi: %s\n", err);
         return -1;
     }

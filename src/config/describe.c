@@ -137,22 +137,6 @@ char *config_mask_url(const char *url)
 
 /* ---- describe ---------------------------------------------------------------- */
 
-static const char *config_level_name(log_level_t level)
-{
-    switch (level) {
-    case LOG_DEBUG:
-        return "debug";
-    case LOG_INFO:
-        return "info";
-    case LOG_WARN:
-        return "warning";
-    case LOG_ERROR:
-        return "error";
-    default:
-        return "off";
-    }
-}
-
 static void config_describe_one(const config_t *c, const config_setting_t *s, buf_t *out)
 {
     const void *field = (const char *)c + s->offset;
@@ -172,7 +156,7 @@ static void config_describe_one(const config_t *c, const config_setting_t *s, bu
         buf_printf(out, "%s\n", *(const bool *)field ? "true" : "false");
         return;
     case CONFIG_LOG_LEVEL:
-        buf_printf(out, "%s\n", config_level_name(*(const log_level_t *)field));
+        buf_printf(out, "%s\n", log_level_name(*(const log_level_t *)field));
         return;
     default:
         str = *(char *const *)field;

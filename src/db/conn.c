@@ -10,7 +10,7 @@
  * lazily means a missing table fails only the queries that use it (with the
  * real error), not every connection at login, and a table created later
  * works without a restart. The connection runs in libpq pipeline mode for its whole life:
- * db_conn_send_batch() writes N queries and one Sync, and results are matched
+ * db_conn_send_batch() writes a batch of queries and one Sync, and results are matched
  * to the in-flight FIFO in order as they arrive.
  *
  * Failure handling lives here because only the connection knows what it had
@@ -191,20 +191,18 @@ static int conn_flush(db_conn_t *c)
     return conn_watch(c, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
 }
 
-void db_conn_send_batch(db_conn_t *c, db_query_t *first, int n)
+void db_conn_send_batch(db_conn_t *c, db_query_t *first)
 {
     db_pool_t *p = c->pool;
-    db_query_t *q = first;
     uint64_t now = db_pool_now_ns();
-    for (int i = 0; i < n; i++) {
-        db_query_t *next = q->next;
+    for (db_query_t *q = first, *next; q; q = next) {
+        next = q->next; /* pushing the query in flight relinks it */
         q->sent_ns = now;
         const char *name = p->stmts[q->stmt].name;
-        q->sync_after = (i == n - 1);
+        q->sync_after = (next == NULL);
         bool ok = true;
         if (!c->prepared[q->stmt]) {
-            ok = PQsendPrepare(c->pg, name, p->stmts[q->stmt].sql, p->stmts[q->stmt].nparams,
-                               NULL);
+            ok = PQsendPrepare(c->pg, name, p->stmts[q->stmt].sql, p->stmts[q->stmt].nparams, NULL);
             conn_push_inflight(c, conn_internal_step(c, q->stmt));
             c->prepared[q->stmt] = 1;
         }
@@ -219,15 +217,11 @@ void db_conn_send_batch(db_conn_t *c, db_query_t *first, int n)
             ok = PQpipelineSync(c->pg);
         }
         if (!ok) {
-            /* Hand the queries not yet pushed back before failing the connection. */
-            for (db_query_t *r = next; i + 1 < n; i++, r = next) {
-                next = r->next;
-                db_pool_requeue(p, r);
-            }
+            /* Hand the queries not yet pushed back, in order, before failing the connection. */
+            if (next) db_pool_requeue_list(p, next);
             conn_fail_libpq(c, "send failed");
             return;
         }
-        q = next;
     }
     c->last_used_ns = db_pool_now_ns();
     if (!PQpipelineSync(c->pg) || conn_flush(c) != 0) conn_fail_libpq(c, "send failed");
@@ -463,8 +457,7 @@ static void conn_on_timeout(uv_timer_t *t)
  * shutdown during a slow mint): the connection then stays allocated until
  * this answer, which frees it.
  */
-static void conn_on_password(const char *password, double expires_at, const char *error,
-                             void *data)
+static void conn_on_password(const char *password, double expires_at, const char *error, void *data)
 {
     db_conn_t *c = data;
     c->cred_pending = false;

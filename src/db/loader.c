@@ -129,6 +129,25 @@ static void ld_rollback(PGconn *c)
     PQclear(r);
 }
 
+/* BEGIN, then settings (SET LOCAL ...; NULL for none); rolled back when the settings fail. */
+static int ld_begin(PGconn *c, const char *settings, char *err, size_t errlen)
+{
+    if (ld_exec(c, "BEGIN", err, errlen) != 0) return -1;
+    if (settings && ld_exec(c, settings, err, errlen) != 0) {
+        ld_rollback(c);
+        return -1;
+    }
+    return 0;
+}
+
+/* Ends a transaction: COMMIT when rc is 0, else (or when COMMIT fails) ROLLBACK. 0: committed. */
+static int ld_end(PGconn *c, int rc, char *err, size_t errlen)
+{
+    if (rc == 0 && ld_exec(c, "COMMIT", err, errlen) == 0) return 0;
+    ld_rollback(c);
+    return -1;
+}
+
 /* ---- names ---- */
 
 /* A table name resolved to its schema, with every identifier the load needs, quoted. */
@@ -454,39 +473,40 @@ static int ld_copy(PGconn *c, const ld_name_t *n, const ld_job_t *job, loader_pr
     return rc;
 }
 
+/* An identity key continues after the loaded rows. */
+static int ld_stage_sequence(PGconn *c, const ld_name_t *n, const ld_job_t *job, char *err,
+                             size_t errlen)
+{
+    buf_t sql;
+    buf_init(&sql);
+    buf_printf(&sql, "SELECT setval(pg_get_serial_sequence($1, '%s'), max(%s)) FROM %s", job->key,
+               job->key, n->stage);
+    const char *param = n->stage;
+    int rc = ld_run(c, sql.data, 1, &param, NULL, err, errlen);
+    buf_dispose(&sql);
+    return rc;
+}
+
 /* Transaction 1: a complete, indexed, analyzed staging table, committed. */
 static int ld_stage(PGconn *c, const ld_name_t *n, const ld_job_t *job, loader_progress_fn progress,
                     void *data, char *err, size_t errlen)
 {
-    if (ld_exec(c, "BEGIN", err, errlen) != 0) return -1;
     /* The final swap commits synchronously, which also flushes this transaction's WAL. */
-    if (ld_exec(c,
-                "SET LOCAL client_min_messages = warning; SET LOCAL synchronous_commit = off; "
-                "SET LOCAL maintenance_work_mem = '512MB'",
-                err, errlen) != 0 ||
-        ld_execf(c, err, errlen, "DROP TABLE IF EXISTS %s", n->stage) != 0 ||
+    if (ld_begin(c,
+                 "SET LOCAL client_min_messages = warning; SET LOCAL synchronous_commit = off; "
+                 "SET LOCAL maintenance_work_mem = '512MB'",
+                 err, errlen) != 0)
+        return -1;
+    int rc = 0;
+    if (ld_execf(c, err, errlen, "DROP TABLE IF EXISTS %s", n->stage) != 0 ||
         ld_execf(c, err, errlen, "CREATE TABLE %s (%s)", n->stage, job->columns) != 0 ||
         ld_copy(c, n, job, progress, data, err, errlen) != 0 ||
         ld_execf(c, err, errlen, "ALTER TABLE %s ADD CONSTRAINT %s PRIMARY KEY (%s)", n->stage,
                  n->stage_pkey, job->key) != 0)
-        goto fail;
-    if (job->identity) {
-        buf_t sql;
-        buf_init(&sql);
-        buf_printf(&sql, "SELECT setval(pg_get_serial_sequence($1, '%s'), max(%s)) FROM %s",
-                   job->key, job->key, n->stage);
-        const char *param = n->stage;
-        int rc = ld_run(c, sql.data, 1, &param, NULL, err, errlen);
-        buf_dispose(&sql);
-        if (rc != 0) goto fail;
-    }
-    if (ld_execf(c, err, errlen, "ANALYZE %s", n->stage) != 0 ||
-        ld_exec(c, "COMMIT", err, errlen) != 0)
-        goto fail;
-    return 0;
-fail:
-    ld_rollback(c);
-    return -1;
+        rc = -1;
+    if (rc == 0 && job->identity) rc = ld_stage_sequence(c, n, job, err, errlen);
+    if (rc == 0) rc = ld_execf(c, err, errlen, "ANALYZE %s", n->stage);
+    return ld_end(c, rc, err, errlen);
 }
 
 /*
@@ -545,45 +565,39 @@ static int ld_copy_grants(PGconn *c, const ld_name_t *n, char *err, size_t errle
     return rc;
 }
 
+/* The identity sequence follows its table's name (when that name is free). */
+static int ld_swap_sequence(PGconn *c, const ld_name_t *n, char *err, size_t errlen)
+{
+    PGresult *r;
+    const char *param = n->table;
+    if (ld_run(c, "SELECT pg_get_serial_sequence($1, 'id')", 1, &param, &r, err, errlen) != 0)
+        return -1;
+    int rc = PQgetisnull(r, 0, 0) ? 0
+                                  : ld_rename_if_free(c, "SEQUENCE", PQgetvalue(r, 0, 0), n->seq,
+                                                      n->seq_rel, err, errlen);
+    PQclear(r);
+    return rc;
+}
+
 /* Transaction 2, short: the staging table (key, sequence) replaces the table; meta record. */
 static int ld_swap(PGconn *c, const ld_name_t *n, const ld_job_t *job, char *err, size_t errlen)
 {
-    if (ld_exec(c, "BEGIN", err, errlen) != 0) return -1;
-    if (ld_exec(c, "SET LOCAL client_min_messages = warning", err, errlen) != 0 ||
-        ld_copy_grants(c, n, err, errlen) != 0 ||
+    if (ld_begin(c, "SET LOCAL client_min_messages = warning", err, errlen) != 0) return -1;
+    int rc = 0;
+    if (ld_copy_grants(c, n, err, errlen) != 0 ||
         ld_execf(c, err, errlen, "DROP TABLE IF EXISTS %s", n->table) != 0 ||
         ld_execf(c, err, errlen, "ALTER TABLE %s RENAME TO %s", n->stage, n->name_q) != 0 ||
         ld_rename_if_free(c, "INDEX", n->stage_pkey_rel, n->pkey, n->pkey_rel, err, errlen) != 0)
-        goto fail;
-    if (job->identity) {
-        PGresult *r;
-        const char *param = n->table;
-        if (ld_run(c, "SELECT pg_get_serial_sequence($1, 'id')", 1, &param, &r, err, errlen) != 0)
-            goto fail;
-        int rc = PQgetisnull(r, 0, 0) ? 0
-                                      : ld_rename_if_free(c, "SEQUENCE", PQgetvalue(r, 0, 0),
-                                                          n->seq, n->seq_rel, err, errlen);
-        PQclear(r);
-        if (rc != 0) goto fail;
-    }
-    if (ld_record(c, n->table, job->what, job->value, false, err, errlen) != 0 ||
-        ld_exec(c, "COMMIT", err, errlen) != 0)
-        goto fail;
-    return 0;
-fail:
-    ld_rollback(c);
-    return -1;
+        rc = -1;
+    if (rc == 0 && job->identity) rc = ld_swap_sequence(c, n, err, errlen);
+    if (rc == 0) rc = ld_record(c, n->table, job->what, job->value, false, err, errlen);
+    return ld_end(c, rc, err, errlen);
 }
 
 static int ld_ensure_meta(PGconn *c, char *err, size_t errlen)
 {
-    if (ld_exec(c, "BEGIN", err, errlen) != 0) return -1;
-    if (ld_exec(c, "SET LOCAL client_min_messages = warning", err, errlen) != 0 ||
-        ld_exec(c, ld_meta_ddl, err, errlen) != 0 || ld_exec(c, "COMMIT", err, errlen) != 0) {
-        ld_rollback(c);
-        return -1;
-    }
-    return 0;
+    if (ld_begin(c, "SET LOCAL client_min_messages = warning", err, errlen) != 0) return -1;
+    return ld_end(c, ld_exec(c, ld_meta_ddl, err, errlen), err, errlen);
 }
 
 /* The whole replace of one table, under a per-table advisory lock. */
@@ -704,19 +718,17 @@ int loader_schema(PGconn *c, const loader_tables_t *t, char *err, size_t errlen)
 {
     const char *orders = t && t->orders ? t->orders : LD_DEFAULT_ORDERS;
     const char *users = t && t->users ? t->users : LD_DEFAULT_USERS;
-    if (ld_exec(c, "BEGIN", err, errlen) != 0) return -1;
-    if (ld_exec(c, "SET LOCAL client_min_messages = warning", err, errlen) != 0 ||
-        ld_create_table(c, orders, LD_ORDERS_COLUMNS, "o_orderkey", err, errlen) != 0 ||
+    if (ld_begin(c, "SET LOCAL client_min_messages = warning", err, errlen) != 0) return -1;
+    int rc = 0;
+    if (ld_create_table(c, orders, LD_ORDERS_COLUMNS, "o_orderkey", err, errlen) != 0 ||
         ld_create_table(c, users, LD_USERS_COLUMNS, "id", err, errlen) != 0 ||
         ld_exec(c,
                 "CREATE TABLE IF NOT EXISTS public.notes (id serial PRIMARY KEY, content text NOT "
                 "NULL, created_at timestamp DEFAULT now())",
                 err, errlen) != 0 ||
-        ld_exec(c, ld_meta_ddl, err, errlen) != 0 || ld_exec(c, "COMMIT", err, errlen) != 0) {
-        ld_rollback(c);
-        return -1;
-    }
-    return 0;
+        ld_exec(c, ld_meta_ddl, err, errlen) != 0)
+        rc = -1;
+    return ld_end(c, rc, err, errlen);
 }
 
 /*
@@ -725,7 +737,7 @@ int loader_schema(PGconn *c, const loader_tables_t *t, char *err, size_t errlen)
  */
 int loader_load_notes(PGconn *c, char *err, size_t errlen)
 {
-    if (ld_exec(c, "BEGIN", err, errlen) != 0) return -1;
+    if (ld_begin(c, NULL, err, errlen) != 0) return -1;
     PGresult *r = NULL;
     if (ld_exec(c, "LOCK TABLE public.notes IN SHARE ROW EXCLUSIVE MODE", err, errlen) != 0 ||
         ld_run(c,
@@ -734,18 +746,13 @@ int loader_load_notes(PGconn *c, char *err, size_t errlen)
                "(3, 'Data fetched from your database')) AS s(i, v) "
                "WHERE NOT EXISTS (SELECT 1 FROM public.notes) ORDER BY i",
                0, NULL, &r, err, errlen) != 0)
-        goto fail;
+        return ld_end(c, -1, err, errlen);
     bool inserted = strcmp(PQcmdTuples(r), "0") != 0;
     PQclear(r);
     /* Rows already there (seeded before, or the user's own) count as loaded too. */
-    if (ld_record(c, "\"public\".\"notes\"", "notes", inserted ? "rows=3" : "existing rows",
-                  !inserted, err, errlen) != 0)
-        goto fail;
-    if (ld_exec(c, "COMMIT", err, errlen) != 0) goto fail;
-    return 0;
-fail:
-    ld_rollback(c);
-    return -1;
+    int rc = ld_record(c, "\"public\".\"notes\"", "notes", inserted ? "rows=3" : "existing rows",
+                       !inserted, err, errlen);
+    return ld_end(c, rc, err, errlen);
 }
 
 int loader_loaded(PGconn *c, const char *table, char *value_out, size_t n)

@@ -22,12 +22,12 @@
 
 #include "db/pool_internal.h"
 
-#define POOL_TICK_MS           50
-#define POOL_BACKOFF_MIN_MS    50
-#define POOL_BACKOFF_MAX_MS    500
-#define POOL_OVERFLOW_IDLE_NS  (5ULL * 1000000000ULL)
-#define POOL_TOKEN_MARGIN_S    120.0 /* recycle this long before a token expires */
-#define POOL_STALL_NS          (10ULL * 1000000ULL) /* a head query out longer is "slow" */
+#define POOL_TICK_MS          50
+#define POOL_BACKOFF_MIN_MS   50
+#define POOL_BACKOFF_MAX_MS   500
+#define POOL_OVERFLOW_IDLE_NS (5ULL * 1000000000ULL)
+#define POOL_TOKEN_MARGIN_S   120.0                /* recycle this long before a token expires */
+#define POOL_STALL_NS         (10ULL * 1000000ULL) /* a head query out longer is "slow" */
 
 uint64_t db_pool_now_ns(void)
 {
@@ -127,7 +127,8 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
 {
     db_query_t *last = head;
     int n = 1;
-    for (; last->next; last = last->next) n++;
+    for (; last->next; last = last->next)
+        n++;
     last->next = p->q_head;
     if (!p->q_head) p->q_tail = last;
     p->q_head = head;
@@ -140,7 +141,10 @@ void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresul
 {
     if (q->stmt >= 0 && q->cb) {
         db_result_t r = {
-            .status = st, .res = res, .sqlstate = sqlstate, .message = message,
+            .status = st,
+            .res = res,
+            .sqlstate = sqlstate,
+            .message = message,
             .wait_ms = q->wait_ms,
         };
         q->cb(&r, q->data);
@@ -238,13 +242,14 @@ static void pool_dispatch(uv_prepare_t *h)
             if (i == n - 1) {
                 p->q_head = next;
                 if (!next) p->q_tail = NULL;
+                q->next = NULL; /* the batch is a list of its own */
             }
             q = next;
         }
         p->waiting -= n;
         p->stats.queries += (uint64_t)n;
         p->stats.batches++;
-        db_conn_send_batch(c, first, n);
+        db_conn_send_batch(c, first);
     }
     if (p->q_head) {
         int usable;
@@ -398,8 +403,8 @@ void db_pool_start(db_pool_t *p)
     db_conn_open(p);
 }
 
-void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values,
-                   db_result_fn cb, void *data)
+void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
+                   void *data)
 {
     db_query_t *q = pool_query_alloc(p);
     q->stmt = stmt;
@@ -458,7 +463,8 @@ void db_pool_free(db_pool_t *p)
         n = q->next;
         free(q);
     }
-    for (int i = 0; i < p->nstmts; i++) free(p->stmts[i].sql);
+    for (int i = 0; i < p->nstmts; i++)
+        free(p->stmts[i].sql);
     free(p->stmts);
     free(p);
 }

@@ -13,18 +13,18 @@ typedef struct db_conn db_conn_t;
 /* A queued or in-flight query. Recycled through the pool's freelist. */
 struct db_query {
     db_query_t *next;
-    int stmt;                   /* statement id, or -1 for internal steps (below) */
-    int prepares;               /* internal step preparing this statement id, or -1 (setup) */
+    int stmt;     /* statement id, or -1 for internal steps (below) */
+    int prepares; /* internal step preparing this statement id, or -1 (setup) */
     int nparams;
-    const char *const *values;  /* borrowed from the caller until the callback */
+    const char *const *values; /* borrowed from the caller until the callback */
     db_result_fn cb;
     void *data;
-    uint64_t enqueued_ns;       /* first time queued, for wait_ms and the acquire timeout */
-    uint64_t sent_ns;           /* when it was written to its connection */
+    uint64_t enqueued_ns; /* first time queued, for wait_ms and the acquire timeout */
+    uint64_t sent_ns;     /* when it was written to its connection */
     double wait_ms;
-    int retries;                /* re-runs after a batch failed elsewhere or a lost connection */
-    bool sync_after;            /* the batch's Sync follows this query */
-    PGresult *res;              /* its result while held */
+    int retries;     /* re-runs after a batch failed elsewhere or a lost connection */
+    bool sync_after; /* the batch's Sync follows this query */
+    PGresult *res;   /* its result while held */
 };
 
 typedef enum {
@@ -32,27 +32,27 @@ typedef enum {
     CONN_CONNECTING,  /* PQconnectPoll in progress */
     CONN_SETUP,       /* preparing statements */
     CONN_READY,
-    CONN_CLOSED,      /* handles closing; freed by the close callback */
+    CONN_CLOSED, /* handles closing; freed by the close callback */
 } db_conn_state_t;
 
 struct db_conn {
     db_pool_t *pool;
     db_conn_t *next;
     PGconn *pg;
-    uv_poll_t *poll;   /* NULL until connecting; replaced if libpq changes sockets */
+    uv_poll_t *poll; /* NULL until connecting; replaced if libpq changes sockets */
     int poll_fd;
     int poll_events;
-    uv_timer_t timer;  /* connect timeout */
+    uv_timer_t timer; /* connect timeout */
     db_conn_state_t state;
     db_query_t *head, *tail; /* in flight, in send order */
     int inflight;
-    bool expect_sync;  /* the head query's batch Sync result is next */
-    bool batch_failed; /* a statement of the current batch failed */
+    bool expect_sync;                  /* the head query's batch Sync result is next */
+    bool batch_failed;                 /* a statement of the current batch failed */
     db_query_t *held_head, *held_tail; /* completed writes awaiting their batch's Sync */
-    bool password_retry_done; /* re-minted once after 28P01 */
-    bool cred_pending; /* the credential provider has not answered yet */
-    unsigned char *prepared; /* per statement id: prepared on this connection */
-    bool retiring;     /* takes no new queries; closes when drained */
+    bool password_retry_done;          /* re-minted once after 28P01 */
+    bool cred_pending;                 /* the credential provider has not answered yet */
+    unsigned char *prepared;           /* per statement id: prepared on this connection */
+    bool retiring;                     /* takes no new queries; closes when drained */
     uint64_t born_ns;
     uint64_t last_used_ns;
     double token_expires_at;
@@ -67,7 +67,7 @@ struct db_pool {
         char name[16];
         int nparams;
         db_stmt_kind_t kind;
-    } *stmts;
+    } * stmts;
     int nstmts;
     db_query_t *q_head, *q_tail; /* waiting for a connection */
     int waiting;
@@ -101,8 +101,8 @@ uint64_t db_pool_now_ns(void);
 
 /* conn.c */
 db_conn_t *db_conn_open(db_pool_t *p);
-/* Sends queries (already unlinked from the pool queue) as one batch. */
-void db_conn_send_batch(db_conn_t *c, db_query_t *first, int n);
+/* Sends a NULL-terminated list of queries (already unlinked from the pool queue) as one batch. */
+void db_conn_send_batch(db_conn_t *c, db_query_t *first);
 /* Fails or requeues everything in flight and starts closing. */
 void db_conn_close(db_conn_t *c, db_status_t st, const char *why);
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "lakeapi/gen.h"
+#include "gen/put.h"
 #include "gen/tpch_internal.h"
 
 #define TPCH_DATE_COUNT  2406  /* orderdate offsets 0..2405 from 1992-01-01 */
@@ -207,25 +208,6 @@ static void tpch_row(const gen_tpch_t *g, const int64_t st[S_COUNT], tpch_row_t 
 
 /* ---- formatting ---- */
 
-static char *tpch_put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
-    return p;
-}
-
-static char *tpch_put(char *p, const char *s, size_t len)
-{
-    memcpy(p, s, len);
-    return p + len;
-}
-
 /* COPY text escaping; the pool has none of these bytes, but a comment is data. */
 static char *tpch_put_escaped(char *p, const char *s, size_t len)
 {
@@ -259,22 +241,22 @@ static char *tpch_put_escaped(char *p, const char *s, size_t len)
 static char *tpch_format(const gen_tpch_t *g, const tpch_row_t *r, bool copy, char *p)
 {
     char sep = copy ? '\t' : '|';
-    p = tpch_put_u64(p, (uint64_t)gen_tpch_orderkey(r->ordinal));
+    p = gen_put_u64(p, (uint64_t)gen_tpch_orderkey(r->ordinal));
     *p++ = sep;
-    p = tpch_put_u64(p, (uint64_t)r->custkey);
+    p = gen_put_u64(p, (uint64_t)r->custkey);
     *p++ = sep;
     *p++ = r->status;
     *p++ = sep;
-    p = tpch_put_u64(p, (uint64_t)(r->cents / 100));
+    p = gen_put_u64(p, (uint64_t)(r->cents / 100));
     *p++ = '.';
     *p++ = (char)('0' + r->cents % 100 / 10);
     *p++ = (char)('0' + r->cents % 10);
     *p++ = sep;
-    p = tpch_put(p, g->dates[r->date_off], 10);
+    p = gen_put(p, g->dates[r->date_off], 10);
     *p++ = sep;
-    p = tpch_put(p, tpch_priorities[r->prio].text, tpch_priorities[r->prio].len);
+    p = gen_put(p, tpch_priorities[r->prio].text, tpch_priorities[r->prio].len);
     *p++ = sep;
-    p = tpch_put(p, "Clerk#", 6);
+    p = gen_put(p, "Clerk#", 6);
     int64_t clerk = r->clerk;
     for (int k = 8; k >= 0; k--) {
         p[k] = (char)('0' + clerk % 10);
@@ -288,7 +270,7 @@ static char *tpch_format(const gen_tpch_t *g, const tpch_row_t *r, bool copy, ch
     if (copy) {
         p = tpch_put_escaped(p, cmnt, (size_t)r->cmnt_len);
     } else {
-        p = tpch_put(p, cmnt, (size_t)r->cmnt_len);
+        p = gen_put(p, cmnt, (size_t)r->cmnt_len);
         *p++ = '|';
     }
     *p++ = '\n';

@@ -124,7 +124,8 @@ static void pool_compile(pool_dist_t *d, const pool_entry_t *list, size_t n, con
     d->total = (double)cum;
 }
 
-#define POOL_COMPILE(d, list, suffix) pool_compile(d, list, sizeof(list) / sizeof(list[0]), suffix)
+#define POOL_COMPILE(d, list, suffix)                                                              \
+    pool_compile((d), (list), sizeof(list) / sizeof((list)[0]), (suffix))
 
 static void pool_compile_all(pool_dists_t *d)
 {

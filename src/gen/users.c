@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "lakeapi/gen.h"
+#include "gen/put.h"
 #include "gen/users_internal.h"
 
 #define USERS_CHUNK   (1 << 20)
@@ -95,6 +96,11 @@ static uint32_t *users_compile(users_dist_t *d, const users_word_t *words, size_
 
 static int users_ctx_init(users_ctx_t *c)
 {
+    /* A weighted pick (a search for the first cum[i] > r) needs a word in every list. */
+    if (users_first_names_count == 0 || users_last_names_count == 0 ||
+        users_street_names_count == 0 || users_street_suffixes_count == 0 ||
+        users_email_domains_count == 0 || users_cities_count == 0)
+        return -1;
     size_t total = users_first_names_count + users_last_names_count + users_street_names_count +
                    users_street_suffixes_count + users_email_domains_count + users_cities_count;
     uint32_t *p = malloc(total * sizeof(uint32_t));
@@ -130,26 +136,6 @@ static char *users_put_lower(char *p, const char *s)
         else if (ch >= 'a' && ch <= 'z')
             *p++ = ch;
     }
-    return p;
-}
-
-static char *users_put_str(char *p, const char *s)
-{
-    size_t n = strlen(s);
-    memcpy(p, s, n);
-    return p + n;
-}
-
-static char *users_put_u64(char *p, uint64_t v)
-{
-    char tmp[20];
-    int n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    while (n)
-        *p++ = tmp[--n];
     return p;
 }
 
@@ -193,7 +179,7 @@ static char *users_email_local(uint64_t *s, const char *first, const char *last,
             p = users_put_lower(p, one);
             break;
         case 'N':
-            p = users_put_u64(p, num);
+            p = gen_put_u64(p, num);
             break;
         default:
             *p++ = *pat;
@@ -209,7 +195,7 @@ static void users_email(const users_ctx_t *c, uint64_t *s, const char *first, co
     char *p = users_email_local(s, first, last, out);
     *p++ = '@';
     if (users_below(s, 100) < 88) {
-        p = users_put_str(p, users_pick(&c->domain, s));
+        p = gen_put_str(p, users_pick(&c->domain, s));
     } else {
         size_t n = sizeof(users_company_domains) / sizeof(users_company_domains[0]);
         const char *pat = users_company_domains[users_below(s, (uint32_t)n)];
@@ -232,30 +218,30 @@ static void users_address(const users_ctx_t *c, uint64_t *s, char *out)
     uint32_t r = users_below(s, 100), d = 0;
     while (r >= digit_cum[d])
         d++;
-    char *p = users_put_u64(out, users_range(s, lo[d], hi[d]));
+    char *p = gen_put_u64(out, users_range(s, lo[d], hi[d]));
     *p++ = ' ';
     r = users_below(s, 100);
     const users_dist_t *names = r < 70 ? &c->street : r < 90 ? &c->last : &c->first;
-    p = users_put_str(p, users_pick(names, s));
+    p = gen_put_str(p, users_pick(names, s));
     *p++ = ' ';
-    p = users_put_str(p, users_pick(&c->suffix, s));
+    p = gen_put_str(p, users_pick(&c->suffix, s));
     if (users_below(s, 100) < 25) {
         r = users_below(s, 10);
         if (r < 6) {
-            p = users_put_u64(users_put_str(p, " Apt. "), users_range(s, 1, 999));
+            p = gen_put_u64(gen_put_str(p, " Apt. "), users_range(s, 1, 999));
         } else if (r < 9) {
-            p = users_put_u64(users_put_str(p, " Suite "), users_range(s, 100, 999));
+            p = gen_put_u64(gen_put_str(p, " Suite "), users_range(s, 100, 999));
         } else {
-            p = users_put_u64(users_put_str(p, " Unit "), users_range(s, 1, 30));
+            p = gen_put_u64(gen_put_str(p, " Unit "), users_range(s, 1, 30));
             *p++ = (char)('A' + users_below(s, 6));
         }
     }
     *p++ = '\n';
     const users_city_t *city = &users_cities[users_pick_index(&c->city, s)];
-    p = users_put_str(p, city->city);
+    p = gen_put_str(p, city->city);
     *p++ = ',';
     *p++ = ' ';
-    p = users_put_str(p, city->state);
+    p = gen_put_str(p, city->state);
     *p++ = ' ';
     uint32_t zip = city->zip3 * 100u + users_range(s, 1, 99);
     for (int k = 4; k >= 0; k--) {
@@ -272,13 +258,13 @@ static void users_ip(uint64_t *s, char *out)
     do {
         a = users_range(s, 1, 223);
     } while (a == 10 || a == 100 || a == 127 || a == 169 || a == 172 || a == 192 || a == 198);
-    char *p = users_put_u64(out, a);
+    char *p = gen_put_u64(out, a);
     *p++ = '.';
-    p = users_put_u64(p, users_below(s, 256));
+    p = gen_put_u64(p, users_below(s, 256));
     *p++ = '.';
-    p = users_put_u64(p, users_below(s, 256));
+    p = gen_put_u64(p, users_below(s, 256));
     *p++ = '.';
-    p = users_put_u64(p, users_range(s, 1, 254));
+    p = gen_put_u64(p, users_range(s, 1, 254));
     *p = '\0';
 }
 
@@ -304,7 +290,7 @@ static char *users_put_field(char *p, const char *v, bool copy)
         }
         return p;
     }
-    if (!v[strcspn(v, ",\"\r\n")]) return users_put_str(p, v);
+    if (!v[strcspn(v, ",\"\r\n")]) return gen_put_str(p, v);
     *p++ = '"';
     for (; *v; v++) {
         if (*v == '"') *p++ = '"';
@@ -325,7 +311,7 @@ static char *users_row(const users_ctx_t *c, uint64_t seed, int64_t id, bool cop
     users_ip(&s, ip);
 
     char sep = copy ? '\t' : ',';
-    p = users_put_u64(p, (uint64_t)id);
+    p = gen_put_u64(p, (uint64_t)id);
     const char *fields[] = {first, last, email, address, ip};
     for (size_t i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
         *p++ = sep;
@@ -349,8 +335,8 @@ int gen_users(uint64_t seed, int64_t first_id, int64_t count, bool copy_format, 
     }
     size_t len = 0;
     if (!copy_format && first_id == 1)
-        len = (size_t)(users_put_str(buf, "id,first_name,last_name,email,address,ip_address\n") -
-                       buf);
+        len =
+            (size_t)(gen_put_str(buf, "id,first_name,last_name,email,address,ip_address\n") - buf);
     int rc = 0;
     for (int64_t id = first_id; id < end && rc == 0; id++) {
         len = (size_t)(users_row(&c, seed, id, copy_format, buf + len) - buf);

@@ -123,6 +123,17 @@ static void conn_arm_from_now(http_conn_t *c, int mode, unsigned ms)
     conn_arm(c, mode, c->tmode == mode ? c->tdeadline : uv_now(c->srv->loop) + ms);
 }
 
+/* Appends an exchange to the queue of requests awaiting their responses. */
+static void conn_enqueue(http_conn_t *c, http_exchange_t *ex)
+{
+    if (c->qtail)
+        c->qtail->next = ex;
+    else
+        c->qhead = ex;
+    c->qtail = ex;
+    c->nqueued++;
+}
+
 /* Error for the request being received (parse error, timeout): answer and close. */
 static void conn_fail(http_conn_t *c, int status, const char *detail)
 {
@@ -135,12 +146,7 @@ static void conn_fail(http_conn_t *c, int status, const char *detail)
     } else {
         ex = http_exchange_acquire(s, c);
         http_exchange_init_bare(ex);
-        if (c->qtail)
-            c->qtail->next = ex;
-        else
-            c->qhead = ex;
-        c->qtail = ex;
-        c->nqueued++;
+        conn_enqueue(c, ex);
     }
     ex->state = HTTP_EX_HANDLING;
     s->in_flight++;
@@ -249,16 +255,6 @@ static void conn_dispatch(http_conn_t *c, http_exchange_t *ex)
     } else {
         http_exchange_send_error(ex, 404, "Not Found");
     }
-}
-
-static void conn_enqueue(http_conn_t *c, http_exchange_t *ex)
-{
-    if (c->qtail)
-        c->qtail->next = ex;
-    else
-        c->qhead = ex;
-    c->qtail = ex;
-    c->nqueued++;
 }
 
 /* Feeds the pending body, then parses and dispatches buffered requests. */
@@ -388,7 +384,8 @@ static void conn_write_cb(uv_write_t *req, int status)
     http_conn_t *c = lead->conn;
     unsigned n = lead->wcount;
     c->refs++; /* releasing the exchanges must not free c under us */
-    for (unsigned i = 0; i < n; i++) {
+    /* Batches complete in order: this one is the first n exchanges of the writing list. */
+    for (unsigned i = 0; i < n && c->whead; i++) {
         http_exchange_t *ex = c->whead;
         c->whead = ex->next;
         if (!c->whead) c->wtail = NULL;

@@ -154,7 +154,8 @@ size_t json_plain_length(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
-    while (i < len && json_byte_class[p[i]] == 0) i++;
+    while (i < len && json_byte_class[p[i]] == 0)
+        i++;
     return i;
 }
 
@@ -292,16 +293,7 @@ void jw_cstring(json_writer_t *w, const char *s)
 void jw_int(json_writer_t *w, int64_t v)
 {
     if (!json_before_value(w)) return;
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
-    /* The magnitude as unsigned, so INT64_MIN does not overflow. */
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0) *--p = '-';
-    buf_append(w->out, p, (size_t)(tmp + sizeof tmp - p));
+    buf_append_i64(w->out, v);
 }
 
 /* %g honours LC_NUMERIC; JSON always wants '.' as the decimal point. */

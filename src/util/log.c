@@ -46,13 +46,19 @@ int log_parse_level(const char *s, log_level_t *out)
     return -1;
 }
 
-static const char *log_level_name(log_level_t level)
+const char *log_level_name(log_level_t level)
 {
     switch (level) {
-    case LOG_DEBUG: return "debug";
-    case LOG_INFO: return "info";
-    case LOG_WARN: return "warning";
-    default: return "error";
+    case LOG_DEBUG:
+        return "debug";
+    case LOG_INFO:
+        return "info";
+    case LOG_WARN:
+        return "warning";
+    case LOG_ERROR:
+        return "error";
+    default:
+        return "off";
     }
 }
 

@@ -42,8 +42,6 @@ struct ws_call {
     void *data;
     unsigned token_gen; /* which OAuth token the call carried */
     bool retried;       /* already retried after a 401 */
-    bool starting;      /* inside workspace_call(): must not call back yet */
-    bool start_failed;
     ws_call_t *prev, *next;
 };
 
@@ -247,7 +245,11 @@ static void ws_on_token(long status, const char *body, size_t len, const char *e
     ws_answer(w, NULL, msg);
 }
 
-static void ws_fetch(workspace_t *w)
+/*
+ * Starts the shared token fetch; -1 (why in err) when it cannot even start.
+ * Nobody is waiting yet: waiters queue only while a fetch is under way.
+ */
+static int ws_fetch(workspace_t *w, char *err, size_t errlen)
 {
     char url[512];
     snprintf(url, sizeof url, "%s/oidc/v1/token", w->host);
@@ -264,32 +266,39 @@ static void ws_fetch(workspace_t *w)
     if (ws_http_start(w->http, &req, ws_on_token, w) != 0) {
         w->fetching = false;
         w->failures++;
-        char msg[256];
-        snprintf(msg, sizeof msg, "workspace OAuth token request to %.120s: cannot start (curl)",
+        snprintf(err, errlen, "workspace OAuth token request to %.120s: cannot start (curl)",
                  w->host);
-        ws_answer(w, NULL, msg);
+        return -1;
     }
+    return 0;
 }
 
-/* The bearer token: at once for a PAT or a fresh cached token, else after one shared fetch. */
-static void ws_token(workspace_t *w, ws_bearer_cb cb, void *data)
+/*
+ * The bearer token. 1 with *bearer set when it is at hand (a PAT or a fresh
+ * cached token); 0 when cb will get it once the shared fetch ends; -1 (why in
+ * err) when the fetch cannot even start, and cb is never called. Never calling
+ * back from in here keeps workspace_call() free of re-entrancy.
+ */
+static int ws_token(workspace_t *w, ws_bearer_cb cb, void *data, const char **bearer, char *err,
+                    size_t errlen)
 {
     if (!w->m2m) {
-        cb(w->pat, NULL, data);
-        return;
+        *bearer = w->pat;
+        return 1;
     }
     if (w->token && !w->fetching &&
         !workspace_needs_refresh(workspace_now(), w->minted_at, w->expires_at, WS_TOKEN_MARGIN_S)) {
-        cb(w->token, NULL, data);
-        return;
+        *bearer = w->token;
+        return 1;
     }
+    if (!w->fetching && ws_fetch(w, err, errlen) != 0) return -1;
     ws_waiter_t *q = calloc(1, sizeof *q);
     if (!q) abort();
     q->cb = cb;
     q->data = data;
     *w->waiters_tail = q;
     w->waiters_tail = &q->next;
-    if (!w->fetching) ws_fetch(w);
+    return 0;
 }
 
 /* ---- calls ---- */
@@ -303,13 +312,9 @@ static void ws_call_unlink(ws_call_t *c)
     if (c->next) c->next->prev = c->prev;
 }
 
-/* Ends a call: its callback, unless we are still inside workspace_call() (which then fails). */
+/* Ends a call started earlier: its callback, then the call is freed. */
 static void ws_call_finish(ws_call_t *c, const workspace_response_t *res)
 {
-    if (c->starting) {
-        c->start_failed = true;
-        return;
-    }
     ws_call_unlink(c);
     c->cb(res, c->data);
     ws_call_free(c);
@@ -326,16 +331,44 @@ static void ws_call_fail(ws_call_t *c, const char *error, bool auth_failed)
     ws_call_finish(c, &res);
 }
 
-static void ws_call_send(ws_call_t *c, const char *bearer);
+static void ws_call_on_http(long status, const char *body, size_t len, const char *error,
+                            void *data);
+
+/* Starts the call's request; -1 when curl cannot start it (no callback then). */
+static int ws_call_send(ws_call_t *c, const char *bearer)
+{
+    ws_http_request_t req = {
+        .method = c->method,
+        .url = c->url,
+        .body = c->body,
+        .content_type = "application/json",
+        .bearer = bearer,
+        .timeout_s = c->timeout_s,
+    };
+    c->token_gen = c->w->token_gen;
+    return ws_http_start(c->w->http, &req, ws_call_on_http, c);
+}
 
 static void ws_call_on_bearer(const char *bearer, const char *error, void *data)
 {
     ws_call_t *c = data;
-    if (!bearer) {
+    if (!bearer)
         ws_call_fail(c, error, true);
-        return;
-    }
-    ws_call_send(c, bearer);
+    else if (ws_call_send(c, bearer) != 0)
+        ws_call_fail(c, "cannot start the request (curl)", false);
+}
+
+/* Sends the call again after a 401, with a token at hand or once one is fetched. */
+static void ws_call_retry(ws_call_t *c)
+{
+    const char *bearer = NULL;
+    char err[256];
+    c->retried = true;
+    int r = ws_token(c->w, ws_call_on_bearer, c, &bearer, err, sizeof err);
+    if (r > 0)
+        ws_call_on_bearer(bearer, NULL, c);
+    else if (r < 0)
+        ws_call_on_bearer(NULL, err, c);
 }
 
 static void ws_call_on_http(long status, const char *body, size_t len, const char *error,
@@ -346,8 +379,7 @@ static void ws_call_on_http(long status, const char *body, size_t len, const cha
     if (status == 401 && w->m2m && !c->retried) {
         /* Drop the token this call carried (unless a newer one came meanwhile) and retry. */
         if (c->token_gen == w->token_gen && !w->fetching) ws_wipe(&w->token);
-        c->retried = true;
-        ws_token(w, ws_call_on_bearer, c);
+        ws_call_retry(c);
         return;
     }
     char desc[700] = "", code[80], message[400];
@@ -367,21 +399,6 @@ static void ws_call_on_http(long status, const char *body, size_t len, const cha
     ws_call_finish(c, &res);
 }
 
-static void ws_call_send(ws_call_t *c, const char *bearer)
-{
-    ws_http_request_t req = {
-        .method = c->method,
-        .url = c->url,
-        .body = c->body,
-        .content_type = "application/json",
-        .bearer = bearer,
-        .timeout_s = c->timeout_s,
-    };
-    c->token_gen = c->w->token_gen;
-    if (ws_http_start(c->w->http, &req, ws_call_on_http, c) != 0)
-        ws_call_fail(c, "cannot start the request (curl)", false);
-}
-
 int workspace_call(workspace_t *w, workspace_method_t method, const char *path,
                    const char *json_body, double timeout_s, workspace_cb cb, void *data)
 {
@@ -398,10 +415,12 @@ int workspace_call(workspace_t *w, workspace_method_t method, const char *path,
     c->next = w->calls;
     if (w->calls) w->calls->prev = c;
     w->calls = c;
-    c->starting = true;
-    ws_token(w, ws_call_on_bearer, c);
-    c->starting = false;
-    if (c->start_failed) {
+    /* Only a failure to start is reported here; everything later goes to cb. */
+    const char *bearer = NULL;
+    char err[256];
+    int r = ws_token(w, ws_call_on_bearer, c, &bearer, err, sizeof err);
+    if (r > 0) r = ws_call_send(c, bearer);
+    if (r < 0) {
         ws_call_unlink(c);
         ws_call_free(c);
         return -1;

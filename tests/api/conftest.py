@@ -5,12 +5,15 @@ Session fixtures start a throwaway cluster (tests/pg_cluster.sh, as the
 postgres user when run as root), load the demo data at SF 0.01 with
 `lakeapi load all`, and start `lakeapi serve` on a free loopback port.
 `lakeapi_server(**env)` starts extra servers with other settings.
+`first_422(r, typ, loc)` checks a validation error the way every suite does;
+`checked_servers` backs fixtures whose servers must never log a secret.
 """
 import os
 import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -22,11 +25,29 @@ BIN = os.environ.get("LAKEAPI_BIN", os.path.join(ROOT, "build", "lakeapi"))
 SF = "0.01"
 USERS = "2000"
 
+# tests/ also holds what suites share beyond this directory (fake_workspace.py).
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+
 
 def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def first_422(r, typ, loc):
+    """Checks that r is a 422 whose first item has type typ at loc; returns that item.
+
+    loc None stands for ["body", <character position>], where JSON decoding failed.
+    """
+    assert r.status_code == 422, r.text
+    item = r.json()["detail"][0]
+    assert item["type"] == typ
+    if loc is None:
+        assert item["loc"][0] == "body" and isinstance(item["loc"][1], int), item
+    else:
+        assert item["loc"] == loc
+    return item
 
 
 def clean_env(extra):
@@ -98,6 +119,29 @@ class Server:
                 self.proc.kill()
                 self.proc.wait()
         return self.proc.returncode
+
+
+def checked_servers(make_env, secrets):
+    """A fixture body (`yield from`): yields run(...), which starts lakeapi with the
+    settings make_env(...) returns (a value None, or "None", leaves a setting out).
+    At teardown every server is stopped, none of secrets() may appear in its output,
+    and it must have exited 0.
+    """
+    servers = []
+
+    def run(*args, **kwargs):
+        env = {k: str(v) for k, v in make_env(*args, **kwargs).items()}
+        s = Server({k: v for k, v in env.items() if v != "None"})
+        servers.append(s)
+        return s
+
+    yield run
+    for s in servers:
+        rc = s.stop()
+        out = s.output()
+        for secret in secrets():
+            assert secret not in out, "a secret appeared in the server output"
+        assert rc == 0, f"lakeapi exited with {rc}:\n{out[-3000:]}"
 
 
 @pytest.fixture(scope="session")

@@ -11,7 +11,6 @@ this module with tests/pg_cluster.sh.
 import os
 import re
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -19,10 +18,8 @@ import time
 import httpx
 import pytest
 
-from conftest import BIN, ROOT, SF, USERS, Server, clean_env, free_port, psql
-
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from fake_workspace import FakeWorkspace  # noqa: E402
+from conftest import BIN, ROOT, SF, USERS, checked_servers, clean_env, free_port, psql
+from fake_workspace import FakeWorkspace
 
 ROLE = "lakeapi_app"
 ENDPOINT = "projects/lakeapi/branches/main/endpoints/primary"
@@ -68,29 +65,21 @@ def workspace(tpg):
 @pytest.fixture
 def start(tpg, workspace):
     """Starts lakeapi against the token cluster; on teardown checks its log for secrets."""
-    servers = []
-
-    def run(ws=workspace, **env):
-        base = {"PGHOST": "127.0.0.1", "PGPORT": str(tpg["port"]), "PGUSER": ROLE,
+    def env(ws=workspace, **extra):
+        base = {"PGHOST": "127.0.0.1", "PGPORT": tpg["port"], "PGUSER": ROLE,
                 "PGDATABASE": "postgres", "DATABRICKS_HOST": ws.url, "ENDPOINT_NAME": ENDPOINT,
                 "DATABRICKS_TOKEN": PAT, "LOG_LEVEL": "debug"}
-        base.update({k: str(v) for k, v in env.items()})
-        base = {k: v for k, v in base.items() if v != "None"}
-        s = Server(base)
-        servers.append(s)
-        return s
+        return {**base, **extra}
 
-    yield run
-    for s in servers:
-        rc = s.stop()
-        out = s.output()
-        assert_no_secrets(out, workspace)
-        assert rc == 0, f"lakeapi exited with {rc}:\n{out[-3000:]}"
+    yield from checked_servers(env, lambda: secrets_of(workspace))
+
+
+def secrets_of(ws):
+    return [PAT, CLIENT_SECRET] + ws.snapshot()["tokens"] + list(ws.oauth_tokens)
 
 
 def assert_no_secrets(text, ws):
-    secrets = [PAT, CLIENT_SECRET] + ws.snapshot()["tokens"] + list(ws.oauth_tokens)
-    for secret in secrets:
+    for secret in secrets_of(ws):
         assert secret not in text, "a secret appeared in the server output"
 
 

@@ -14,18 +14,14 @@ tokens from the same fake, as LAKEBASE_INSTANCE_NAME selects the
 provisioned provider; the socket cluster trusts its role, so those tokens
 are only exercised, not needed).
 """
-import os
-import sys
 import threading
 import time
 
 import httpx
 import pytest
 
-from conftest import ROOT, Server
-
-sys.path.insert(0, os.path.join(ROOT, "tests"))
-from fake_workspace import FakeWorkspace  # noqa: E402
+from conftest import checked_servers
+from fake_workspace import FakeWorkspace
 
 PAT = "dapi-resources-test-pat-8c2e4b6a0d1f"
 CLIENT_ID = "7f3e-sp-resources-client"
@@ -51,25 +47,14 @@ def ws(loaded):
 @pytest.fixture
 def start(loaded, ws):
     """Starts lakeapi with the resource settings; on teardown greps its log for secrets."""
-    servers = []
-
-    def run(**env):
+    def env(**extra):
         base = dict(loaded, DATABRICKS_HOST=ws.url, DATABRICKS_TOKEN=PAT,
                     LAKEBASE_INSTANCE_NAME=INSTANCE, LAKEBASE_CATALOG_NAME=CATALOG,
                     SYNCED_TABLE_STORAGE_CATALOG="main", SYNCED_TABLE_STORAGE_SCHEMA="default",
                     LOG_LEVEL="debug")
-        base.update({k: str(v) for k, v in env.items()})
-        s = Server({k: v for k, v in base.items() if v != "None"})
-        servers.append(s)
-        return s
+        return {**base, **extra}
 
-    yield run
-    for s in servers:
-        rc = s.stop()
-        out = s.output()
-        for secret in [PAT, CLIENT_SECRET] + list(ws.oauth_tokens):
-            assert secret not in out, "a secret appeared in the server output"
-        assert rc == 0, f"lakeapi exited with {rc}:\n{out[-3000:]}"
+    yield from checked_servers(env, lambda: [PAT, CLIENT_SECRET] + list(ws.oauth_tokens))
 
 
 def wait_state(url, states, timeout=20):

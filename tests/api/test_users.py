@@ -8,7 +8,7 @@ import subprocess
 import httpx
 import pytest
 
-from conftest import USERS, psql
+from conftest import USERS, first_422, psql
 
 N = int(USERS)
 COLUMNS = ["id", "first_name", "last_name", "email", "address", "ip_address"]
@@ -64,10 +64,7 @@ def test_get_user_id_missing(client):
 
 @pytest.mark.parametrize("raw", ["abc", "1.5", "", "1;DROP TABLE users"])
 def test_get_user_id_not_int(client, loaded, raw):
-    r = client.get("/user", params={"id": raw})
-    assert r.status_code == 422
-    item = r.json()["detail"][0]
-    assert item["type"] == "int_parsing" and item["loc"] == ["query", "id"]
+    item = first_422(client.get("/user", params={"id": raw}), "int_parsing", ["query", "id"])
     assert item["input"] == raw
     assert count(loaded) >= N - 50
 
@@ -192,9 +189,7 @@ def test_path_id_forms(client):
 @pytest.mark.parametrize("method", ["PUT", "DELETE"])
 def test_path_id_not_int(client, method):
     r = client.request(method, "/user/abc", json={} if method == "PUT" else None)
-    assert r.status_code == 422
-    item = r.json()["detail"][0]
-    assert item["type"] == "int_parsing" and item["loc"] == ["path", "id"] and item["input"] == "abc"
+    assert first_422(r, "int_parsing", ["path", "id"])["input"] == "abc"
 
 
 def test_put_reports_path_and_body_errors_together(client):
@@ -440,10 +435,7 @@ def test_users_after_and_last_page(client, loaded):
     ({"after": "1.5"}, "after", "int_parsing"),
 ])
 def test_users_list_422(client, params, loc, typ):
-    r = client.get("/users/", params=params)
-    assert r.status_code == 422
-    item = r.json()["detail"][0]
-    assert item["loc"] == ["query", loc] and item["type"] == typ
+    first_422(client.get("/users/", params=params), typ, ["query", loc])
 
 
 def test_users_without_slash_redirects(client):

@@ -21,6 +21,7 @@
 #include "db/credentials/internal.h"
 #include "lakeapi/credentials.h"
 #include "lakeapi/log.h"
+#include "test_util.h"
 
 #define PAT    "dapi-super-secret-pat-0123456789"
 #define SECRET "dose-client-secret-abcdef987654"
@@ -305,17 +306,10 @@ static void test_token_bad_responses(void **state)
 
 /* ---- choosing a provider ---- */
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
 /* Frees a provider as the server does: once the loop's handles are closed. */
 static void free_provider(uv_loop_t *loop, db_credentials_t *cr)
 {
-    uv_walk(loop, close_walk, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
+    test_loop_close_handles(loop);
     cr->free(cr);
 }
 

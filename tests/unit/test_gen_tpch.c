@@ -18,31 +18,9 @@
 #include "lakeapi/gen.h"
 #include "gen/tpch_internal.h"
 #include "sha256.h"
+#include "test_util.h"
 
 static gen_tpch_t *sf1;
-
-/* A growable capture of everything a sink receives. */
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int calls;
-    int stop_after; /* return 7 after this many calls; 0 = never */
-} capture_t;
-
-static int capture_sink(const char *data, size_t len, void *arg)
-{
-    capture_t *c = arg;
-    if (c->len + len + 1 > c->cap) {
-        c->cap = (c->len + len + 1) * 2;
-        c->data = realloc(c->data, c->cap);
-        assert_non_null(c->data);
-    }
-    memcpy(c->data + c->len, data, len);
-    c->len += len;
-    c->data[c->len] = '\0';
-    c->calls++;
-    return c->stop_after && c->calls >= c->stop_after ? 7 : 0;
-}
 
 /* Rows first..first+count-1 as one NUL-terminated string; caller frees. */
 static char *gen_rows(gen_tpch_t *g, int64_t first, int64_t count, bool copy)
@@ -311,7 +289,7 @@ static void test_range_clamping_and_stop(void **state)
     free(huge.data);
 
     /* A sink's non-zero return stops generation and is passed back. */
-    capture_t stop = {.stop_after = 1};
+    capture_t stop = {.stop_after = 1, .stop_rc = 7};
     assert_int_equal(gen_tpch_orders(sf1, 1, 100000, false, capture_sink, &stop), 7);
     assert_int_equal(stop.calls, 1);
     assert_true(stop.len >= (1 << 20));

@@ -14,28 +14,7 @@
 
 #include "lakeapi/gen.h"
 #include "gen/users_internal.h"
-
-typedef struct {
-    char *data;
-    size_t len, cap;
-    int calls;
-    int stop_after; /* return 5 after this many calls; 0 = never */
-} capture_t;
-
-static int capture_sink(const char *data, size_t len, void *arg)
-{
-    capture_t *c = arg;
-    if (c->len + len + 1 > c->cap) {
-        c->cap = (c->len + len + 1) * 2;
-        c->data = realloc(c->data, c->cap);
-        assert_non_null(c->data);
-    }
-    memcpy(c->data + c->len, data, len);
-    c->len += len;
-    c->data[c->len] = '\0';
-    c->calls++;
-    return c->stop_after && c->calls >= c->stop_after ? 5 : 0;
-}
+#include "test_util.h"
 
 static char *users(uint64_t seed, int64_t first, int64_t count, bool copy)
 {
@@ -245,7 +224,7 @@ static void test_arguments_and_stop(void **state)
     assert_int_equal(gen_users(1, 1, 10, true, NULL, NULL), -1);
     assert_int_equal(c.calls, 0);
 
-    capture_t stop = {.stop_after = 1};
+    capture_t stop = {.stop_after = 1, .stop_rc = 5};
     assert_int_equal(gen_users(1, 1, 100000, true, capture_sink, &stop), 5);
     assert_int_equal(stop.calls, 1);
     free(stop.data);

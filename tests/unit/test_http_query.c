@@ -11,24 +11,11 @@
 #include <cmocka.h>
 
 #include "http/parser.h"
-
-static arena_t *arena;
-
-static int setup(void **state)
-{
-    arena = arena_new(1024);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    arena_free(arena);
-    return 0;
-}
+#include "test_util.h"
 
 static const char *q(const char *query, const char *name, size_t *len)
 {
-    return http_query_get(query, strlen(query), name, arena, len);
+    return http_query_get(query, strlen(query), name, test_arena, len);
 }
 
 static void test_pct_decode(void **state)
@@ -135,5 +122,5 @@ int main(void)
         cmocka_unit_test(test_query_empty_values),
         cmocka_unit_test(test_query_bad_escape_in_value),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_arena_setup, test_arena_teardown);
 }

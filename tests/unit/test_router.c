@@ -12,27 +12,14 @@
 #include <cmocka.h>
 
 #include "lakeapi/router.h"
+#include "test_util.h"
 
 static void h_a(http_exchange_t *ex, void *data) {}
-
-static arena_t *arena;
-
-static int setup(void **state)
-{
-    arena = arena_new(1024);
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    arena_free(arena);
-    return 0;
-}
 
 static const char *match_pattern(const router_t *r, http_method_t m, const char *path)
 {
     router_match_t mt;
-    if (router_match(r, m, path, arena, &mt) != ROUTER_MATCH) return NULL;
+    if (router_match(r, m, path, test_arena, &mt) != ROUTER_MATCH) return NULL;
     return mt.route->pattern;
 }
 
@@ -100,20 +87,22 @@ static void test_404_405(void **state)
     router_add(r, HTTP_PUT | HTTP_DELETE, "/user/{id:int}", h_a, NULL, NULL);
     router_add(r, HTTP_GET, "/users/", h_a, NULL, NULL);
     router_match_t m;
-    assert_int_equal(router_match(r, HTTP_GET, "/nothing", arena, &m), ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(r, HTTP_GET, "/nothing", test_arena, &m), ROUTER_NOT_FOUND);
     assert_null(m.route);
-    assert_int_equal(router_match(r, HTTP_GET, "/users", arena, &m), ROUTER_NOT_FOUND);
-    assert_int_equal(router_match(r, HTTP_GET, "/users/", arena, &m), ROUTER_MATCH);
-    assert_int_equal(router_match(r, HTTP_GET, "/user/", arena, &m), ROUTER_NOT_FOUND);
-    assert_int_equal(router_match(r, HTTP_PATCH, "/user", arena, &m), ROUTER_METHOD_NOT_ALLOWED);
-    assert_int_equal(m.allowed_methods, HTTP_GET | HTTP_HEAD | HTTP_POST);
-    assert_int_equal(router_match(r, HTTP_GET, "/user/7", arena, &m), ROUTER_METHOD_NOT_ALLOWED);
-    assert_int_equal(m.allowed_methods, HTTP_PUT | HTTP_DELETE);
-    assert_int_equal(router_match(r, HTTP_OPTIONS, "/user/7", arena, &m),
+    assert_int_equal(router_match(r, HTTP_GET, "/users", test_arena, &m), ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(r, HTTP_GET, "/users/", test_arena, &m), ROUTER_MATCH);
+    assert_int_equal(router_match(r, HTTP_GET, "/user/", test_arena, &m), ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(r, HTTP_PATCH, "/user", test_arena, &m),
                      ROUTER_METHOD_NOT_ALLOWED);
-    assert_int_equal(router_match(r, HTTP_DELETE, "/user/7", arena, &m), ROUTER_MATCH);
+    assert_int_equal(m.allowed_methods, HTTP_GET | HTTP_HEAD | HTTP_POST);
+    assert_int_equal(router_match(r, HTTP_GET, "/user/7", test_arena, &m),
+                     ROUTER_METHOD_NOT_ALLOWED);
+    assert_int_equal(m.allowed_methods, HTTP_PUT | HTTP_DELETE);
+    assert_int_equal(router_match(r, HTTP_OPTIONS, "/user/7", test_arena, &m),
+                     ROUTER_METHOD_NOT_ALLOWED);
+    assert_int_equal(router_match(r, HTTP_DELETE, "/user/7", test_arena, &m), ROUTER_MATCH);
     assert_string_equal(m.params[0], "7");
-    assert_int_equal(router_match(r, HTTP_GET, "*", arena, &m), ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(r, HTTP_GET, "*", test_arena, &m), ROUTER_NOT_FOUND);
     router_free(r);
 }
 
@@ -123,9 +112,9 @@ static void test_head_matches_get(void **state)
     router_add(r, HTTP_GET, "/", h_a, NULL, NULL);
     router_add(r, HTTP_POST, "/p", h_a, NULL, NULL);
     router_match_t m;
-    assert_int_equal(router_match(r, HTTP_HEAD, "/", arena, &m), ROUTER_MATCH);
+    assert_int_equal(router_match(r, HTTP_HEAD, "/", test_arena, &m), ROUTER_MATCH);
     assert_string_equal(m.route->pattern, "/");
-    assert_int_equal(router_match(r, HTTP_HEAD, "/p", arena, &m), ROUTER_METHOD_NOT_ALLOWED);
+    assert_int_equal(router_match(r, HTTP_HEAD, "/p", test_arena, &m), ROUTER_METHOD_NOT_ALLOWED);
     assert_int_equal(m.allowed_methods, HTTP_POST);
     router_free(r);
 }
@@ -137,7 +126,7 @@ static void test_method_picks_route(void **state)
     router_add(r, HTTP_GET, "/orders/count", h_a, NULL, NULL);
     router_add(r, HTTP_POST, "/orders/{key}", h_a, NULL, NULL);
     router_match_t m;
-    assert_int_equal(router_match(r, HTTP_POST, "/orders/count", arena, &m), ROUTER_MATCH);
+    assert_int_equal(router_match(r, HTTP_POST, "/orders/count", test_arena, &m), ROUTER_MATCH);
     assert_string_equal(m.route->pattern, "/orders/{key}");
     assert_string_equal(m.params[0], "count");
     router_free(r);
@@ -149,24 +138,24 @@ static void test_params_decoded(void **state)
     router_add(r, HTTP_POST, "/api/v1/orders/{order_key:int}/status", h_a, NULL, NULL);
     router_add(r, HTTP_GET, "/files/{a}/{b}", h_a, NULL, NULL);
     router_match_t m;
-    assert_int_equal(router_match(r, HTTP_POST, "/api/v1/orders/123/status", arena, &m),
+    assert_int_equal(router_match(r, HTTP_POST, "/api/v1/orders/123/status", test_arena, &m),
                      ROUTER_MATCH);
     assert_int_equal(m.nparams, 1);
     assert_string_equal(m.params[0], "123");
-    assert_int_equal(router_match(r, HTTP_GET, "/files/a%20b/x%2Fy", arena, &m), ROUTER_MATCH);
+    assert_int_equal(router_match(r, HTTP_GET, "/files/a%20b/x%2Fy", test_arena, &m), ROUTER_MATCH);
     assert_int_equal(m.nparams, 2);
     assert_string_equal(m.params[0], "a b");
     assert_string_equal(m.params[1], "x/y"); /* %2F stays inside its segment */
     assert_string_equal(m.route->pattern, "/files/{a}/{b}");
     /* empty segment does not match a parameter */
-    assert_int_equal(router_match(r, HTTP_GET, "/files//b", arena, &m), ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(r, HTTP_GET, "/files//b", test_arena, &m), ROUTER_NOT_FOUND);
     /* malformed escape never matches */
-    assert_int_equal(router_match(r, HTTP_GET, "/files/%zz/b", arena, &m), ROUTER_NOT_FOUND);
+    assert_int_equal(router_match(r, HTTP_GET, "/files/%zz/b", test_arena, &m), ROUTER_NOT_FOUND);
     /* a long escaped parameter is decoded too */
     char path[400] = "/files/x/";
     for (int i = 0; i < 60; i++)
         strcat(path, "%41");
-    assert_int_equal(router_match(r, HTTP_GET, path, arena, &m), ROUTER_MATCH);
+    assert_int_equal(router_match(r, HTTP_GET, path, test_arena, &m), ROUTER_MATCH);
     assert_int_equal(strlen(m.params[1]), 60);
     assert_int_equal(m.params[1][59], 'A');
     router_free(r);
@@ -196,5 +185,5 @@ int main(void)
         cmocka_unit_test(test_head_matches_get),     cmocka_unit_test(test_method_picks_route),
         cmocka_unit_test(test_params_decoded),       cmocka_unit_test(test_iteration),
     };
-    return cmocka_run_group_tests(tests, setup, teardown);
+    return cmocka_run_group_tests(tests, test_arena_setup, test_arena_teardown);
 }

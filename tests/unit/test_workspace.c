@@ -21,6 +21,7 @@
 
 #include "lakeapi/log.h"
 #include "workspace/internal.h"
+#include "test_util.h"
 
 #define PAT    "dapi-workspace-test-pat-1234567890"
 #define SECRET "dose-workspace-test-secret-abcdef"
@@ -179,16 +180,9 @@ static void on_answer(const workspace_response_t *res, void *data)
     snprintf(a->error, sizeof a->error, "%s", res->error ? res->error : "");
 }
 
-static void close_walk(uv_handle_t *h, void *arg)
-{
-    (void)arg;
-    if (!uv_is_closing(h)) uv_close(h, NULL);
-}
-
 static void finish_loop(uv_loop_t *loop, workspace_t *w)
 {
-    uv_walk(loop, close_walk, NULL);
-    uv_run(loop, UV_RUN_DEFAULT);
+    test_loop_close_handles(loop);
     workspace_free(w);
     assert_int_equal(uv_loop_close(loop), 0);
 }
