@@ -10,7 +10,7 @@ SF         ?= 1
 CMAKE_GEN  := -G Ninja
 
 .PHONY: all deps build build-asan demo test test-unit test-api test-asan fuzz fuzz-build \
-        bench bench-quick format tidy clean
+        bench bench-quick bench-growth format tidy clean
 
 all: build
 
@@ -67,6 +67,9 @@ fuzz: fuzz-build
 
 bench: build
 	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh full
+
+bench-growth: build
+	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh growth
 
 bench-quick: build
 	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh quick

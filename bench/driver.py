@@ -79,6 +79,38 @@ def psql(env, sql):
     return out.stdout.strip()
 
 
+def start_cluster(pgdir, extra_opts=""):
+    """tests/pg_cluster.sh start pgdir with PG_CLUSTER_OPTS plus extra_opts: returns the
+    libpq environment (os.environ plus PGHOST...) and the postmaster's pid."""
+    opts = (os.environ.get("PG_CLUSTER_OPTS", "") + " " + extra_opts).strip()
+    env = dict(os.environ, PG_CLUSTER_OPTS=opts)
+    out = subprocess.run([os.path.join(ROOT, "tests", "pg_cluster.sh"), "start", pgdir],
+                         env=env, capture_output=True, text=True)
+    if out.returncode != 0:
+        raise RuntimeError(f"pg_cluster.sh start: {out.stderr.strip()}")
+    pgenv = dict(os.environ)
+    for kv in out.stdout.strip().splitlines()[-1].split():
+        k, v = kv.split("=", 1)
+        pgenv[k] = v
+    with open(os.path.join(pgdir, "pgdata", "postmaster.pid")) as f:
+        pg_pid = int(f.readline())
+    bl.log(f"cluster up in {pgdir} (postmaster {pg_pid}" + (f"; {opts}" if opts else "") + ")")
+    return pgenv, pg_pid
+
+
+def write_results(mode, res, md):
+    """bench/results/<date>-<mode>.md and .json; the markdown also to stdout."""
+    outdir = os.path.join(HERE, "results")
+    os.makedirs(outdir, exist_ok=True)
+    stem = os.path.join(outdir, f"{datetime.date.today().isoformat()}-{mode}")
+    with open(stem + ".md", "w") as f:
+        f.write(md)
+    with open(stem + ".json", "w") as f:
+        json.dump(res, f, indent=1, default=str)
+    print(md)
+    bl.log(f"written {stem}.md and .json")
+
+
 def machine(env, lakeapi):
     cpu = "?"
     with open("/proc/cpuinfo") as f:
@@ -148,20 +180,8 @@ class Bench:
     # ---- setup ----
 
     def start_cluster(self):
-        opts = os.environ.get("PG_CLUSTER_OPTS", "")
         # pgbench's scaling runs need 256 backends besides the two servers' pools.
-        env = dict(os.environ, PG_CLUSTER_OPTS=(opts + " -c max_connections=400").strip())
-        out = subprocess.run([os.path.join(ROOT, "tests", "pg_cluster.sh"), "start", self.pgdir],
-                             env=env, capture_output=True, text=True)
-        if out.returncode != 0:
-            raise RuntimeError(f"pg_cluster.sh start: {out.stderr.strip()}")
-        self.pgenv = dict(os.environ)
-        for kv in out.stdout.strip().splitlines()[-1].split():
-            k, v = kv.split("=", 1)
-            self.pgenv[k] = v
-        with open(os.path.join(self.pgdir, "pgdata", "postmaster.pid")) as f:
-            self.pg_pid = int(f.readline())
-        bl.log(f"cluster up in {self.pgdir} (postmaster {self.pg_pid})")
+        self.pgenv, self.pg_pid = start_cluster(self.pgdir, "-c max_connections=400")
 
     def load(self):
         sf, users = self.cfg["sf"], self.cfg["users"]
@@ -497,16 +517,7 @@ def main():
         sys.exit(f"usage: driver.py quick|full WORKDIR (not {mode!r})")
     work = sys.argv[2]
     res = Bench(mode, work).run()
-    md = report.render(res)
-    outdir = os.path.join(HERE, "results")
-    os.makedirs(outdir, exist_ok=True)
-    stem = os.path.join(outdir, f"{datetime.date.today().isoformat()}-{mode}")
-    with open(stem + ".md", "w") as f:
-        f.write(md)
-    with open(stem + ".json", "w") as f:
-        json.dump(res, f, indent=1, default=str)
-    print(md)
-    bl.log(f"written {stem}.md and .json")
+    write_results(mode, res, report.render(res))
 
 
 if __name__ == "__main__":

@@ -221,3 +221,61 @@ def render(res):
     if res.get("notes"):
         o += ["## Notes", ""] + [f"- {n}" for n in res["notes"]] + [""]
     return "\n".join(o)
+
+
+def render_growth(res):
+    """The growth mode (bench/growth.py): one row per endpoint and SF, then the loads."""
+    m = res.get("machine", {})
+    sfs = ", ".join(f"{s:g}" for s in res["sfs"])
+    o = [f"# lakeapi benchmark: growth ({m.get('date', '?')})", "",
+         "Command: `bench/run.sh growth`. How lakeapi's cost per request grows with the orders "
+         f"table: SF {sfs}, each loaded into its own throwaway cluster, measured with wrk "
+         f"({res['conns']} connections, {res['duration']} s per run, after 1 s of warm-up per "
+         "endpoint; precomputed request lists, random keys from dbgen's sparse formula). "
+         f"The clusters run with `{res['pg_opts']}` to speed up the load (the measured "
+         "endpoints only read).", "", "## Machine", "", "| | |", "|---|---|"]
+    for k, label in (("nproc", "cores (nproc)"), ("cpu", "CPU"), ("mem_gb", "memory GB"),
+                     ("kernel", "kernel"), ("loadavg_at_start", "load average at start"),
+                     ("loadavg_at_end", "load average at end"), ("postgres", "PostgreSQL"),
+                     ("pg_settings", "PostgreSQL settings"), ("wrk", "wrk"),
+                     ("lakeapi", "lakeapi")):
+        o.append(f"| {label} | {m.get(k, '?')} |")
+    o += ["", "## Cost per request", "",
+          "CPU µs/req: utime+stime over the run divided by the requests (lakeapi: its process; "
+          "PG: the postmaster and all backends). x SF " + f"{res['sfs'][0]:g}" + ": lakeapi + PG "
+          "CPU per request relative to the same endpoint at the smallest SF.", "",
+          "| endpoint | SF | rows | req/s | p50 ms | p99 ms | lakeapi CPU µs/req | "
+          "PG CPU µs/req | x SF " + f"{res['sfs'][0]:g}" + " | other CPU % | errors |",
+          "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    base = {}
+    for r in sorted(res["runs"], key=lambda r: ([e for e in ("get", "stream", "count", "pages")]
+                                                .index(r["id"]), r["sf"])):
+        cost = (r["server_us"] or 0) + (r["pg_us"] or 0)
+        base.setdefault(r["id"], cost)
+        title = r["title"]
+        if r["id"] == "pages":
+            title = f"GET /api/v1/orders/pages?page={r['page']}&page_size=100"
+        if r.get("alone"):
+            title += " (one request alone: none finished in the wrk run)"
+        o.append(f"| `{title}` | {r['sf']:g} | {r['rows']:,} | {_f(r['rps'])} | "
+                 f"{_ms(r['p50_ms'])} | {_ms(r['p99_ms'])} | {_f(r['server_us'], '{:,.1f}')} | "
+                 f"{_f(r['pg_us'], '{:,.1f}')} | "
+                 f"{_x(cost / base[r['id']] if base[r['id']] else None)} | "
+                 f"{_f(r.get('other_cpu_pct'), '{:.0f}')} | {r['errors'] + r['non2xx']} |")
+    o += ["", "The pages row asks for the page holding row 2/3 of the table, so its position "
+          "grows with the SF. Before every run the driver waits until PostgreSQL has no "
+          "query left from the previous one. A row marked \"one request alone\" had no "
+          "request finish within the wrk run (all connections stuck in seconds-long "
+          "queries): it is one request timed on the idle server instead.", "", "## Loads", "",
+          "| SF | rows | `lakeapi load orders` s (wall) | loader says | VACUUM ANALYZE s | "
+          "table + indexes | first request of the deep page s |", "|--:|--:|--:|---|--:|--:|--:|"]
+    for ld in res["loads"]:
+        o.append(f"| {ld['sf']:g} | {ld['rows']:,} | {ld['load_s']:.1f} | "
+                 f"{'; '.join(ld['loader_says']) or '-'} | {ld['vacuum_s']:.1f} | {ld['size']} | "
+                 f"{_f(ld.get('first_deep_page_s'), '{:.3f}')} |")
+    o += ["", "The first request of the deep page is the warm-up's, on a server that has not "
+          "answered a pages request yet: what one cold deep page costs."]
+    o += ["", f"Whole mode: {res.get('total_s', 0):.0f} s.", ""]
+    if res.get("notes"):
+        o += ["## Notes", ""] + [f"- {n}" for n in res["notes"]] + [""]
+    return "\n".join(o)

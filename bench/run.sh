@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# bench/run.sh quick|full - the benchmark of issue 6 (`make bench-quick` / `make bench`).
+# bench/run.sh quick|full|growth - the benchmark of issue 6 (`make bench-quick` / `make bench` /
+# `make bench-growth`).
 #
 # Installs the peer's Debian packages if missing, then runs bench/driver.py in a
 # fresh work directory under /tmp: a throwaway PostgreSQL cluster, the demo data,
@@ -10,6 +11,7 @@
 #
 # quick: SF 0.1, 100k users, 4 s per run, under 2 minutes.
 # full:  SF 1, 1M users, 10 s per run, scaling curve, under 10 minutes.
+# growth: lakeapi alone on orders at SF 0.1, 1 and 10 (bench/growth.py), about 2 minutes.
 # Settings: LAKEAPI_BIN, BENCH_DURATION, BENCH_CONNS, BENCH_PGDIR, BENCH_ACCESS_LOG
 # (see bench/driver.py).
 set -euo pipefail
@@ -18,7 +20,8 @@ mode=${1:-quick}
 case "$mode" in
 quick) limit=300 ;;
 full) limit=900 ;;
-*) echo "usage: $0 quick|full" >&2; exit 2 ;;
+growth) limit=600 ;;
+*) echo "usage: $0 quick|full|growth" >&2; exit 2 ;;
 esac
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -54,6 +57,10 @@ cleanup() {
     fi
     if [ -z "${BENCH_PGDIR:-}" ]; then
         tests/pg_cluster.sh destroy "$work/pg" >/dev/null 2>&1 || true
+        # growth: one cluster per scale factor.
+        for d in "$work"/pg-sf*; do
+            [ -d "$d" ] && { tests/pg_cluster.sh destroy "$d" >/dev/null 2>&1 || true; }
+        done
     else
         tests/pg_cluster.sh stop "$BENCH_PGDIR" >/dev/null 2>&1 || true
     fi
@@ -73,6 +80,10 @@ trap 'exit 143' TERM
 
 echo "bench: $mode run in $work (lakeapi: $LAKEAPI_BIN, bounded to ${limit}s)" >&2
 # The driver runs in the background so that the traps above fire at once on a signal.
-timeout --signal=TERM "$limit" /usr/bin/python3 "$here/driver.py" "$mode" "$work" &
+if [ "$mode" = growth ]; then
+    timeout --signal=TERM "$limit" /usr/bin/python3 "$here/growth.py" "$work" &
+else
+    timeout --signal=TERM "$limit" /usr/bin/python3 "$here/driver.py" "$mode" "$work" &
+fi
 driver_pid=$!
 wait "$driver_pid"

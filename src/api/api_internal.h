@@ -77,6 +77,7 @@ typedef struct api_count_cache {
     bool valid, refreshing;
     int64_t value;
     uint64_t fetched_ns;
+    uint64_t started_ns, cost_ns; /* the last refresh: when it began, how long it took */
     struct cache_waiter *waiters;
     void (*on_change)(void *data); /* the count moved: dependent views are stale */
     void *on_change_data;

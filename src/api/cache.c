@@ -46,6 +46,7 @@ static void cache_count_done(const db_result_t *r, void *data)
         c->value = v;
         c->valid = true;
         c->fetched_ns = uv_hrtime();
+        c->cost_ns = c->fetched_ns - c->started_ns;
     }
     for (cache_waiter_t *n; w; w = n) {
         n = w->next;
@@ -57,13 +58,20 @@ static void cache_count_refresh(api_count_cache_t *c)
 {
     if (c->refreshing) return;
     c->refreshing = true;
+    c->started_ns = uv_hrtime();
     db_pool_query(c->pool, c->stmt, 0, NULL, cache_count_done, c);
 }
 
 void api_count_cache_get(api_count_cache_t *c, arena_t *arena, api_count_fn fn, void *data)
 {
     if (c->valid) {
-        if (uv_hrtime() - c->fetched_ns > c->ttl_ns) cache_count_refresh(c);
+        /*
+         * On a big table count(*) itself takes long (over a second at 15M
+         * rows): refresh at most every few query-lengths, so the database is
+         * not kept scanning the table back to back.
+         */
+        uint64_t every = c->ttl_ns > 4 * c->cost_ns ? c->ttl_ns : 4 * c->cost_ns;
+        if (uv_hrtime() - c->fetched_ns > every) cache_count_refresh(c);
         db_result_t ok = {.status = DB_OK};
         fn(&ok, c->value, data);
         return;
