@@ -47,6 +47,12 @@ void jw_null(json_writer_t *w);
  * prints int/numeric), else as a JSON string. Returns true if written as a number.
  */
 bool jw_raw_number(json_writer_t *w, const char *s, size_t len);
+/*
+ * For encoders that write one value straight into w->out: writes the comma or
+ * colon the value needs and returns true; the caller then appends exactly one
+ * complete JSON value. false: the value is dropped (nesting too deep).
+ */
+bool jw_value_begin(json_writer_t *w);
 /* Appends pre-encoded JSON (already valid) as one value. */
 void jw_raw(json_writer_t *w, const char *json, size_t len);
 

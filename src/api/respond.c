@@ -60,10 +60,8 @@ void api_send_errors(http_exchange_t *ex, api_errors_t *e)
     jw_object_begin(&w);
     jw_key(&w, "detail");
     jw_array_begin(&w);
-    buf_t *body = w.out;
-    /* The items were encoded once, into e->buf; splice them in. */
-    if (w.first[w.depth]) w.first[w.depth] = false;
-    buf_append(body, e->buf.data, e->buf.len);
+    /* The items were encoded once, comma-separated, into e->buf: splice them in. */
+    if (e->count) jw_raw(&w, e->buf.data, e->buf.len);
     jw_array_end(&w);
     jw_object_end(&w);
     api_errors_dispose(e);

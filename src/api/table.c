@@ -232,20 +232,6 @@ static void table_encode_value(json_writer_t *w, api_col_kind_t kind, const char
     }
 }
 
-void api_encode_row(json_writer_t *w, const api_table_t *t, const PGresult *res, int row)
-{
-    jw_object_begin(w);
-    for (int c = 0; c < t->ncols; c++) {
-        jw_key(w, t->cols[c].name);
-        if (PQgetisnull(res, row, c))
-            jw_null(w);
-        else
-            table_encode_value(w, t->cols[c].kind, PQgetvalue(res, row, c),
-                               PQgetlength(res, row, c));
-    }
-    jw_object_end(w);
-}
-
 /*
  * The hot path of every list endpoint: rows are written straight into the
  * response buffer, one reservation per row, keys pre-encoded, values copied
@@ -289,32 +275,38 @@ static void table_fast_value(buf_t *b, api_col_kind_t kind, const char *v, size_
     table_encode_value(&w, kind, v, (int)len);
 }
 
+/* One row as a JSON object, straight into b: one reservation, keys pre-encoded. */
+static void table_write_row(buf_t *b, const api_table_t *t, const PGresult *res, int r)
+{
+    size_t need = t->row_overhead + 1;
+    for (int c = 0; c < t->ncols; c++)
+        need += (size_t)PQgetlength(res, r, c) + 4;
+    buf_reserve(b, need);
+    for (int c = 0; c < t->ncols; c++) {
+        memcpy(b->data + b->len, t->key_prefix[c], t->key_prefix_len[c]);
+        b->len += t->key_prefix_len[c];
+        if (PQgetisnull(res, r, c)) {
+            memcpy(b->data + b->len, "null", 4);
+            b->len += 4;
+        } else {
+            table_fast_value(b, t->cols[c].kind, PQgetvalue(res, r, c),
+                             (size_t)PQgetlength(res, r, c));
+            buf_reserve(b, need); /* the general path may have used the slack */
+        }
+    }
+    b->data[b->len++] = '}';
+    b->data[b->len] = '\0';
+}
+
+void api_encode_row(json_writer_t *w, const api_table_t *t, const PGresult *res, int row)
+{
+    if (jw_value_begin(w)) table_write_row(w->out, t, res, row);
+}
+
 void api_encode_rows(json_writer_t *w, const api_table_t *t, const PGresult *res, int nrows)
 {
     jw_array_begin(w);
-    buf_t *b = w->out;
-    for (int r = 0; r < nrows; r++) {
-        size_t need = t->row_overhead + 1;
-        for (int c = 0; c < t->ncols; c++)
-            need += (size_t)PQgetlength(res, r, c) + 4;
-        buf_reserve(b, need);
-        if (r > 0) b->data[b->len++] = ',';
-        for (int c = 0; c < t->ncols; c++) {
-            memcpy(b->data + b->len, t->key_prefix[c], t->key_prefix_len[c]);
-            b->len += t->key_prefix_len[c];
-            if (PQgetisnull(res, r, c)) {
-                memcpy(b->data + b->len, "null", 4);
-                b->len += 4;
-            } else {
-                table_fast_value(b, t->cols[c].kind, PQgetvalue(res, r, c),
-                                 (size_t)PQgetlength(res, r, c));
-                buf_reserve(b, need); /* the general path may have used the slack */
-            }
-        }
-        b->data[b->len++] = '}';
-        b->data[b->len] = '\0';
-    }
-    /* The rows were written past the writer: tell it the array is not empty. */
-    if (nrows > 0) w->first[w->depth] = false;
+    for (int r = 0; r < nrows; r++)
+        api_encode_row(w, t, res, r);
     jw_array_end(w);
 }

@@ -384,6 +384,11 @@ bool jw_raw_number(json_writer_t *w, const char *s, size_t len)
     return true;
 }
 
+bool jw_value_begin(json_writer_t *w)
+{
+    return json_before_value(w);
+}
+
 void jw_raw(json_writer_t *w, const char *json, size_t len)
 {
     if (!json_before_value(w)) return;
