@@ -45,6 +45,12 @@ typedef struct db_result {
     const char *sqlstate; /* server error code, or NULL */
     const char *message;  /* detail for the log, never for clients; NULL on success */
     double wait_ms;       /* time the query waited for a connection */
+    /*
+     * A failed write: true when it had been sent and the connection was lost
+     * (or the server stopped answering) before its commit was confirmed, so it
+     * may or may not have been applied. false: it certainly was not.
+     */
+    bool outcome_unknown;
 } db_result_t;
 
 typedef void (*db_result_fn)(const db_result_t *r, void *data);

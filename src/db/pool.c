@@ -26,8 +26,9 @@
 #define POOL_BACKOFF_MIN_MS   50
 #define POOL_BACKOFF_MAX_MS   500
 #define POOL_OVERFLOW_IDLE_NS (5ULL * 1000000000ULL)
-#define POOL_TOKEN_MARGIN_S   120.0                /* recycle this long before a token expires */
-#define POOL_STALL_NS         (10ULL * 1000000ULL) /* a head query out longer is "slow" */
+#define POOL_TOKEN_MARGIN_S   120.0                  /* recycle this long before a token expires */
+#define POOL_STALL_NS         (10ULL * 1000000ULL)   /* a head query out longer is "slow" */
+#define POOL_ANSWER_GRACE_NS  (1000ULL * 1000000ULL) /* past statement_timeout: unresponsive */
 
 uint64_t db_pool_now_ns(void)
 {
@@ -146,6 +147,7 @@ void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresul
             .sqlstate = sqlstate,
             .message = message,
             .wait_ms = q->wait_ms,
+            .outcome_unknown = st != DB_OK && q->unknown,
         };
         q->cb(&r, q->data);
     }
@@ -349,11 +351,29 @@ static void pool_recycle(db_pool_t *p, uint64_t now)
     }
 }
 
+/*
+ * A server that stops answering (frozen, or a network that drops packets
+ * without a reset) would keep its queries in flight forever: statement_timeout
+ * runs on the server, so it cannot fire. Past the command timeout plus a
+ * grace period without any answer, the connection is given up: its requests
+ * get 504 (writes: outcome unknown) and the pool reconnects.
+ */
+static void pool_expire_unresponsive(db_pool_t *p, uint64_t now)
+{
+    uint64_t limit = (uint64_t)(p->cfg.command_timeout_s * 1e9) + POOL_ANSWER_GRACE_NS;
+    for (db_conn_t *c = p->conns, *n; c; c = n) {
+        n = c->next;
+        if (db_conn_unresponsive(c, now, limit))
+            db_conn_close(c, DB_ERR_TIMEOUT, "the database stopped answering");
+    }
+}
+
 static void pool_tick(uv_timer_t *t)
 {
     db_pool_t *p = t->data;
     uint64_t now = db_pool_now_ns();
     pool_expire_waiting(p, now);
+    if (p->cfg.command_timeout_s > 0) pool_expire_unresponsive(p, now);
     pool_recycle(p, now);
     /* Keep one connection open (readiness) and retry after the backoff. */
     if (p->nconns == 0 && !p->closing && now >= p->down_until_ns) {

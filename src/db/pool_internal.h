@@ -24,6 +24,7 @@ struct db_query {
     double wait_ms;
     int retries;     /* re-runs after a batch failed elsewhere or a lost connection */
     bool sync_after; /* the batch's Sync follows this query */
+    bool unknown;    /* a failed write whose outcome is unknown (db_result_t.outcome_unknown) */
     PGresult *res;   /* its result while held */
 };
 
@@ -55,6 +56,7 @@ struct db_conn {
     bool retiring;                     /* takes no new queries; closes when drained */
     uint64_t born_ns;
     uint64_t last_used_ns;
+    uint64_t last_answer_ns; /* a result arrived (or a batch went out to an idle connection) */
     double token_expires_at;
     int pending_closes;
 };
@@ -103,7 +105,14 @@ uint64_t db_pool_now_ns(void);
 db_conn_t *db_conn_open(db_pool_t *p);
 /* Sends a NULL-terminated list of queries (already unlinked from the pool queue) as one batch. */
 void db_conn_send_batch(db_conn_t *c, db_query_t *first);
-/* Fails or requeues everything in flight and starts closing. */
+/*
+ * Fails or requeues everything in flight and starts closing. Reads are
+ * re-queued in their order (they are safe to run again) unless st is
+ * DB_ERR_TIMEOUT (the server stopped answering: running them again would only
+ * wait again); writes fail with outcome_unknown.
+ */
 void db_conn_close(db_conn_t *c, db_status_t st, const char *why);
+/* True when the connection has had queries out and no answer for longer than limit_ns. */
+bool db_conn_unresponsive(const db_conn_t *c, uint64_t now, uint64_t limit_ns);
 
 #endif
