@@ -55,6 +55,8 @@ db_status_t db_status_from_sqlstate(const char *s)
     if (strcmp(s, "28P01") == 0) return DB_ERR_CREDENTIALS;
     /* 08: connection exception; 57P01-03: admin shutdown, crash, cannot connect now */
     if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0) return DB_ERR_UNAVAILABLE;
+    /* 53: disk full, out of memory, too many connections; 58030: I/O error. Transient. */
+    if (strncmp(s, "53", 2) == 0 || strcmp(s, "58030") == 0) return DB_ERR_UNAVAILABLE;
     return DB_ERR_INTERNAL;
 }
 
