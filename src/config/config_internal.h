@@ -26,6 +26,8 @@ typedef enum {
     CONFIG_TABLE,     /* [schema.]name of SQL identifiers */
     CONFIG_AUTH_TYPE, /* pat | oauth-m2m */
     CONFIG_DBX_HOST,  /* normalised to scheme://host without trailing slash */
+    CONFIG_COUNT,     /* int 0..1000000 (0 = automatic or no limit) */
+    CONFIG_HEADER,    /* a header value: 1..64 printable ASCII characters */
 } config_kind_t;
 
 #define CONFIG_MAX_ALIASES 3
