@@ -9,7 +9,7 @@ PYTHON     := /usr/bin/python3
 SF         ?= 1
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build build-asan demo test check-layers test-unit test-api test-asan fuzz fuzz-build \
+.PHONY: all deps build build-asan demo test check-layers check-sql faults soak valgrind fuzz-long test-unit test-api test-asan fuzz fuzz-build \
         bench bench-quick bench-growth format tidy clean
 
 all: build
@@ -39,6 +39,7 @@ demo: build
 # PostgreSQL), both again under AddressSanitizer + UBSan, then a short fuzzing run.
 test: build build-asan
 	$(MAKE) --no-print-directory check-layers
+	$(MAKE) --no-print-directory check-sql
 	$(MAKE) --no-print-directory test-unit BUILD=$(BUILD)
 	$(MAKE) --no-print-directory test-api BUILD=$(BUILD)
 	$(MAKE) --no-print-directory test-asan
@@ -47,6 +48,10 @@ test: build build-asan
 # Fails when an #include breaks the layer order (src/ folders, see scripts/check_layers.py).
 check-layers:
 	$(PYTHON) scripts/check_layers.py
+
+# Fails when SQL text is built outside the reviewed builders (scripts/check_sql.py).
+check-sql:
+	$(PYTHON) scripts/check_sql.py
 
 test-unit:
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
