@@ -11,7 +11,7 @@
  * and the model is also run live by test_against_naive_model. Every check also
  * starts mid-table (at the row itself) and compares with runs from row 1.
  *
- * LAKEAPI_TPCH_CKPT_OUT=file writes src/gen/tpch_wide_ckpt.c's values, one
+ * LAKEAPI_TPCH_CKPT_OUT=file writes src/demo/tpch_wide_ckpt.c's values, one
  * per line, by replaying every row to SF 100000's end (about 25 minutes)
  * instead of testing.
  */
@@ -25,7 +25,7 @@
 #include <cmocka.h>
 
 #include "lakeapi/gen.h"
-#include "gen/tpch_internal.h"
+#include "demo/tpch_internal.h"
 #include "test_util.h"
 
 #define TPCH64_A_INVERSE 13877824140714322085ULL /* TPCH64_A * this = 1 mod 2^64 */

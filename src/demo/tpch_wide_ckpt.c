@@ -10,7 +10,7 @@
  * naive model in tests/tpch_naive.py. Generated data, one value a checkpoint.
  * The last entry is row 18790481921; starts beyond it replay from there.
  */
-#include "gen/tpch_internal.h"
+#include "demo/tpch_internal.h"
 
 /* clang-format off */
 const int64_t tpch64_pkey_ckpt[] = {
@@ -59,4 +59,5 @@ const int64_t tpch64_pkey_ckpt[] = {
 };
 /* clang-format on */
 
-const int64_t tpch64_pkey_ckpt_count = (int64_t)(sizeof(tpch64_pkey_ckpt) / sizeof(tpch64_pkey_ckpt[0]));
+const int64_t tpch64_pkey_ckpt_count =
+    (int64_t)(sizeof(tpch64_pkey_ckpt) / sizeof(tpch64_pkey_ckpt[0]));

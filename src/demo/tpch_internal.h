@@ -4,6 +4,10 @@
  * The Park-Miller stream arithmetic (shared/tpch/ORDERS.md section 5), the
  * 64-bit custkey/partkey streams of SF >= 30000 (section 7) and the
  * process-wide text pool (section 6.6). Not part of the public gen.h contract.
+ *
+ * tpch.c, tpch_pool.c, tpch_wide.c and tpch_wide_ckpt.c are one module (the
+ * ORDERS generator) split in four files. Layer demo (generators, COPY loader,
+ * private cluster): may include db, json, config, log, util.
  */
 #ifndef LAKEAPI_GEN_TPCH_INTERNAL_H
 #define LAKEAPI_GEN_TPCH_INTERNAL_H

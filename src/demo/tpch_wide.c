@@ -14,7 +14,7 @@
  * both streams with the Lehmer jump from their seeds); this file reproduces
  * a run from row 1, i.e. `dbgen -s SF -T O` without -C/-S.
  */
-#include "gen/tpch_internal.h"
+#include "demo/tpch_internal.h"
 
 int64_t tpch64_skip(int64_t z, int64_t n)
 {
