@@ -159,7 +159,86 @@ static void test_rows_vectors(void **state)
         int64_t i;
         const char *row;
     } want[] = {
-#include "tpch_wide_vectors.inc"
+        {30000, 1,
+         "1|3898045469|O|200131.83|1996-01-02|5-LOW|Clerk#028516474|0|nstructions sleep furiously "
+         "among |"},
+        {100000, 1,
+         "1|5398045469|O|201400.86|1996-01-02|5-LOW|Clerk#095054913|0|nstructions sleep furiously "
+         "among |"},
+        {30000, 2,
+         "2|3778993900|O|78275.82|1996-12-01|1-URGENT|Clerk#026374644|0| foxes. pending accounts "
+         "at the pending, silent asymptot|"},
+        {100000, 2,
+         "2|14278993900|O|74286.61|1996-12-01|1-URGENT|Clerk#087915478|0| foxes. pending accounts "
+         "at the pending, silent asymptot|"},
+        {30000, 3,
+         "3|181948084|F|226411.55|1993-10-14|5-LOW|Clerk#028627578|0|sly final accounts boost. "
+         "carefully regular ideas cajole carefully. depos|"},
+        {100000, 3,
+         "3|181948084|F|222095.57|1993-10-14|5-LOW|Clerk#095425260|0|sly final accounts boost. "
+         "carefully regular ideas cajole carefully. depos|"},
+        {30000, 4,
+         "4|246788684|O|47492.10|1995-10-11|5-LOW|Clerk#003701895|0|sits. slyly regular warthogs "
+         "cajole. regular, regular theodolites acro|"},
+        {100000, 4,
+         "4|10746788684|O|47493.04|1995-10-11|5-LOW|Clerk#012339649|0|sits. slyly regular warthogs "
+         "cajole. regular, regular theodolites acro|"},
+        {30000, 5,
+         "5|3955405618|F|141532.88|1994-07-30|5-LOW|Clerk#027743901|0|quickly. bold deposits sleep "
+         "slyly. packages use slyly|"},
+        {100000, 5,
+         "5|3955405618|F|146271.30|1994-07-30|5-LOW|Clerk#092479670|0|quickly. bold deposits sleep "
+         "slyly. packages use slyly|"},
+        {30000, 6,
+         "6|2122806898|F|40596.30|1992-02-21|4-NOT SPECIFIED|Clerk#001739400|0|ggle. special, "
+         "final requests are against the furiously specia|"},
+        {100000, 6,
+         "6|9622806898|F|44103.47|1992-02-21|4-NOT SPECIFIED|Clerk#005797999|0|ggle. special, "
+         "final requests are against the furiously specia|"},
+        {30000, 7,
+         "7|564876767|O|265176.14|1996-01-10|2-HIGH|Clerk#014088087|0|ly special requests |"},
+        {100000, 7,
+         "7|3564876767|O|263956.30|1996-01-10|2-HIGH|Clerk#046960288|0|ly special requests |"},
+        {30000, 8,
+         "32|3248941576|O|153162.58|1995-07-16|2-HIGH|Clerk#018468035|0|ise blithely bold, regular "
+         "requests. quickly unusual dep|"},
+        {100000, 8,
+         "32|6248941576|O|156069.82|1995-07-16|2-HIGH|Clerk#061560116|0|ise blithely bold, regular "
+         "requests. quickly unusual dep|"},
+        {30000, 101,
+         "389|3619952209|F|2109.03|1994-02-17|2-HIGH|Clerk#001832101|0|ing to the regular "
+         "asymptotes. final, pending foxes about the blithely sil|"},
+        {100000, 101,
+         "389|2119952209|F|2291.12|1994-02-17|2-HIGH|Clerk#006107001|0|ing to the regular "
+         "asymptotes. final, pending foxes about the blithely sil|"},
+        {30000, 102,
+         "390|464508913|O|243310.44|1998-04-07|5-LOW|Clerk#012107912|0|xpress asymptotes use among "
+         "the regular, final pinto b|"},
+        {100000, 102,
+         "390|7964508913|O|233833.59|1998-04-07|5-LOW|Clerk#040359705|0|xpress asymptotes use "
+         "among the regular, final pinto b|"},
+        {30000, 103,
+         "391|2541933823|F|26736.40|1994-11-17|2-HIGH|Clerk#007666972|0|orges thrash fluffil|"},
+        {100000, 103,
+         "391|5541933823|F|26736.80|1994-11-17|2-HIGH|Clerk#025556573|0|orges thrash fluffil|"},
+        {30000, 1000,
+         "4000|1638740698|F|150292.98|1992-01-04|5-LOW|Clerk#010141984|0|le carefully closely even "
+         "pinto beans. regular, ironic foxes against the|"},
+        {100000, 1000,
+         "4000|7638740698|F|146048.78|1992-01-04|5-LOW|Clerk#033806611|0|le carefully closely even "
+         "pinto beans. regular, ironic foxes against the|"},
+        {30000, 1001,
+         "4001|3309165533|O|138462.33|1997-05-15|3-MEDIUM|Clerk#026312424|0|detect. asymptotes "
+         "sleep furio|"},
+        {100000, 1001,
+         "4001|7809165533|O|144039.53|1997-05-15|3-MEDIUM|Clerk#087708080|0|detect. asymptotes "
+         "sleep furio|"},
+        {30000, 123457,
+         "493825|822034342|O|100219.15|1997-12-13|3-MEDIUM|Clerk#024172061|0|nding requests dazzle "
+         "blith|"},
+        {100000, 123457,
+         "493825|822034342|O|98984.57|1997-12-13|3-MEDIUM|Clerk#080573536|0|nding requests dazzle "
+         "blith|"},
     };
     char *run30k = gen_rows(sf30k, 1, 1001), *run100k = gen_rows(sf100k, 1, 1001);
     for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
