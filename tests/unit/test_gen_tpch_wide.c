@@ -27,34 +27,16 @@
 #include "lakeapi/gen.h"
 #include "demo/tpch_internal.h"
 #include "test_util.h"
+#include "tpch_test_util.h"
 
 #define TPCH64_A_INVERSE 13877824140714322085ULL /* TPCH64_A * this = 1 mod 2^64 */
 
 static gen_tpch_t *sf30k, *sf100k;
 
-static char *gen_rows(gen_tpch_t *g, int64_t first, int64_t count)
-{
-    capture_t c = {0};
-    assert_int_equal(gen_tpch_orders(g, first, count, false, capture_sink, &c), 0);
-    if (!c.data) c.data = calloc(1, 1);
-    return c.data;
-}
-
-/* Where the n-th line (0-based) of text starts. */
-static const char *line_at(const char *text, int64_t n)
-{
-    for (; n > 0; n--) {
-        text = strchr(text, '\n');
-        assert_non_null(text);
-        text++;
-    }
-    return text;
-}
-
 /* Asserts that row i, generated on its own, is want (no newline), and the same in the run. */
 static void assert_row(gen_tpch_t *g, int64_t i, const char *want, const char *run_from_1)
 {
-    char *got = gen_rows(g, i, 1);
+    char *got = gen_rows(g, i, 1, false);
     size_t n = strlen(want);
     assert_int_equal(strlen(got), n + 1);
     assert_memory_equal(got, want, n);
@@ -143,8 +125,8 @@ static void test_checkpoints_chain(void **state)
                      tpch64_pkey_ckpt[n - 1]);
 
     int64_t at = 1 + TPCH64_CKPT_EVERY;
-    char *before = gen_rows(sf30k, at - 3, 8); /* replays 2^26 - 4 rows from ckpt[0] */
-    char *after = gen_rows(sf30k, at, 5);      /* starts on ckpt[1] */
+    char *before = gen_rows(sf30k, at - 3, 8, false); /* replays 2^26 - 4 rows from ckpt[0] */
+    char *after = gen_rows(sf30k, at, 5, false);      /* starts on ckpt[1] */
     assert_string_equal(line_at(before, 3), after);
     free(before);
     free(after);
@@ -240,7 +222,7 @@ static void test_rows_vectors(void **state)
          "493825|822034342|O|98984.57|1997-12-13|3-MEDIUM|Clerk#080573536|0|nding requests dazzle "
          "blith|"},
     };
-    char *run30k = gen_rows(sf30k, 1, 1001), *run100k = gen_rows(sf100k, 1, 1001);
+    char *run30k = gen_rows(sf30k, 1, 1001, false), *run100k = gen_rows(sf100k, 1, 1001, false);
     for (size_t k = 0; k < sizeof(want) / sizeof(want[0]); k++) {
         bool small = want[k].sf == 30000;
         assert_row(small ? sf30k : sf100k, want[k].i, want[k].row,
@@ -254,22 +236,8 @@ static void test_rows_vectors(void **state)
 static void test_mid_start_matches_full_run(void **state)
 {
     (void)state;
-    gen_tpch_t *gs[] = {sf30k, sf100k};
-    for (size_t k = 0; k < 2; k++) {
-        char *full = gen_rows(gs[k], 1, 5000);
-        char *mid = gen_rows(gs[k], 1234, 700);
-        assert_memory_equal(mid, line_at(full, 1233), strlen(mid));
-        capture_t parts = {0};
-        for (int64_t first = 1; first <= 5000; first += 613)
-            assert_int_equal(gen_tpch_orders(gs[k], first, first + 613 > 5001 ? 5001 - first : 613,
-                                             false, capture_sink, &parts),
-                             0);
-        assert_int_equal(parts.len, strlen(full));
-        assert_memory_equal(parts.data, full, parts.len);
-        free(parts.data);
-        free(mid);
-        free(full);
-    }
+    assert_mid_and_batches_match(sf30k, 5000, 1234, 700, 613);
+    assert_mid_and_batches_match(sf100k, 5000, 1234, 700, 613);
 }
 
 /*
@@ -309,7 +277,7 @@ static void check_against_model(const char *sfs, const char *ranges)
             cur_sf = sf;
         }
         int64_t i = ((okey >> 5) << 3) | (okey & 7); /* the key's ordinal */
-        char *got = gen_rows(g, i, 1);
+        char *got = gen_rows(g, i, 1, false);
         assert_string_equal(got, want);
         free(got);
         checked++;
