@@ -135,7 +135,10 @@ void db_pool_free(db_pool_t *p); /* after db_pool_close's done */
  */
 typedef struct db_stream db_stream_t;
 typedef struct db_stream_ops {
-    /* A batch of at least one row (text format); res is valid during the call only. */
+    /*
+     * A batch of rows (text format); res is valid during the call only. The
+     * first batch comes even when empty (it names the columns); later ones have rows.
+     */
     void (*on_rows)(db_stream_t *s, const PGresult *res, void *data);
     /* Exactly once unless cancelled: DB_OK after the last batch, or the error. */
     void (*on_end)(db_stream_t *s, const db_result_t *r, void *data);

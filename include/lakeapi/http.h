@@ -114,6 +114,12 @@ bool http_stream_write(http_exchange_t *ex, const void *data, size_t n);
 /* true while the bytes not yet taken by the socket are above the high-water mark. */
 bool http_stream_congested(const http_exchange_t *ex);
 void http_stream_end(http_exchange_t *ex);
+/*
+ * Ends a stream that failed half-way: the bytes written so far leave, then the
+ * connection closes without the terminating chunk, so the client sees an
+ * incomplete body rather than a short one that looks whole.
+ */
+void http_stream_abort(http_exchange_t *ex);
 
 const char *http_status_reason(int status);
 

@@ -35,6 +35,7 @@ struct db_stream {
     bool fetching;  /* a FETCH is in flight */
     bool last;      /* the last batch has arrived */
     bool paused, cancelled, ending, failed;
+    bool delivered; /* on_rows has been called (the first batch goes out even when empty) */
     bool cancel_running; /* PQcancel in a worker thread */
     bool freed_pending;  /* freed once the worker returns */
     int depth;           /* inside stream_read/resume: freeing waits until they return */

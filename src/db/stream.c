@@ -191,7 +191,7 @@ static void stream_start_cancel(db_stream_t *s)
 /* Hands a batch to the consumer (or holds it while paused). Takes res. */
 static void stream_deliver(db_stream_t *s, PGresult *res)
 {
-    if (s->cancelled || PQntuples(res) == 0) {
+    if (s->cancelled || (PQntuples(res) == 0 && s->delivered)) {
         PQclear(res);
         return;
     }
@@ -199,6 +199,7 @@ static void stream_deliver(db_stream_t *s, PGresult *res)
         s->held = res;
         return;
     }
+    s->delivered = true;
     s->ops->on_rows(s, res, s->data);
     PQclear(res);
 }

@@ -81,6 +81,7 @@ struct http_exchange {
     bool head_sent;    /* the head has been handed to the socket */
     bool wants_drain;  /* the producer was told to pause: call on_drain when drained */
     bool gone_pending; /* on the server's list of streams to tell about a lost client */
+    bool aborted;      /* http_stream_abort(): no terminating chunk, close after */
     size_t streamed;   /* body bytes the handler wrote */
     const http_stream_ops_t *sops;
     void *sdata;

@@ -210,7 +210,7 @@ static void stream_final_body(http_exchange_t *ex)
         buf_append(&fin, ex->body_out.data, ex->body_out.len);
         buf_append(&fin, "\r\n", 2);
     }
-    buf_append(&fin, "0\r\n\r\n", 5);
+    if (!ex->aborted) buf_append(&fin, "0\r\n\r\n", 5);
     buf_dispose(&ex->body_out);
     ex->body_out = fin;
 }
@@ -234,4 +234,11 @@ void http_stream_end(http_exchange_t *ex)
     ex->state = HTTP_EX_READY;
     if (ex == c->qhead) http_conn_mark_dirty(c);
     http_exchange_report(ex);
+}
+
+void http_stream_abort(http_exchange_t *ex)
+{
+    ex->aborted = true;
+    ex->close_after = true;
+    http_stream_end(ex);
 }

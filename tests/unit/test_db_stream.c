@@ -159,6 +159,16 @@ static void test_errors_leave_connection_clean(void **state)
     harness_run_until(&h, &k2.ended, 1);
     assert_int_equal(k2.status, DB_ERR_INTERNAL);
     assert_int_equal(k2.rows, 0);
+    assert_int_equal(k2.batches, 0);
+    /* an empty result still names its columns, once */
+    sink_t k4;
+    sink_init(&k4, &h);
+    k4.s = db_stream_open(h.pool, "SELECT 1 AS one WHERE false", 0, NULL, 10, &sink_ops, &k4);
+    harness_run_until(&h, &k4.ended, 1);
+    assert_int_equal(k4.status, DB_OK);
+    assert_int_equal(k4.batches, 1);
+    assert_int_equal(k4.rows, 0);
+    sink_done(&k4);
     /* the statement timeout applies to a step */
     sink_t k3;
     sink_init(&k3, &h);
