@@ -64,7 +64,7 @@ char *rest_export_sql(rest_export_format_t fmt, const char *sql)
     buf_t b;
     buf_init(&b);
     if (fmt == REST_EXPORT_NDJSON)
-        buf_printf(&b, "SELECT row_to_json(lakeapi_row)::text FROM (%s) lakeapi_row", sql);
+        buf_printf(&b, "SELECT row_to_json(lakeapi_row.*)::text FROM (%s) lakeapi_row", sql);
     else
         buf_append_str(&b, sql);
     return buf_steal(&b);
