@@ -59,6 +59,8 @@ struct http_exchange {
     router_match_t match;
     const char *request_id;
     void *user;
+    void *identity; /* http_exchange_identity_slot() */
+    char peer[48];  /* http_exchange_peer(), filled on first use */
     bool keep_alive;
     bool expect_continue, continue_sent;
     bool close_after; /* the connection closes once this response is written */
@@ -173,6 +175,8 @@ void http_conn_drain(http_conn_t *c);
 void http_conn_flush_dirty(http_server_t *s);
 void http_conn_mark_dirty(http_conn_t *c);
 void http_conn_unref(http_conn_t *c);
+/* Routes ex and runs its handler (or answers 404/405); after the pre-route hook. */
+void http_conn_route(http_exchange_t *ex);
 
 /* exchange.c */
 http_exchange_t *http_exchange_acquire(http_server_t *s, http_conn_t *c);
