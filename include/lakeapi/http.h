@@ -63,6 +63,12 @@ const char *http_exchange_request_id(const http_exchange_t *ex);
 void **http_exchange_user_slot(http_exchange_t *ex);
 /* The slot the access-control hook (src/auth) keeps the request's identity in. */
 void **http_exchange_identity_slot(http_exchange_t *ex);
+/*
+ * Whether the request carries a verified identity (set by the access-control
+ * hook): a refusal by the database is then 403, else 401 + WWW-Authenticate.
+ */
+void http_exchange_set_authenticated(http_exchange_t *ex, bool yes);
+bool http_exchange_authenticated(const http_exchange_t *ex);
 /* Number of request header fields, and the i-th (name/value not NUL-terminated). */
 size_t http_exchange_header_count(const http_exchange_t *ex);
 void http_exchange_header_at(const http_exchange_t *ex, size_t i, const char **name,

@@ -5,7 +5,7 @@
  * (a bearer JWT when JWT_SECRET / JWT_JWKS_URL / JWT_ISSUER is set; else the
  * Databricks Apps X-Forwarded-* headers when TRUST_FORWARDED_IDENTITY=true;
  * else anonymous with DB_ANON_ROLE); the rate limit; 401 for routes that need
- * a role when there is none; the admin gate of /api/v1/resources/*. A
+ * a role when there is none; the admin gate of /api/v1/resources. A
  * presented token that fails verification is a 401 even where anonymous
  * access would be allowed (PostgREST does the same: a client that sent a
  * token wants to be that identity, not silently someone else).

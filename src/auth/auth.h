@@ -98,12 +98,8 @@ const auth_identity_t *auth_identity(http_exchange_t *ex);
 void auth_db_query(http_exchange_t *ex, db_pool_t *pool, int stmt, int nparams,
                    const char *const *values, db_result_fn cb, void *data);
 
-/*
- * The HTTP answer to a database refusal (42501): 403 when authenticated, 401
- * with WWW-Authenticate: Bearer when anonymous. Returns the status and adds
- * the header to ex.
- */
-int auth_forbidden_status(http_exchange_t *ex);
+/* A refusal by the database (42501) is answered by web_send_db_error(): 403 when the
+ * exchange is authenticated (http_exchange_authenticated), 401 + WWW-Authenticate else. */
 
 void auth_get_stats(const auth_t *a, auth_stats_t *out);
 /* Prometheus text for /metrics (lakeapi_auth_*). */

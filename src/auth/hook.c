@@ -125,6 +125,7 @@ static bool auth_resources_gate(auth_t *a, http_exchange_t *ex, const auth_ident
 static bool auth_admit(auth_t *a, http_exchange_t *ex, auth_identity_t *id)
 {
     *http_exchange_identity_slot(ex) = id;
+    http_exchange_set_authenticated(ex, id->kind != AUTH_ANONYMOUS);
     if (!auth_rate_check(a, ex, id)) return false;
     if (a->configured && !id->role && !auth_public_path(http_exchange_path(ex))) {
         a->stats.anonymous_refused++;

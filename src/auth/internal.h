@@ -175,6 +175,28 @@ auth_rate_decision_t auth_ratelimit_take(auth_ratelimit_t *r, const char *key, s
                                          double now_s, bool *evicted);
 size_t auth_ratelimit_size(const auth_ratelimit_t *r);
 
+/* ---- the JWKS on the loop (jwks.c) ---- */
+
+typedef struct auth_jwks auth_jwks_t;
+typedef void (*auth_jwks_fn)(void *data); /* a refresh ended (the keys may be new) */
+
+/*
+ * url: JWT_JWKS_URL, or NULL to discover it from issuer's
+ * /.well-known/openid-configuration. min_interval_s: refreshes start at most
+ * this often (30 s).
+ */
+auth_jwks_t *auth_jwks_new(uv_loop_t *loop, const char *url, const char *issuer,
+                           double min_interval_s);
+void auth_jwks_free(auth_jwks_t *j);
+const auth_keyset_t *auth_jwks_keys(const auth_jwks_t *j);
+/*
+ * Asks for fresh keys (an unknown kid). true: fn(data) runs once the current
+ * or a newly started refresh ends; false: a refresh ran less than
+ * min_interval_s ago (or cannot start) - the keys are what they are.
+ */
+bool auth_jwks_refresh(auth_jwks_t *j, auth_jwks_fn fn, void *data);
+void auth_jwks_counts(const auth_jwks_t *j, uint64_t *fetches, uint64_t *failures);
+
 /* ---- the per-loop state (auth.c, hook.c, query.c) ---- */
 
 typedef struct auth_token_entry {

@@ -68,11 +68,3 @@ void auth_db_query(http_exchange_t *ex, db_pool_t *pool, int stmt, int nparams,
                     auth_headers_json(ex));
     db_pool_query_as(pool, s, stmt, nparams, values, cb, data);
 }
-
-int auth_forbidden_status(http_exchange_t *ex)
-{
-    const auth_identity_t *id = auth_identity(ex);
-    if (id && id->kind != AUTH_ANONYMOUS) return 403;
-    http_exchange_add_header(ex, "WWW-Authenticate", "Bearer");
-    return 401;
-}

@@ -253,6 +253,16 @@ void **http_exchange_identity_slot(http_exchange_t *ex)
     return &ex->identity;
 }
 
+void http_exchange_set_authenticated(http_exchange_t *ex, bool yes)
+{
+    ex->authenticated = yes;
+}
+
+bool http_exchange_authenticated(const http_exchange_t *ex)
+{
+    return ex->authenticated;
+}
+
 size_t http_exchange_header_count(const http_exchange_t *ex)
 {
     return ex->nheaders;

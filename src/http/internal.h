@@ -66,6 +66,7 @@ struct http_exchange {
     void *user;
     void *identity; /* http_exchange_identity_slot() */
     char peer[48];  /* http_exchange_peer(), filled on first use */
+    bool authenticated;
     bool keep_alive;
     bool expect_continue, continue_sent;
     bool close_after; /* the connection closes once this response is written */
