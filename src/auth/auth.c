@@ -105,17 +105,17 @@ auth_t *auth_new(uv_loop_t *loop, const config_t *cfg, char *err, size_t errlen)
         auth_keyset_add_secret(&a->secret_keys, cfg->jwt_secret, strlen(cfg->jwt_secret));
     }
     if (cfg->jwt_jwks_url || cfg->jwt_issuer) {
-        a->jwks = auth_jwks_new(loop, cfg->jwt_jwks_url, cfg->jwt_issuer,
-                                cfg->jwt_jwks_refresh_s > 0 ? cfg->jwt_jwks_refresh_s
-                                                            : AUTH_JWKS_MIN_S);
+        a->jwks =
+            auth_jwks_new(loop, cfg->jwt_jwks_url, cfg->jwt_issuer,
+                          cfg->jwt_jwks_refresh_s > 0 ? cfg->jwt_jwks_refresh_s : AUTH_JWKS_MIN_S);
         if (!a->jwks) {
             snprintf(err, errlen, "JWT_JWKS_URL: the HTTP client could not be initialised");
             goto fail;
         }
     }
     char perr[200];
-    a->role_path = auth_path_parse(cfg->jwt_role_claim ? cfg->jwt_role_claim : ".role", perr,
-                                   sizeof perr);
+    a->role_path =
+        auth_path_parse(cfg->jwt_role_claim ? cfg->jwt_role_claim : ".role", perr, sizeof perr);
     if (!a->role_path) {
         snprintf(err, errlen, "JWT_ROLE_CLAIM: %s", perr);
         goto fail;
@@ -127,8 +127,8 @@ auth_t *auth_new(uv_loop_t *loop, const config_t *cfg, char *err, size_t errlen)
     auth_parse_admin_roles(a, cfg->admin_roles);
     a->tokens = auth_lru_new(AUTH_TOKEN_CACHE_MAX, token_entry_free);
     if (cfg->rate_limit_rps > 0) {
-        int burst = cfg->rate_limit_burst > 0 ? cfg->rate_limit_burst
-                                              : (int)ceil(cfg->rate_limit_rps);
+        int burst =
+            cfg->rate_limit_burst > 0 ? cfg->rate_limit_burst : (int)ceil(cfg->rate_limit_rps);
         a->rate = auth_ratelimit_new(cfg->rate_limit_rps, burst, AUTH_RATE_TABLE_MAX);
         int window = (int)ceil((double)burst / cfg->rate_limit_rps);
         snprintf(a->rate_policy, sizeof a->rate_policy, "\"default\";q=%d;w=%d", burst,
@@ -187,8 +187,7 @@ bool auth_is_admin_role(const auth_t *a, const char *role)
 }
 
 /* The cache entry for verified claims: role, subject, admin decided once. */
-auth_token_entry_t *auth_entry_from_claims(const auth_t *a, json_t *claims, double exp,
-                                           double now)
+auth_token_entry_t *auth_entry_from_claims(const auth_t *a, json_t *claims, double exp, double now)
 {
     auth_token_entry_t *e = calloc(1, sizeof *e);
     if (!e) abort();
@@ -206,8 +205,7 @@ auth_token_entry_t *auth_entry_from_claims(const auth_t *a, json_t *claims, doub
     return e;
 }
 
-void auth_identity_from_entry(http_exchange_t *ex, const auth_token_entry_t *e,
-                              auth_identity_t *id)
+void auth_identity_from_entry(http_exchange_t *ex, const auth_token_entry_t *e, auth_identity_t *id)
 {
     arena_t *ar = http_exchange_arena(ex);
     id->kind = AUTH_JWT;
@@ -221,9 +219,8 @@ void auth_identity_from_entry(http_exchange_t *ex, const auth_token_entry_t *e,
  * Verifies the bearer token: 0 with *id filled, -1 refused (*why), or 1 when
  * the JWKS is being refreshed and fn(data) will be called (only if may_wait).
  */
-int auth_verify_bearer(auth_t *a, http_exchange_t *ex, const char *token, size_t len,
-                       bool may_wait, auth_jwks_fn fn, void *data, auth_identity_t *id,
-                       const char **why)
+int auth_verify_bearer(auth_t *a, http_exchange_t *ex, const char *token, size_t len, bool may_wait,
+                       auth_jwks_fn fn, void *data, auth_identity_t *id, const char **why)
 {
     unsigned char digest[32];
     auth_digest(token, len, digest);
@@ -275,8 +272,10 @@ bool auth_forwarded_identity(auth_t *a, http_exchange_t *ex, auth_identity_t *id
     if ((!email || !*email) && (!user || !*user)) return false;
     const char *role = a->cfg->role_from_email && email && *email ? email : a->cfg->db_anon_role;
     json_t *claims = json_object();
-    if (user && *user) json_object_set_new(claims, "sub", json_string(user));
-    else json_object_set_new(claims, "sub", json_string(email));
+    if (user && *user)
+        json_object_set_new(claims, "sub", json_string(user));
+    else
+        json_object_set_new(claims, "sub", json_string(email));
     if (email && *email) json_object_set_new(claims, "email", json_string(email));
     if (pref && *pref) json_object_set_new(claims, "preferred_username", json_string(pref));
     if (role) json_object_set_new(claims, "role", json_string(role));
@@ -346,30 +345,28 @@ void auth_metrics_render(const auth_t *a, buf_t *out)
 {
     auth_stats_t s;
     auth_get_stats(a, &s);
+    const struct {
+        const char *family, *outcome;
+        uint64_t value;
+    } rows[] = {
+        {"lakeapi_auth_identities_total", "jwt_verified", s.jwt_ok},
+        {"lakeapi_auth_identities_total", "jwt_cached", s.jwt_cached},
+        {"lakeapi_auth_identities_total", "jwt_refused", s.jwt_refused},
+        {"lakeapi_auth_identities_total", "forwarded", s.forwarded},
+        {"lakeapi_auth_identities_total", "anonymous", s.anonymous},
+        {"lakeapi_auth_identities_total", "anonymous_refused", s.anonymous_refused},
+        {"lakeapi_auth_identities_total", "forbidden", s.forbidden},
+        {"lakeapi_rate_limit_total", "allowed", s.rate_allowed},
+        {"lakeapi_rate_limit_total", "limited", s.rate_limited},
+        {"lakeapi_rate_limit_total", "evicted", s.rate_evicted},
+    };
     buf_append_str(out, "# HELP lakeapi_auth_identities_total Requests by how their identity was "
-                        "resolved.\n# TYPE lakeapi_auth_identities_total counter\n");
-    buf_printf(out, "lakeapi_auth_identities_total{outcome=\"jwt_verified\"} %llu\n",
-               (unsigned long long)s.jwt_ok);
-    buf_printf(out, "lakeapi_auth_identities_total{outcome=\"jwt_cached\"} %llu\n",
-               (unsigned long long)s.jwt_cached);
-    buf_printf(out, "lakeapi_auth_identities_total{outcome=\"jwt_refused\"} %llu\n",
-               (unsigned long long)s.jwt_refused);
-    buf_printf(out, "lakeapi_auth_identities_total{outcome=\"forwarded\"} %llu\n",
-               (unsigned long long)s.forwarded);
-    buf_printf(out, "lakeapi_auth_identities_total{outcome=\"anonymous\"} %llu\n",
-               (unsigned long long)s.anonymous);
-    buf_printf(out, "lakeapi_auth_identities_total{outcome=\"anonymous_refused\"} %llu\n",
-               (unsigned long long)s.anonymous_refused);
-    buf_printf(out, "lakeapi_auth_identities_total{outcome=\"forbidden\"} %llu\n",
-               (unsigned long long)s.forbidden);
-    buf_append_str(out, "# HELP lakeapi_rate_limit_total Rate-limit decisions by outcome.\n"
+                        "resolved.\n# TYPE lakeapi_auth_identities_total counter\n"
+                        "# HELP lakeapi_rate_limit_total Rate-limit decisions by outcome.\n"
                         "# TYPE lakeapi_rate_limit_total counter\n");
-    buf_printf(out, "lakeapi_rate_limit_total{outcome=\"allowed\"} %llu\n",
-               (unsigned long long)s.rate_allowed);
-    buf_printf(out, "lakeapi_rate_limit_total{outcome=\"limited\"} %llu\n",
-               (unsigned long long)s.rate_limited);
-    buf_printf(out, "lakeapi_rate_limit_total{outcome=\"evicted\"} %llu\n",
-               (unsigned long long)s.rate_evicted);
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+        buf_printf(out, "%s{outcome=\"%s\"} %llu\n", rows[i].family, rows[i].outcome,
+                   (unsigned long long)rows[i].value);
     buf_printf(out, "# TYPE lakeapi_rate_limit_buckets gauge\nlakeapi_rate_limit_buckets %zu\n",
                a->rate ? auth_ratelimit_size(a->rate) : (size_t)0);
     buf_printf(out,

@@ -43,8 +43,8 @@ void auth_path_free(auth_path_t *p)
 
 static bool claim_key_char(char c)
 {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-           c == '_' || c == '$' || c == '@';
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+           c == '$' || c == '@';
 }
 
 /* A quoted string at *s (quote char q, backslash escapes); advances past the closing quote. */
@@ -79,8 +79,8 @@ static int claim_filter(const char **s, path_step_t *st)
     static const struct {
         const char *text;
         filter_op_t op;
-    } ops[] = {{"^==", OP_PREFIX}, {"==^", OP_SUFFIX}, {"*==", OP_CONTAINS},
-               {"==", OP_EQ},      {"!=", OP_NE}};
+    } ops[] = {
+        {"^==", OP_PREFIX}, {"==^", OP_SUFFIX}, {"*==", OP_CONTAINS}, {"==", OP_EQ}, {"!=", OP_NE}};
     const char *p = claim_skip_blanks(*s + 3); /* past "[?(" */
     if (*p != '@') return -1;
     p = claim_skip_blanks(p + 1);

@@ -21,8 +21,8 @@
 /* Routes that never need a role: probes, documentation, metrics (METRICS_TOKEN guards it). */
 static bool auth_public_path(const char *path)
 {
-    static const char *const exact[] = {"/api/v1/healthcheck", "/livez", "/readyz", "/metrics",
-                                        "/openapi.json", "/docs", "/favicon.ico"};
+    static const char *const exact[] = {"/api/v1/healthcheck", "/livez", "/readyz",     "/metrics",
+                                        "/openapi.json",       "/docs",  "/favicon.ico"};
     for (size_t i = 0; i < sizeof exact / sizeof exact[0]; i++)
         if (strcmp(path, exact[i]) == 0) return true;
     return strncmp(path, "/docs/", 6) == 0;

@@ -40,12 +40,18 @@ typedef enum {
     JWT_EDDSA,
 } jwt_alg_t;
 
-typedef enum { AUTH_KEY_HMAC, AUTH_KEY_RSA, AUTH_KEY_EC256, AUTH_KEY_EC384, AUTH_KEY_OKP } auth_key_type_t;
+typedef enum {
+    AUTH_KEY_HMAC,
+    AUTH_KEY_RSA,
+    AUTH_KEY_EC256,
+    AUTH_KEY_EC384,
+    AUTH_KEY_OKP
+} auth_key_type_t;
 
 typedef struct auth_key {
     auth_key_type_t type;
-    char kid[128]; /* "" when the key has none */
-    jwt_alg_t alg; /* the JWK's "alg", or JWT_ALG_UNKNOWN (any that fits the type) */
+    char kid[128];         /* "" when the key has none */
+    jwt_alg_t alg;         /* the JWK's "alg", or JWT_ALG_UNKNOWN (any that fits the type) */
     EVP_PKEY *pkey;        /* asymmetric keys */
     unsigned char *secret; /* HMAC */
     size_t secret_len;
@@ -69,8 +75,7 @@ void auth_keyset_add_secret(auth_keyset_t *ks, const char *secret, size_t len);
  * Keys it cannot use are skipped. Returns the number added, or -1 with err
  * when the document is not a JWKS at all.
  */
-int auth_keyset_add_jwks(auth_keyset_t *ks, const char *json, size_t len, char *err,
-                         size_t errlen);
+int auth_keyset_add_jwks(auth_keyset_t *ks, const char *json, size_t len, char *err, size_t errlen);
 void auth_keyset_dispose(auth_keyset_t *ks);
 /* Moves src's keys into dst (dst disposed first); src is left empty. */
 void auth_keyset_move(auth_keyset_t *dst, auth_keyset_t *src);
@@ -115,8 +120,7 @@ typedef struct jwt_rules {
     const char *issuer;   /* NULL: any */
 } jwt_rules_t;
 /* exp/nbf with the skew, aud, iss. 0, or -1 with *why. *exp_out: exp or 0 when absent. */
-int jwt_check_claims(const json_t *claims, const jwt_rules_t *r, double *exp_out,
-                     const char **why);
+int jwt_check_claims(const json_t *claims, const jwt_rules_t *r, double *exp_out, const char **why);
 
 /* ---- claim paths (claim.c) ---- */
 
@@ -226,9 +230,8 @@ bool auth_is_admin_role(const auth_t *a, const char *role);
 auth_token_entry_t *auth_entry_from_claims(const auth_t *a, json_t *claims, double exp, double now);
 void auth_identity_from_entry(http_exchange_t *ex, const auth_token_entry_t *e,
                               auth_identity_t *id);
-int auth_verify_bearer(auth_t *a, http_exchange_t *ex, const char *token, size_t len,
-                       bool may_wait, auth_jwks_fn fn, void *data, auth_identity_t *id,
-                       const char **why);
+int auth_verify_bearer(auth_t *a, http_exchange_t *ex, const char *token, size_t len, bool may_wait,
+                       auth_jwks_fn fn, void *data, auth_identity_t *id, const char **why);
 bool auth_forwarded_identity(auth_t *a, http_exchange_t *ex, auth_identity_t *id);
 void auth_anonymous_identity(auth_t *a, http_exchange_t *ex, auth_identity_t *id);
 const char *auth_bearer(http_exchange_t *ex, size_t *len);

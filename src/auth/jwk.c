@@ -104,7 +104,8 @@ static EVP_PKEY *jwk_rsa(json_t *jwk)
     size_t nl = 0, el = 0;
     unsigned char *n = jwk_bytes(jwk, "n", &nl), *e = jwk_bytes(jwk, "e", &el);
     EVP_PKEY *pkey = NULL;
-    BIGNUM *bn = n ? BN_bin2bn(n, (int)nl, NULL) : NULL, *be = e ? BN_bin2bn(e, (int)el, NULL) : NULL;
+    BIGNUM *bn = n ? BN_bin2bn(n, (int)nl, NULL) : NULL,
+           *be = e ? BN_bin2bn(e, (int)el, NULL) : NULL;
     OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
     if (bn && be && bld && OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_N, bn) &&
         OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_RSA_E, be))
@@ -178,7 +179,7 @@ static bool jwk_add(auth_keyset_t *ks, json_t *jwk)
     const char *kid = json_string_value(json_object_get(jwk, "kid"));
     const char *alg = json_string_value(json_object_get(jwk, "alg"));
     if (!kty || (use && strcmp(use, "sig") != 0)) return false;
-    if (kid && strlen(kid) >= sizeof ((auth_key_t *)0)->kid) return false;
+    if (kid && strlen(kid) >= sizeof((auth_key_t *)0)->kid) return false;
     jwt_alg_t a = alg ? jwt_alg_parse(alg) : JWT_ALG_UNKNOWN;
     if (alg && a == JWT_ALG_UNKNOWN) return false; /* e.g. RSA-OAEP: not for signatures */
     auth_key_type_t type;
@@ -206,8 +207,7 @@ static bool jwk_add(auth_keyset_t *ks, json_t *jwk)
     return true;
 }
 
-int auth_keyset_add_jwks(auth_keyset_t *ks, const char *json, size_t len, char *err,
-                         size_t errlen)
+int auth_keyset_add_jwks(auth_keyset_t *ks, const char *json, size_t len, char *err, size_t errlen)
 {
     json_error_t jerr;
     json_t *root = json_loadb(json, len, JSON_REJECT_DUPLICATES, &jerr);

@@ -74,8 +74,8 @@ static void jwks_on_keys(long status, const char *body, size_t len, const char *
     }
     if (err[0]) {
         j->failures++;
-        log_warn("JWKS fetch from %s failed (%s); keeping the %d key(s) already known", j->url,
-                 err, j->keys.n);
+        log_warn("JWKS fetch from %s failed (%s); keeping the %d key(s) already known", j->url, err,
+                 j->keys.n);
     }
     jwks_finish(j);
 }

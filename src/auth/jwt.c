@@ -122,8 +122,7 @@ int jwt_parse(const char *token, size_t len, jwt_t *out, const char **why)
         *why = "Wrong or unsupported encoding algorithm", rc = -1;
     } else if (crit) {
         *why = "Unsupported critical JWT header", rc = -1; /* we understand no extension */
-    } else if (kid && (!json_is_string(kid) ||
-                       json_string_length(kid) >= sizeof out->kid)) {
+    } else if (kid && (!json_is_string(kid) || json_string_length(kid) >= sizeof out->kid)) {
         *why = "JWT couldn't be decoded", rc = -1;
     } else if (kid) {
         strcpy(out->kid, json_string_value(kid));
@@ -260,8 +259,7 @@ static bool jwt_aud_ok(json_t *aud, const char *want)
     return false;
 }
 
-int jwt_check_claims(const json_t *claims, const jwt_rules_t *r, double *exp_out,
-                     const char **why)
+int jwt_check_claims(const json_t *claims, const jwt_rules_t *r, double *exp_out, const char **why)
 {
     double exp = 0, nbf = 0;
     bool has_exp, has_nbf;

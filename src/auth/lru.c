@@ -17,7 +17,7 @@
 typedef struct lru_entry {
     unsigned char key[32];
     void *value;
-    struct lru_entry *chain;      /* next in the bucket */
+    struct lru_entry *chain;       /* next in the bucket */
     struct lru_entry *prev, *next; /* recency: head is the most recent */
 } lru_entry_t;
 
@@ -65,10 +65,14 @@ static lru_entry_t **lru_find(auth_lru_t *l, const unsigned char key[32])
 
 static void lru_unlink(auth_lru_t *l, lru_entry_t *e)
 {
-    if (e->prev) e->prev->next = e->next;
-    else l->head = e->next;
-    if (e->next) e->next->prev = e->prev;
-    else l->tail = e->prev;
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        l->head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        l->tail = e->prev;
     e->prev = e->next = NULL;
 }
 

@@ -187,8 +187,8 @@ static bool conn_prepare_once(db_conn_t *c, int stmt)
 {
     db_pool_t *p = c->pool;
     if (c->prepared[stmt]) return true;
-    bool ok = PQsendPrepare(c->pg, p->stmts[stmt].name, p->stmts[stmt].sql, p->stmts[stmt].nparams,
-                            NULL);
+    bool ok =
+        PQsendPrepare(c->pg, p->stmts[stmt].name, p->stmts[stmt].sql, p->stmts[stmt].nparams, NULL);
     conn_push_inflight(c, conn_internal_step(c, stmt));
     c->prepared[stmt] = 1;
     return ok;
@@ -201,8 +201,8 @@ static bool conn_send_session_step(db_conn_t *c, int stmt, int nparams, const ch
     db_query_t *step = conn_internal_step(c, -1);
     step->session_step = true;
     conn_push_inflight(c, step);
-    return ok && PQsendQueryPrepared(c->pg, c->pool->stmts[stmt].name, nparams, values, NULL, NULL,
-                                     0);
+    return ok &&
+           PQsendQueryPrepared(c->pg, c->pool->stmts[stmt].name, nparams, values, NULL, NULL, 0);
 }
 
 static int conn_flush(db_conn_t *c)

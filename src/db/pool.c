@@ -60,9 +60,9 @@ db_status_t db_status_from_sqlstate(const char *s)
 
 const char *db_status_name(db_status_t s)
 {
-    static const char *names[] = {"ok",       "unavailable", "pool_timeout", "timeout",
-                                  "conflict", "bad_input",   "credentials",  "internal",
-                                  "forbidden"};
+    static const char *names[] = {"ok",          "unavailable", "pool_timeout",
+                                  "timeout",     "conflict",    "bad_input",
+                                  "credentials", "internal",    "forbidden"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 

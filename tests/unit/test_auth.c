@@ -51,8 +51,8 @@ static char *hs256(const char *header, const char *payload, const char *secret)
     snprintf(signing, n, "%s.%s", h, p);
     unsigned char mac[32];
     unsigned int ml = 0;
-    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing,
-         strlen(signing), mac, &ml);
+    HMAC(EVP_sha256(), secret, (int)strlen(secret), (const unsigned char *)signing, strlen(signing),
+         mac, &ml);
     char *s = b64url(mac, ml);
     char *tok = malloc(strlen(signing) + strlen(s) + 2);
     sprintf(tok, "%s.%s", signing, s);
@@ -70,9 +70,9 @@ static void test_b64url(void **state)
     assert_memory_equal(d, "hello", 5);
     free(d);
     assert_null(jwt_b64url_decode("aGVsbG8=", 8, &n)); /* padding is not base64url */
-    assert_null(jwt_b64url_decode("a+b/", 4, &n));      /* base64, not base64url */
-    assert_null(jwt_b64url_decode("a", 1, &n));         /* impossible length */
-    assert_null(jwt_b64url_decode("aGVsbG9", 7, &n)); /* non-zero leftover bits */
+    assert_null(jwt_b64url_decode("a+b/", 4, &n));     /* base64, not base64url */
+    assert_null(jwt_b64url_decode("a", 1, &n));        /* impossible length */
+    assert_null(jwt_b64url_decode("aGVsbG9", 7, &n));  /* non-zero leftover bits */
 }
 
 static void test_parse_errors(void **state)
@@ -126,7 +126,8 @@ static void test_hmac_verify(void **state)
     jwt_dispose(&t);
     free(tok);
     /* the wrong secret */
-    tok = hs256("{\"alg\":\"HS256\"}", "{\"sub\":\"alice\"}", "another-secret-of-32-bytes-at-least!!");
+    tok = hs256("{\"alg\":\"HS256\"}", "{\"sub\":\"alice\"}",
+                "another-secret-of-32-bytes-at-least!!");
     assert_int_equal(jwt_parse(tok, strlen(tok), &t, &why), 0);
     assert_int_equal(jwt_verify(&t, &ks, &why), -1);
     jwt_dispose(&t);
@@ -180,8 +181,8 @@ static void test_claims(void **state)
 {
     (void)state;
     json_error_t e;
-    json_t *c = json_loads("{\"exp\":1000,\"nbf\":900,\"aud\":[\"x\",\"lakeapi\"],\"iss\":\"i\"}",
-                           0, &e);
+    json_t *c =
+        json_loads("{\"exp\":1000,\"nbf\":900,\"aud\":[\"x\",\"lakeapi\"],\"iss\":\"i\"}", 0, &e);
     jwt_rules_t r = {.now = 950, .skew = 30, .audience = "lakeapi", .issuer = "i"};
     double exp;
     const char *why;
@@ -261,9 +262,8 @@ static void test_admin_predicate(void **state)
     assert_true(auth_predicate_holds(&p, yes));
     assert_false(auth_predicate_holds(&p, no)); /* a string is not true */
     auth_predicate_dispose(&p);
-    assert_int_equal(auth_predicate_parse(&p, ".groups[?(@ == \"admins\")] == \"admins\"", err,
-                                          sizeof err),
-                     0);
+    assert_int_equal(
+        auth_predicate_parse(&p, ".groups[?(@ == \"admins\")] == \"admins\"", err, sizeof err), 0);
     assert_true(auth_predicate_holds(&p, yes));
     auth_predicate_dispose(&p);
     assert_int_equal(auth_predicate_parse(&p, ".lakeapi_admin", err, sizeof err), 0);
@@ -335,11 +335,11 @@ static void test_secret_compare(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_b64url),          cmocka_unit_test(test_parse_errors),
-        cmocka_unit_test(test_hmac_verify),     cmocka_unit_test(test_alg_must_fit_the_key),
-        cmocka_unit_test(test_jwks_document),   cmocka_unit_test(test_claims),
-        cmocka_unit_test(test_claim_paths),     cmocka_unit_test(test_admin_predicate),
-        cmocka_unit_test(test_lru_bounded),     cmocka_unit_test(test_token_bucket),
+        cmocka_unit_test(test_b64url),         cmocka_unit_test(test_parse_errors),
+        cmocka_unit_test(test_hmac_verify),    cmocka_unit_test(test_alg_must_fit_the_key),
+        cmocka_unit_test(test_jwks_document),  cmocka_unit_test(test_claims),
+        cmocka_unit_test(test_claim_paths),    cmocka_unit_test(test_admin_predicate),
+        cmocka_unit_test(test_lru_bounded),    cmocka_unit_test(test_token_bucket),
         cmocka_unit_test(test_secret_compare),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
