@@ -28,6 +28,7 @@ typedef enum {
     CONFIG_DBX_HOST,  /* normalised to scheme://host without trailing slash */
     CONFIG_COUNT,     /* int 0..1000000 (0 = automatic or no limit) */
     CONFIG_HEADER,    /* a header value: 1..64 printable ASCII characters */
+    CONFIG_NUMBER0,   /* double >= 0 */
 } config_kind_t;
 
 #define CONFIG_MAX_ALIASES 3
