@@ -75,6 +75,25 @@ fuzz-build: deps $(FUZZ_BUILD)/build.ninja
 fuzz: fuzz-build
 	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# Every tests/fuzz/fuzz_*.c to 10M executions or FUZZ_LONG_SECONDS each (README "Reliability").
+FUZZ_LONG_SECONDS ?= 3600
+fuzz-long: fuzz-build
+	FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) nice scripts/fuzz_long.sh $(FUZZ_BUILD)
+
+# Fault tests alone (they also run in test-api): LAKEAPI_FAULT_REPORT=FILE keeps the figures.
+faults: build
+	LAKEAPI_BIN=$(abspath $(BUILD))/lakeapi $(PYTHON) -m pytest -q -s tests/api/test_faults.py \
+		tests/api/test_hostile.py
+
+# SOAK_SECONDS (1800) of mixed traffic; RSS and fds every 10 s; table and PNG in build/soak/.
+SOAK_SECONDS ?= 1800
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) LAKEAPI_BIN=$(abspath $(BUILD))/lakeapi $(PYTHON) scripts/soak.py
+
+# Unit and API tests under valgrind --leak-check=full (scripts/valgrind.sh; slow).
+valgrind: build
+	scripts/valgrind.sh $(BUILD)
+
 bench: build
 	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh full
 

@@ -128,7 +128,8 @@ def recovered(url, probe_key):
     return None
 
 
-def run_fault(name, cluster, inject, restore, hold=1.5, server=None, exclude_before=None):
+def run_fault(name, cluster, inject, restore, hold=1.5, server=None, exclude_before=None,
+              client_timeout=10.0):
     """Runs the load, injects the fault, holds it, restores, and checks everything.
     inject/restore may return a monotonic time: requests started before the time
     inject returns are excused from the answer bound when exclude_before is set."""
@@ -136,7 +137,8 @@ def run_fault(name, cluster, inject, restore, hold=1.5, server=None, exclude_bef
     keys, probe = cluster.keys[:-1], cluster.keys[-1]
     initial = dict((int(k), v) for k, v in (line.split("|") for line in psql(
         cluster.pg, "SELECT o_orderkey, o_orderstatus FROM orders_synced").splitlines()))
-    load = WriteLoad(s.url, keys, tag=f"f{name.replace('_', '')}{int(time.time())}").start()
+    load = WriteLoad(s.url, keys, tag=f"f{name.replace('_', '')}{int(time.time())}",
+                     timeout=client_timeout).start()
     try:
         time.sleep(1.0)
         t_fault = time.monotonic()
@@ -240,21 +242,23 @@ def test_max_connections_taken_by_another_client(cluster):
         s.proc.send_signal(signal.SIGSTOP)
         psql(cluster.pg, "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity "
                          "WHERE application_name = 'lakeapi'")
-        # Idle sessions (not pg_sleep: a sleeping backend would outlive its client).
-        for _ in range(40):
+        # Idle sessions (not pg_sleep: a sleeping backend would outlive its client),
+        # more than there are slots, all at once; the ones left over are refused.
+        for _ in range(32):
             p = subprocess.Popen(["psql", "-XAtq"], env=dict(os.environ, **cluster.pg),
                                  stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                  stderr=subprocess.PIPE, text=True)
-            hogs.append(p)
             p.stdin.write("SELECT 'in';\n")
             p.stdin.flush()
-            ready, _, _ = select.select([p.stdout], [], [], 10)
+            hogs.append(p)
+        refused = 0
+        for p in hogs:
+            ready, _, _ = select.select([p.stdout], [], [], 15)
             if not ready or p.stdout.readline().strip() != "in":
-                p.wait(timeout=10)  # "sorry, too many clients already"
+                p.wait(timeout=10)
                 assert "too many clients" in p.stderr.read()
-                break
-        else:
-            raise AssertionError("never reached max_connections")
+                refused += 1
+        assert refused > 0, "never reached max_connections"
         s.proc.send_signal(signal.SIGCONT)
         state["resumed"] = time.monotonic()
 
@@ -266,8 +270,9 @@ def test_max_connections_taken_by_another_client(cluster):
         time.sleep(0.1)  # the slots are free once the backends have exited
 
     try:
+        # Requests caught by the pause wait for it: a longer client timeout for them.
         row = run_fault("max_connections", cluster, inject, restore, hold=1.5, server=s,
-                        exclude_before=lambda: state["resumed"])
+                        exclude_before=lambda: state["resumed"], client_timeout=60.0)
     finally:
         s.proc.send_signal(signal.SIGCONT)
         for p in hogs:

@@ -29,7 +29,8 @@ def test_configured_secrets_never_logged(lakeapi_server):
     """A server with every kind of secret set, driven through errors; the autouse
     fixture then scans its log for them."""
     s = lakeapi_server(PGPASSWORD="pg-secret-4711", DATABRICKS_TOKEN="dapi" + "ab" * 16,
-                       DATABRICKS_CLIENT_SECRET="oauth-secret-4711", LOG_LEVEL="debug")
+                       DATABRICKS_CLIENT_SECRET="oauth-secret-4711", DATABRICKS_AUTH_TYPE="pat",
+                       LOG_LEVEL="debug")
     assert s.secrets and "pg-secret-4711" in s.secrets
     for path in ("/readyz", "/api/v1/orders/1", "/api/v1/resources/status", "/nope"):
         httpx.get(s.url + path, headers={"Authorization": "Bearer zzz-secret"}, timeout=10)
