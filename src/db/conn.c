@@ -397,8 +397,10 @@ static void conn_finish_query(db_conn_t *c, db_query_t *q)
          * this query's error. Reads run again elsewhere; writes are unknown.
          */
         if ((sqlstate && strncmp(sqlstate, "57P", 3) == 0) || PQstatus(c->pg) == CONNECTION_BAD) {
+            char why[256]; /* msg lives in q->res, which the close frees */
+            snprintf(why, sizeof why, "%.*s", (int)strcspn(msg, "\n"), msg);
             conn_unpop_inflight(c, q);
-            db_conn_close(c, DB_ERR_UNAVAILABLE, msg);
+            db_conn_close(c, DB_ERR_UNAVAILABLE, why);
             return;
         }
         if (sqlstate && strcmp(sqlstate, "57014") == 0) p->stats.statement_timeouts++;

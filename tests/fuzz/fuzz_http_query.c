@@ -48,7 +48,11 @@ static void fuzz_component(const char *s, size_t n, bool plus_space, arena_t *a)
         if (http_pct_valid(s, n)) abort();
         return;
     }
-    if (dn < 0 || !http_pct_valid(s, n)) abort();
+    if (!http_pct_valid(s, n)) {
+        if (c == 0) abort(); /* -2: the bytes stopped being UTF-8 before the bad escape */
+        return;
+    }
+    if (dn < 0) abort();
     json_t *j = json_stringn(dec, (size_t)dn);
     if ((c == 0) != (j != NULL)) abort();
     json_decref(j);
