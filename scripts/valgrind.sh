@@ -6,7 +6,8 @@
 # GSS/locale setup) are reported but not counted. Logs: BUILD/valgrind/.
 #
 #   scripts/valgrind.sh BUILD_DIR          (make valgrind)
-#   VALGRIND_API="tests/api/test_users.py" scripts/valgrind.sh build
+#   VALGRIND_API="tests/api/test_users.py" VALGRIND_UNIT="test_db_pool test_http_server" \
+#       scripts/valgrind.sh build            (a subset)
 set -uo pipefail
 build=$(cd "${1:?usage: valgrind.sh BUILD_DIR}" && pwd)
 root=$(cd "$(dirname "$0")/.." && pwd)
@@ -18,9 +19,11 @@ vg=(valgrind --leak-check=full --show-leak-kinds=definite,indirect
 
 # 1. unit tests (each binary is a cmocka suite; the database ones start their own cluster)
 status=0
+units=${VALGRIND_UNIT:-}
 for t in "$build"/test_*; do
     [ -x "$t" ] || continue
     name=$(basename "$t")
+    if [ -n "$units" ] && [[ " $units " != *" $name "* ]]; then continue; fi
     echo "valgrind: $name"
     (cd "$build" && LAKEAPI_SOURCE_DIR="$root" "${vg[@]}" --log-file="$logs/unit-$name.%p.log" \
         "$t" >"$logs/unit-$name.out" 2>&1) || { echo "valgrind: $name FAILED" >&2; status=1; }

@@ -89,6 +89,19 @@ class WriteLoad:
             self.ledger.latencies.append((t0, time.monotonic() - t0, kind, r.status_code))
         return r
 
+    def _record(self, r, kind, add):
+        """Files a write's answer with add(outcome), or as a failure; backs off on errors."""
+        if r is None:
+            return
+        out = self.ledger.outcome(r)
+        with self.ledger.lock:
+            if out is None:
+                self.ledger.failures.append((kind, f"{r.status_code} {r.text}"))
+            else:
+                add(out)
+        if out != "ack":
+            time.sleep(0.02)
+
     def _status_writer(self, w, keys):
         n = 0
         with httpx.Client(base_url=self.url, timeout=self.timeout) as c:
@@ -98,16 +111,8 @@ class WriteLoad:
                 n += 1
                 r = self._call(c, "status", lambda: c.post(
                     f"/api/v1/orders/{key}/status", json={"o_orderstatus": letter}))
-                if r is None:
-                    continue
-                out = self.ledger.outcome(r)
-                with self.ledger.lock:
-                    if out is None:
-                        self.ledger.failures.append(("status", f"{r.status_code} {r.text}"))
-                    else:
-                        self.ledger.status.setdefault(key, []).append((letter, out))
-                if out != "ack":
-                    time.sleep(0.02)
+                self._record(r, "status",
+                             lambda out: self.ledger.status.setdefault(key, []).append((letter, out)))
 
     def _user_writer(self):
         n = 0
@@ -117,16 +122,7 @@ class WriteLoad:
                 n += 1
                 r = self._call(c, "user", lambda: c.post(
                     "/user", json={"first_name": "Fault", "last_name": self.tag, "email": email}))
-                if r is None:
-                    continue
-                out = self.ledger.outcome(r)
-                with self.ledger.lock:
-                    if out is None:
-                        self.ledger.failures.append(("user", f"{r.status_code} {r.text}"))
-                    else:
-                        self.ledger.users.append((email, out))
-                if out != "ack":
-                    time.sleep(0.02)
+                self._record(r, "user", lambda out: self.ledger.users.append((email, out)))
 
     def _reader(self):
         with httpx.Client(base_url=self.url, timeout=self.timeout) as c:
