@@ -41,7 +41,8 @@ typedef enum {
 
 typedef struct db_result {
     db_status_t status;
-    const PGresult *res;  /* DB_OK: the rows (text format); valid during the callback only */
+    const PGresult *res;  /* DB_OK: the rows (text format); on a server error its error
+                             result, or NULL; valid during the callback only */
     const char *sqlstate; /* server error code, or NULL */
     const char *message;  /* detail for the log, never for clients; NULL on success */
     double wait_ms;       /* time the query waited for a connection */
@@ -84,6 +85,7 @@ typedef struct db_pool_config {
     db_conninfo_free_fn conninfo_free;
     void *conninfo_data;
     db_credentials_t *credentials; /* not owned; NULL = no password from us */
+    int stmt_cache_size;           /* run-time statements kept prepared (0 = 256) */
 } db_pool_config_t;
 
 typedef struct db_pool_stats {
@@ -105,6 +107,18 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
 void db_pool_start(db_pool_t *p);
 void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
                    void *data);
+/*
+ * A statement given by its SQL text (built at run time, e.g. by the Data API):
+ * the pool keeps the last stmt_cache_size distinct texts as statement slots
+ * (LRU), each prepared per connection on first use, so a repeated request
+ * shape costs one Bind/Execute. Same callback rules as db_pool_query(); on
+ * an error r->res is the error result (PQresultErrorField works on it).
+ * sql is copied; values are not.
+ */
+void db_pool_query_sql(db_pool_t *p, const char *sql, int nparams, const char *const *values,
+                       db_stmt_kind_t kind, db_result_fn cb, void *data);
+/* Slots the statement cache holds. */
+int db_pool_stmt_cache_size(const db_pool_t *p);
 void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out);
 /* Fails queued queries, closes every connection, then calls done. */
 void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data);
