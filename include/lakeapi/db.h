@@ -124,6 +124,15 @@ void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out);
 void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data);
 void db_pool_free(db_pool_t *p); /* after db_pool_close's done */
 
+/* ---- LISTEN: a dedicated connection reporting NOTIFYs (listen.c) ---- */
+typedef struct db_listen db_listen_t;
+/* channel NULL: (re)connected - notifications may have been missed meanwhile. */
+typedef void (*db_notify_fn)(const char *channel, const char *payload, void *data);
+/* Logs in like the pool's connections (conninfo, credentials); reconnects with a backoff. */
+db_listen_t *db_listen_start(db_pool_t *p, const char *channel, db_notify_fn fn, void *data);
+/* Stops; the listener frees itself once the loop has closed its handles. */
+void db_listen_stop(db_listen_t *l);
+
 /* Maps a server SQLSTATE to a db_status_t. */
 db_status_t db_status_from_sqlstate(const char *sqlstate);
 const char *db_status_name(db_status_t s);

@@ -25,9 +25,10 @@ struct api_app {
     db_pool_t *pool;
     web_table_t orders;
     struct {
-        int count, sample, get, keyset, offset, prev_cursor, update_status, anchors, keyset_offset;
+        int sample, get, keyset, offset, prev_cursor, update_status, anchors, keyset_offset;
     } orders_sql;
-    web_count_cache_t orders_count;
+    web_counts_t *counts;              /* per-table counts, shared with the Data API */
+    web_count_cache_t *orders_count; /* the orders table's entry in counts */
     web_anchors_t orders_anchors;
     web_table_t users;
     struct {

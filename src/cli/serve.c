@@ -21,6 +21,7 @@
 #include "lakeapi/http_server.h"
 #include "lakeapi/json.h"
 #include "lakeapi/log.h"
+#include "lakeapi/rest.h"
 #include "lakeapi/workspace.h"
 
 typedef struct serve_state {
@@ -31,6 +32,7 @@ typedef struct serve_state {
     db_pool_t *pool;
     router_t *router;
     api_app_t *app;
+    rest_app_t *rest; /* the Data API */
     http_server_t *server;
     uv_signal_t sigint, sigterm;
     int signals;
@@ -59,6 +61,7 @@ static void serve_http_drained(void *data)
 {
     serve_state_t *s = data;
     log_info("http server drained");
+    rest_app_stop(s->rest);
     db_pool_close(s->pool, serve_pool_closed, s);
 }
 
@@ -137,11 +140,17 @@ static int serve_build(serve_state_t *s)
     pc.credentials = s->credentials;
     s->pool = db_pool_new(&s->loop, &pc);
     s->router = router_new();
+    s->rest = rest_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
+    if (!s->rest) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->app = api_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->app) {
         log_error("startup failed: %s", err);
         return -1;
     }
+    rest_app_bind(s->rest, api_app_openapi(s->app), api_app_counts(s->app));
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
     api_app_set_workspace(s->app, s->workspace);
@@ -163,6 +172,7 @@ static void serve_dispose(serve_state_t *s)
 {
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
+    rest_app_free(s->rest);
     workspace_free(s->workspace);
     if (s->router) router_free(s->router);
     if (s->pool) db_pool_free(s->pool);
@@ -183,6 +193,7 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
         uv_walk(&s.loop, serve_close_walk, NULL);
     } else {
         db_pool_start(s.pool);
+        rest_app_start(s.rest);
         uv_signal_init(&s.loop, &s.sigint);
         uv_signal_init(&s.loop, &s.sigterm);
         s.sigint.data = s.sigterm.data = &s;
