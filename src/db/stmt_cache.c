@@ -75,13 +75,18 @@ static int stmt_lookup(db_pool_t *p, const char *sql, int nparams, db_stmt_kind_
     return id;
 }
 
+int db_pool_stmt_for_sql(db_pool_t *p, const char *sql, int nparams, db_stmt_kind_t kind)
+{
+    int id = stmt_lookup(p, sql, nparams, kind);
+    p->stmts[id].refs++; /* released when the query that uses it completes */
+    p->stmts[id].last_used = ++p->lru_clock;
+    return id;
+}
+
 void db_pool_query_sql(db_pool_t *p, const char *sql, int nparams, const char *const *values,
                        db_stmt_kind_t kind, db_result_fn cb, void *data)
 {
-    int id = stmt_lookup(p, sql, nparams, kind);
-    p->stmts[id].refs++;
-    p->stmts[id].last_used = ++p->lru_clock;
-    db_pool_query(p, id, nparams, values, cb, data);
+    db_pool_query(p, db_pool_stmt_for_sql(p, sql, nparams, kind), nparams, values, cb, data);
 }
 
 void db_stmt_release(db_pool_t *p, int stmt)

@@ -95,7 +95,10 @@ void rest_error_from_db(http_exchange_t *ex, const db_result_t *r, rest_error_t 
                        "Internal server error", NULL, NULL);
         return;
     }
-    rest_error_set(e, a, rest_sqlstate_status(r->sqlstate, false), arena_strdup(a, r->sqlstate),
+    bool authed = http_exchange_authenticated(ex);
+    if (!strcmp(r->sqlstate, "42501") && !authed)
+        http_exchange_add_header(ex, "WWW-Authenticate", "Bearer");
+    rest_error_set(e, a, rest_sqlstate_status(r->sqlstate, authed), arena_strdup(a, r->sqlstate),
                    msg, PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL),
                    PQresultErrorField(res, PG_DIAG_MESSAGE_HINT));
 }

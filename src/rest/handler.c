@@ -9,10 +9,25 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth.h"
 #include "rest/rest.h"
 
 #define REST_JSON   "application/json; charset=utf-8"
 #define REST_OBJECT "application/vnd.pgrst.object+json"
+
+void rest_req_query(rest_req_t *rq, const char *sql, const rest_sql_t *s, db_stmt_kind_t kind,
+                    db_result_fn cb)
+{
+    db_pool_t *pool = rq->app->pool;
+    int id = db_pool_stmt_for_sql(pool, sql, s->nparams, kind);
+    auth_db_query(rq->ex, pool, id, s->nparams, s->params, cb, rq);
+}
+
+bool rest_req_has_role(const rest_req_t *rq)
+{
+    const auth_identity_t *id = auth_identity(rq->ex);
+    return id && id->role;
+}
 
 void rest_req_send(rest_req_t *rq, int status, const char *content_type)
 {

@@ -118,7 +118,7 @@ static bool rd_fail_build(rest_req_t *rq, int rc, rest_error_t *e)
 
 static bool rd_whole_table(const rest_req_t *rq)
 {
-    if (rq->q.has_filters) return false;
+    if (rq->q.has_filters || rest_req_has_role(rq)) return false;
     for (int i = 0; rq->q.select && i < rq->q.select->nitems; i++)
         if (rq->q.select->items[i].inner) return false;
     return true;
@@ -137,7 +137,7 @@ static void rd_exact_count(rest_req_t *rq)
     int rc = rest_sql_count(&s, rq->snap, rq->t, &rq->q, &e);
     const char *sql = rest_sql_finish(&s);
     if (rd_fail_build(rq, rc, &e)) return;
-    db_pool_query_sql(rq->app->pool, sql, s.nparams, s.params, DB_STMT_READ, rd_count_done, rq);
+    rest_req_query(rq, sql, &s, DB_STMT_READ, rd_count_done);
 }
 
 static void rd_planned(rest_req_t *rq)
@@ -148,7 +148,7 @@ static void rd_planned(rest_req_t *rq)
     int rc = rest_sql_count_planned(&s, rq->snap, rq->t, &rq->q, &e);
     const char *sql = rest_sql_finish(&s);
     if (rd_fail_build(rq, rc, &e)) return;
-    db_pool_query_sql(rq->app->pool, sql, s.nparams, s.params, DB_STMT_READ, rd_planned_done, rq);
+    rest_req_query(rq, sql, &s, DB_STMT_READ, rd_planned_done);
 }
 
 void rest_read(rest_req_t *rq)
@@ -167,7 +167,7 @@ void rest_read(rest_req_t *rq)
         return;
     }
     rq->pending = 1 + (cached || count == REST_COUNT_PLANNED || count == REST_COUNT_ESTIMATED);
-    db_pool_query_sql(rq->app->pool, sql, s.nparams, s.params, DB_STMT_READ, rd_rows_done, rq);
+    rest_req_query(rq, sql, &s, DB_STMT_READ, rd_rows_done);
     if (cached)
         rd_exact_count(rq);
     else if (count == REST_COUNT_PLANNED || count == REST_COUNT_ESTIMATED)

@@ -94,6 +94,11 @@ typedef struct rest_req {
 
 void rest_read(rest_req_t *rq);
 void rest_write(rest_req_t *rq);
+/* Runs sql under the request's identity (auth: its role, in one transaction). */
+void rest_req_query(rest_req_t *rq, const char *sql, const rest_sql_t *s, db_stmt_kind_t kind,
+                    db_result_fn cb);
+/* The request runs as a role of its own: shared caches (counts) would see other rows. */
+bool rest_req_has_role(const rest_req_t *rq);
 /* Sends and drops the snapshot reference. */
 void rest_req_send(rest_req_t *rq, int status, const char *content_type);
 void rest_req_fail(rest_req_t *rq, const rest_error_t *e);

@@ -255,5 +255,5 @@ void rest_write(rest_req_t *rq)
         rest_req_fail(rq, &e);
         return;
     }
-    db_pool_query_sql(rq->app->pool, sql, s.nparams, s.params, DB_STMT_WRITE, wr_done, rq);
+    rest_req_query(rq, sql, &s, DB_STMT_WRITE, wr_done);
 }
