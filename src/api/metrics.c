@@ -239,6 +239,21 @@ static void metrics_render_pool(const api_app_t *app, buf_t *b)
     metrics_value(b, "lakeapi_db_batches_total", "counter",
                   "Pipelined batches sent (queries that shared one round trip count once).",
                   (double)st.batches);
+    /* Queries per Sync: how well the loop's queries share round trips (notes/perf.md). */
+    metrics_head(b, "lakeapi_db_batch_queries", "histogram", "Queries per pipelined batch (Sync).");
+    uint64_t cum = 0;
+    for (int k = 0; k < DB_BATCH_BUCKETS - 1; k++) {
+        cum += st.batch_hist[k];
+        buf_printf(b, "lakeapi_db_batch_queries_bucket{le=\"%d\"} %llu\n", 1 << k,
+                   (unsigned long long)cum);
+    }
+    buf_printf(b, "lakeapi_db_batch_queries_bucket{le=\"+Inf\"} %llu\n",
+               (unsigned long long)st.batches);
+    buf_printf(b, "lakeapi_db_batch_queries_sum %llu\n", (unsigned long long)st.queries);
+    buf_printf(b, "lakeapi_db_batch_queries_count %llu\n", (unsigned long long)st.batches);
+    metrics_value(b, "lakeapi_db_overflow_opens_total", "counter",
+                  "Connections opened beyond DB_POOL_SIZE (slow statements held connections).",
+                  (double)st.overflow_opens);
 }
 
 static void metrics_render_credentials(const api_app_t *app, buf_t *b)
