@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "api/api_internal.h"
 #include "lakeapi/credentials.h"
+#include "lakeapi/log.h"
 
 #define METRICS_NMETHODS 8  /* GET HEAD POST PUT DELETE PATCH OPTIONS other */
 #define METRICS_NSTATUS  40 /* distinct status codes kept apart; the rest share "other" */
@@ -289,6 +291,47 @@ static void metrics_render_credentials(const api_app_t *app, buf_t *b)
                   "0 while the last token mint failed.", cs.healthy ? 1 : 0);
 }
 
+/*
+ * The loop thread's own time (this runs on it): idle in the poll, on a CPU,
+ * and runnable but waiting for a CPU (Linux schedstat). The last one is what
+ * made throughput swing on a shared 2-core machine (notes/perf.md): when the
+ * loop waits for a CPU, every request waits with it.
+ */
+static void metrics_render_loop(const api_app_t *app, buf_t *b)
+{
+    metrics_value(b, "lakeapi_loop_idle_seconds_total", "counter",
+                  "Time the event loop spent waiting for events.",
+                  app->loop ? (double)uv_metrics_idle_time(app->loop) / 1e9 : 0);
+    unsigned long long run_ns = 0, wait_ns = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        if (fscanf(f, "%llu %llu", &run_ns, &wait_ns) != 2) run_ns = wait_ns = 0;
+        fclose(f);
+    }
+    metrics_value(b, "lakeapi_loop_cpu_seconds_total", "counter",
+                  "Time the event loop thread ran on a CPU.", (double)run_ns / 1e9);
+    metrics_value(b, "lakeapi_loop_runqueue_wait_seconds_total", "counter",
+                  "Time the event loop thread was runnable but waiting for a CPU.",
+                  (double)wait_ns / 1e9);
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    getrusage(RUSAGE_THREAD, &ru);
+    metrics_value(b, "lakeapi_loop_involuntary_switches_total", "counter",
+                  "Times the event loop thread was preempted.", (double)ru.ru_nivcsw);
+    log_async_stats_t ls;
+    log_async_stats(&ls);
+    metrics_value(b, "lakeapi_log_lines_written_total", "counter",
+                  "Log lines written to stderr by the log writer thread.",
+                  (double)ls.lines_written);
+    metrics_value(b, "lakeapi_log_writes_total", "counter",
+                  "write(2) calls of the log writer thread.", (double)ls.writes);
+    metrics_value(b, "lakeapi_log_lines_dropped_total", "counter",
+                  "Log lines dropped because stderr was slower than the log (buffer full).",
+                  (double)ls.lines_dropped);
+    metrics_value(b, "lakeapi_log_buffered_bytes", "gauge",
+                  "Log bytes waiting for the writer thread.", (double)ls.buffered_bytes);
+}
+
 void api_metrics_render(const api_metrics_t *m, const api_app_t *app, buf_t *b)
 {
     metrics_render_requests(m, b);
@@ -299,6 +342,7 @@ void api_metrics_render(const api_metrics_t *m, const api_app_t *app, buf_t *b)
     metrics_value(b, "lakeapi_http_connections", "gauge", "Open client connections.",
                   app->server ? http_server_connections(app->server) : 0);
     metrics_render_pool(app, b);
+    metrics_render_loop(app, b);
     metrics_render_credentials(app, b);
     metrics_head(b, "lakeapi_build_info", "gauge", "The lakeapi version; always 1.");
     buf_append_str(b, "lakeapi_build_info{version=\"");
