@@ -53,6 +53,7 @@ db_status_t db_status_from_sqlstate(const char *s)
     if (strcmp(s, "23505") == 0) return DB_ERR_CONFLICT;
     if (strcmp(s, "23514") == 0 || strncmp(s, "22", 2) == 0) return DB_ERR_BAD_INPUT;
     if (strcmp(s, "28P01") == 0) return DB_ERR_CREDENTIALS;
+    if (strcmp(s, "42501") == 0) return DB_ERR_FORBIDDEN;
     /* 08: connection exception; 57P01-03: admin shutdown, crash, cannot connect now */
     if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0) return DB_ERR_UNAVAILABLE;
     return DB_ERR_INTERNAL;
@@ -60,14 +61,15 @@ db_status_t db_status_from_sqlstate(const char *s)
 
 const char *db_status_name(db_status_t s)
 {
-    static const char *names[] = {"ok",       "unavailable", "pool_timeout", "timeout",
-                                  "conflict", "bad_input",   "credentials",  "internal"};
+    static const char *names[] = {"ok",          "unavailable", "pool_timeout",
+                                  "timeout",     "conflict",    "bad_input",
+                                  "credentials", "internal",    "forbidden"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "unknown";
 }
 
 /* ---- the queue ---- */
 
-static db_query_t *pool_query_alloc(db_pool_t *p)
+db_query_t *db_pool_query_alloc(db_pool_t *p)
 {
     db_query_t *q = p->free_queries;
     if (q)
@@ -507,6 +509,7 @@ db_pool_t *db_pool_new(uv_loop_t *loop, const db_pool_config_t *cfg)
     uv_timer_init(loop, &p->ticker);
     p->ticker.data = p;
     p->healthy = true;
+    p->session_stmt = p->pre_request_stmt = -1;
     return p;
 }
 
@@ -535,7 +538,15 @@ void db_pool_start(db_pool_t *p)
 void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
                    void *data)
 {
-    db_query_t *q = pool_query_alloc(p);
+    db_pool_query_as(p, NULL, stmt, nparams, values, cb, data);
+}
+
+void db_pool_query_as(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
+                      const char *const *values, db_result_fn cb, void *data)
+{
+    db_query_t *q = db_pool_query_alloc(p);
+    if (s && p->session_stmt < 0) abort(); /* db_session_register() was not called: a bug */
+    q->session = s;
     q->stmt = stmt;
     q->nparams = nparams;
     q->values = values;
