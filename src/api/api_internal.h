@@ -31,6 +31,7 @@ struct api_app {
     web_counts_t *counts;              /* per-table counts, shared with the Data API */
     web_count_cache_t *orders_count; /* the orders table's entry in counts */
     web_anchors_t orders_anchors;
+    web_cursor_cache_t orders_cursors; /* /stream's previous cursors (web/cursors.c) */
     web_table_t users;
     struct {
         int get, list, insert, update, del;
