@@ -3,7 +3,7 @@
 
   bench/auth.sh   (builds nothing; LAKEAPI_BIN, default build/lakeapi)
 
-1. GET /api/v1/orders/{K} (random K) on two lakeapi servers over the same
+1. GET /rest/v1/orders_synced?o_orderkey=eq.K (random K; the Data API) on lakeapi servers over the same
    database: one open (no auth settings), one verifying an RS256 bearer token
    against a JWKS on loopback (verification cached after the first request),
    running every request as `SET LOCAL ROLE` + request settings in its own
@@ -12,8 +12,8 @@
 2. pgbench -M prepared running the same two things PostgreSQL-side: the plain
    SELECT, and BEGIN; set_config(role, claims, method, path, headers); SELECT;
    COMMIT - the transaction cost without lakeapi.
-The Data API's read path (/rest/v1/...) is not on main yet, so the tutorial's
-get-by-key route stands in for it; both go through the same auth_db_query().
+A third server runs the same transaction for anonymous requests (DB_ANON_ROLE, no
+JWT): it separates the cost of the transaction from the cost of the token.
 """
 import json
 import os
@@ -146,7 +146,7 @@ def main():
         listfile = os.path.join(base, "requests.txt")
         with open(listfile, "w") as f:
             for k in keys:
-                f.write(f"GET\t/api/v1/orders/{k}\n")
+                f.write(f"GET\t/rest/v1/orders_synced?o_orderkey=eq.{k}\n")
         open_p, open_port = serve(pg)
         auth_p, auth_port = serve(pg, JWT_JWKS_URL=jwks_url)
         anon_p, anon_port = serve(pg, DB_ANON_ROLE="bench_user")
@@ -175,7 +175,7 @@ def main():
         txn = sel.replace("SELECT o_orderkey", "BEGIN;\nSELECT set_config('role', 'bench_user', "
                           "true), set_config('request.jwt.claims', '{\"sub\":\"bench\",\"role\":"
                           "\"bench_user\"}', true), set_config('request.method', 'GET', true), "
-                          "set_config('request.path', '/api/v1/orders/1', true), "
+                          "set_config('request.path', '/rest/v1/orders_synced', true), "
                           "set_config('request.headers', '{}', true);\nSELECT o_orderkey", 1)
         txn += "COMMIT;\n"
         # The same transaction pipelined (one round trip, as lakeapi sends it).
@@ -188,7 +188,7 @@ def main():
         n = statistics.median(results["anon"])
         co, ca, cn = (statistics.median(cpu[k]) for k in ("open", "auth", "anon"))
         print("| what | throughput | lakeapi CPU per request |\n|---|---|---|")
-        print(f"| lakeapi GET /api/v1/orders/{{K}}, no auth | {o:.0f} req/s | {co:.1f} us |")
+        print(f"| lakeapi GET /rest/v1/orders_synced?o_orderkey=eq.K, no auth | {o:.0f} req/s | {co:.1f} us |")
         print(f"| lakeapi, RS256 bearer (cached) + SET LOCAL ROLE transaction | {a:.0f} req/s | "
               f"{ca:.1f} us |")
         print(f"| lakeapi, no token, DB_ANON_ROLE (the same transaction, no JWT) | {n:.0f} req/s | "
