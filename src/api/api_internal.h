@@ -44,7 +44,8 @@ struct api_app {
     web_openapi_t *openapi;                            /* the registry and the cached document */
     web_openapi_schema_t row_schemas[API_ROW_SCHEMAS]; /* schemas.c: Order, User, Note ... */
     struct web_metrics *metrics;
-    struct web_cors *cors; /* NULL when CORS is not configured */
+    struct web_cors *cors;   /* NULL when CORS is not configured */
+    struct web_split *split; /* NULL without read replicas */
     struct web_docs *docs;
     http_server_t *server;               /* api_app_attach(); NULL before */
     const db_credentials_t *credentials; /* api_app_attach(); may be NULL */

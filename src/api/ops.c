@@ -232,6 +232,7 @@ void api_ops_dispose(api_app_t *app)
     web_openapi_free(app->openapi);
     web_metrics_free(app->metrics);
     web_cors_free(app->cors);
+    web_split_free(app->split);
     web_docs_free(app->docs);
 }
 
@@ -241,7 +242,14 @@ void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_
     app->credentials = credentials;
     ops_metrics_sources(app);
     http_server_set_observer(server, web_metrics_observe, app->metrics);
-    if (app->cors) http_server_set_pre_route(server, web_cors_pre_route, app->cors);
+    /* With read replicas the split's hook runs first and hands on to CORS's. */
+    app->split = web_split_new(app->pool, app->cors ? web_cors_pre_route : NULL, app->cors);
+    if (app->split) {
+        http_server_set_pre_route(server, web_split_pre_route, app->split);
+        web_metrics_add_renderer(app->metrics, web_split_render_metrics, app->split);
+    } else if (app->cors) {
+        http_server_set_pre_route(server, web_cors_pre_route, app->cors);
+    }
 }
 
 web_openapi_t *api_app_openapi(api_app_t *app)

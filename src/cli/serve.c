@@ -29,6 +29,8 @@ typedef struct serve_state {
     db_credentials_t *credentials;
     workspace_t *workspace; /* for the resource routes; NULL when not configured */
     db_pool_t *pool;
+    db_route_t *route; /* the read/write split; NULL without replicas */
+    cli_replicas_t *replicas;
     router_t *router;
     api_app_t *app;
     http_server_t *server;
@@ -55,11 +57,20 @@ static void serve_pool_closed(void *data)
     uv_walk(&s->loop, serve_close_walk, NULL);
 }
 
+static void serve_route_closed(void *data)
+{
+    serve_state_t *s = data;
+    db_pool_close(s->pool, serve_pool_closed, s);
+}
+
 static void serve_http_drained(void *data)
 {
     serve_state_t *s = data;
     log_info("http server drained");
-    db_pool_close(s->pool, serve_pool_closed, s);
+    if (s->route)
+        db_route_close(s->route, serve_route_closed, s);
+    else
+        db_pool_close(s->pool, serve_pool_closed, s);
 }
 
 static void serve_on_signal(uv_signal_t *h, int signum)
@@ -136,6 +147,11 @@ static int serve_build(serve_state_t *s)
     pc.conninfo_data = s;
     pc.credentials = s->credentials;
     s->pool = db_pool_new(&s->loop, &pc);
+    s->route = cli_replicas_build(&s->replicas, s->cfg, &s->loop, &pc, s->pool, err, sizeof err);
+    if (!s->route && (s->cfg->pg_host_read || s->cfg->database_read_url)) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->router = router_new();
     s->app = api_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->app) {
@@ -165,6 +181,8 @@ static void serve_dispose(serve_state_t *s)
     api_app_free(s->app);
     workspace_free(s->workspace);
     if (s->router) router_free(s->router);
+    db_route_free(s->route);
+    cli_replicas_free(s->replicas);
     if (s->pool) db_pool_free(s->pool);
     if (s->credentials) s->credentials->free(s->credentials);
 }
@@ -182,6 +200,7 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
         rc = 1;
         uv_walk(&s.loop, serve_close_walk, NULL);
     } else {
+        if (s.route) db_route_start(s.route);
         db_pool_start(s.pool);
         uv_signal_init(&s.loop, &s.sigint);
         uv_signal_init(&s.loop, &s.sigterm);

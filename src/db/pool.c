@@ -406,6 +406,15 @@ void db_pool_start(db_pool_t *p)
 void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
                    void *data)
 {
+    if (p->route)
+        db_route_query(p->route, stmt, nparams, values, cb, data);
+    else
+        db_pool_enqueue(p, stmt, nparams, values, cb, data);
+}
+
+void db_pool_enqueue(db_pool_t *p, int stmt, int nparams, const char *const *values,
+                     db_result_fn cb, void *data)
+{
     db_query_t *q = pool_query_alloc(p);
     q->stmt = stmt;
     q->nparams = nparams;

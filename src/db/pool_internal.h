@@ -90,6 +90,7 @@ struct db_pool {
     void (*close_done)(void *data);
     void *close_data;
     db_pool_stats_t stats;
+    db_route_t *route; /* the read/write split in front of this pool (route.c), or NULL */
 };
 
 /* pool.c, for conn.c */
@@ -103,6 +104,14 @@ void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char 
 void db_pool_conn_gone(db_pool_t *p, db_conn_t *c);
 void db_pool_query_free(db_pool_t *p, db_query_t *q);
 uint64_t db_pool_now_ns(void);
+
+/* Queues a query on this very pool (db_pool_query without the route). */
+void db_pool_enqueue(db_pool_t *p, int stmt, int nparams, const char *const *values,
+                     db_result_fn cb, void *data);
+
+/* route.c */
+void db_route_query(db_route_t *r, int stmt, int nparams, const char *const *values,
+                    db_result_fn cb, void *data);
 
 /* conn.c */
 db_conn_t *db_conn_open(db_pool_t *p);
