@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "lakeapi/api.h"
 #include "web/web.h"
 
@@ -44,7 +45,8 @@ struct api_app {
     web_openapi_t *openapi;                            /* the registry and the cached document */
     web_openapi_schema_t row_schemas[API_ROW_SCHEMAS]; /* schemas.c: Order, User, Note ... */
     struct web_metrics *metrics;
-    struct web_cors *cors;   /* NULL when CORS is not configured */
+    struct web_cors *cors; /* NULL when CORS is not configured */
+    auth_t *auth;          /* api_app_set_auth(); NULL: no access-control hook */
     struct web_split *split; /* NULL without read replicas */
     struct web_docs *docs;
     http_server_t *server;               /* api_app_attach(); NULL before */

@@ -236,20 +236,40 @@ void api_ops_dispose(api_app_t *app)
     web_docs_free(app->docs);
 }
 
+static void ops_auth_metrics(buf_t *out, void *data)
+{
+    auth_metrics_render(data, out);
+}
+
+void api_app_set_auth(api_app_t *app, auth_t *auth)
+{
+    app->auth = auth;
+    if (auth) web_metrics_add_renderer(app->metrics, ops_auth_metrics, auth);
+}
+
+/*
+ * The read/write split first (it only notes the request, or refuses a malformed
+ * X-Lakeapi-Min-LSN), CORS next (a preflight carries no credentials), then
+ * access control.
+ */
+static bool ops_pre_route(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    if (app->split && web_split_pre_route(ex, app->split)) return true;
+    if (app->cors && web_cors_pre_route(ex, app->cors)) return true;
+    return app->auth && auth_pre_route(ex, app->auth);
+}
+
 void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_t *credentials)
 {
     app->server = server;
     app->credentials = credentials;
     ops_metrics_sources(app);
     http_server_set_observer(server, web_metrics_observe, app->metrics);
-    /* With read replicas the split's hook runs first and hands on to CORS's. */
-    app->split = web_split_new(app->pool, app->cors ? web_cors_pre_route : NULL, app->cors);
-    if (app->split) {
-        http_server_set_pre_route(server, web_split_pre_route, app->split);
-        web_metrics_add_renderer(app->metrics, web_split_render_metrics, app->split);
-    } else if (app->cors) {
-        http_server_set_pre_route(server, web_cors_pre_route, app->cors);
-    }
+    app->split = web_split_new(app->pool);
+    if (app->split) web_metrics_add_renderer(app->metrics, web_split_render_metrics, app->split);
+    if (app->cors || app->auth || app->split)
+        http_server_set_pre_route(server, ops_pre_route, app);
 }
 
 web_openapi_t *api_app_openapi(api_app_t *app)

@@ -142,7 +142,7 @@ static void orders_sample_handler(http_exchange_t *ex, void *data)
     rq->pending = 1;
     rq->params = orders_params(rq, 1);
     rq->params[0] = "5";
-    db_pool_query(app->pool, app->orders_sql.sample, 1, rq->params, orders_sample_done, rq);
+    auth_db_query(rq->ex, app->pool, app->orders_sql.sample, 1, rq->params, orders_sample_done, rq);
 }
 
 /* ---- shared by /pages and /stream: rows first, envelope when all is in ---- */
@@ -217,13 +217,13 @@ static void orders_pages_handler(http_exchange_t *ex, void *data)
         rq->params[0] = web_i64_text(rq->ex, after);
         rq->params[1] = web_i64_text(rq->ex, rest);
         rq->params[2] = web_i64_text(rq->ex, rq->page_size + 1);
-        db_pool_query(app->pool, app->orders_sql.keyset_offset, 3, rq->params,
+        auth_db_query(rq->ex, app->pool, app->orders_sql.keyset_offset, 3, rq->params,
                       orders_pages_rows_done, rq);
     } else {
         rq->params = orders_params(rq, 2);
         rq->params[0] = web_i64_text(rq->ex, offset);
         rq->params[1] = web_i64_text(rq->ex, rq->page_size + 1);
-        db_pool_query(app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done, rq);
+        auth_db_query(rq->ex, app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done, rq);
     }
     if (rq->include_count)
         web_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
@@ -285,12 +285,12 @@ static void orders_stream_handler(http_exchange_t *ex, void *data)
     rq->params[1] = web_i64_text(rq->ex, rq->page_size + 1);
     rq->params[2] = web_i64_text(rq->ex, rq->page_size);
     rq->pending = rq->cursor > 0 ? 2 : 1;
-    db_pool_query(app->pool, app->orders_sql.keyset, 2, rq->params, orders_stream_rows_done, rq);
+    auth_db_query(rq->ex, app->pool, app->orders_sql.keyset, 2, rq->params, orders_stream_rows_done, rq);
     if (rq->cursor > 0) {
         const char **prev = orders_params(rq, 2);
         prev[0] = rq->params[0];
         prev[1] = rq->params[2];
-        db_pool_query(app->pool, app->orders_sql.prev_cursor, 2, prev, orders_stream_prev_done, rq);
+        auth_db_query(rq->ex, app->pool, app->orders_sql.prev_cursor, 2, prev, orders_stream_prev_done, rq);
     }
 }
 
@@ -337,7 +337,7 @@ static void orders_get_handler(http_exchange_t *ex, void *data)
     rq->params = orders_params(rq, 1);
     rq->params[0] = web_i64_text(rq->ex, key);
     rq->pending = 1;
-    db_pool_query(app->pool, app->orders_sql.get, 1, rq->params, orders_get_done, rq);
+    auth_db_query(rq->ex, app->pool, app->orders_sql.get, 1, rq->params, orders_get_done, rq);
 }
 
 static void orders_status_done(const db_result_t *r, void *data)
@@ -403,7 +403,7 @@ static void orders_status_handler(http_exchange_t *ex, void *data)
     rq->params[0] = web_i64_text(rq->ex, key);
     rq->params[1] = arena_strndup(http_exchange_arena(ex), &letter, 1);
     rq->pending = 1;
-    db_pool_query(app->pool, app->orders_sql.update_status, 2, rq->params, orders_status_done, rq);
+    auth_db_query(rq->ex, app->pool, app->orders_sql.update_status, 2, rq->params, orders_status_done, rq);
 }
 
 /* ---- routes and what OpenAPI says about them ---- */

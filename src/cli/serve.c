@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "cli/cli.h"
 #include "lakeapi/api.h"
 #include "lakeapi/credentials.h"
@@ -33,6 +34,7 @@ typedef struct serve_state {
     cli_replicas_t *replicas;
     router_t *router;
     api_app_t *app;
+    auth_t *auth; /* access control (always present: open mode still gates the resource routes) */
     http_server_t *server;
     uv_signal_t sigint, sigterm;
     int signals;
@@ -152,6 +154,11 @@ static int serve_build(serve_state_t *s)
         log_error("startup failed: %s", err);
         return -1;
     }
+    s->auth = auth_new(&s->loop, s->cfg, err, sizeof err);
+    if (!s->auth || auth_register(s->auth, s->pool) != 0) {
+        log_error("startup failed: %s", s->auth ? "session statements" : err);
+        return -1;
+    }
     s->router = router_new();
     s->app = api_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->app) {
@@ -161,6 +168,7 @@ static int serve_build(serve_state_t *s)
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
     api_app_set_workspace(s->app, s->workspace);
+    api_app_set_auth(s->app, s->auth);
     http_server_config_t hc;
     http_server_config_defaults(&hc);
     hc.host = s->cfg->host;
@@ -180,6 +188,7 @@ static void serve_dispose(serve_state_t *s)
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
     workspace_free(s->workspace);
+    auth_free(s->auth);
     if (s->router) router_free(s->router);
     db_route_free(s->route);
     cli_replicas_free(s->replicas);
@@ -202,6 +211,11 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
     } else {
         if (s.route) db_route_start(s.route);
         db_pool_start(s.pool);
+        auth_start(s.auth);
+        if (auth_configured(s.auth))
+            log_info("%s", auth_describe(s.auth));
+        else
+            log_warn("%s", auth_describe(s.auth));
         uv_signal_init(&s.loop, &s.sigint);
         uv_signal_init(&s.loop, &s.sigterm);
         s.sigint.data = s.sigterm.data = &s;

@@ -21,6 +21,10 @@
  * record. Writes that complete together share one LSN read; the write's result
  * is copied (PQcopyResult) to outlive its callback until the LSN arrives.
  *
+ * Streamed reads (db_stream_open, exports) pick their pool the same way when
+ * they open; a stream that has started on a replica cannot move, so a replica
+ * failing mid-export ends that export with the error.
+ *
  * Lag: each poll reads the primary's insert LSN and every replica's replay LSN.
  * A replica's lag is the age of the oldest primary sample it has not replayed
  * (0 when it has replayed the newest), measured on our own clock - unlike
@@ -42,6 +46,7 @@ typedef struct route_q {
     db_route_t *r;
     int stmt, nparams;
     const char *const *values;
+    const db_session_t *session; /* borrowed like values */
     db_result_fn cb;
     void *data;
     db_route_ctx_t ctx;
@@ -261,13 +266,14 @@ static void route_send(route_q_t *q, db_result_fn fn)
         r->primary_queries++;
     else
         r->reps[q->target].queries++;
-    db_pool_enqueue(p, q->stmt, q->nparams, q->values, fn, q);
+    db_pool_enqueue(p, q->session, q->stmt, q->nparams, q->values, fn, q);
 }
 
-void db_route_query(db_route_t *r, int stmt, int nparams, const char *const *values,
-                    db_result_fn cb, void *data)
+void db_route_query(db_route_t *r, const db_session_t *s, int stmt, int nparams,
+                    const char *const *values, db_result_fn cb, void *data)
 {
     route_q_t *q = route_q_alloc(r);
+    q->session = s;
     q->stmt = stmt;
     q->nparams = nparams;
     q->values = values;
@@ -283,6 +289,20 @@ void db_route_query(db_route_t *r, int stmt, int nparams, const char *const *val
     /* Before db_route_start (or a statement the replicas lack): the primary. */
     q->target = app_stmt && !r->closing ? route_pick(r, &q->ctx) : -1;
     route_send(q, route_read_done);
+}
+
+db_pool_t *db_route_stream_pool(db_route_t *r)
+{
+    db_route_ctx_t ctx;
+    memset(&ctx, 0, sizeof ctx);
+    if (r->has_ambient) ctx = r->ambient;
+    int t = r->started && !r->closing ? route_pick(r, &ctx) : -1;
+    if (t < 0) {
+        r->primary_queries++;
+        return r->primary;
+    }
+    r->reps[t].queries++;
+    return r->reps[t].pool;
 }
 
 static void route_read_done(const db_result_t *res, void *data)
@@ -315,7 +335,7 @@ static void route_lsn_kick(db_route_t *r)
     r->lsn_waiting_tail = &r->lsn_waiting;
     r->lsn_inflight = true;
     r->lsn_reads++;
-    db_pool_enqueue(r->primary, r->stmt_lsn, 0, NULL, route_lsn_done, r);
+    db_pool_enqueue(r->primary, NULL, r->stmt_lsn, 0, NULL, route_lsn_done, r);
 }
 
 static void route_write_done(const db_result_t *res, void *data)
@@ -449,7 +469,7 @@ static void route_poll_replica(db_route_t *r, route_replica_t *rep, uint64_t now
     ref->i = (int)(rep - r->reps);
     rep->polling = true;
     rep->poll_sent_ns = now;
-    db_pool_enqueue(rep->pool, r->stmt_status, 0, NULL, route_status_cb, ref);
+    db_pool_enqueue(rep->pool, NULL, r->stmt_status, 0, NULL, route_status_cb, ref);
 }
 
 static void route_on_poll(uv_timer_t *t)
@@ -459,7 +479,7 @@ static void route_on_poll(uv_timer_t *t)
     uint64_t now = db_pool_now_ns();
     if (!r->primary_polling) {
         r->primary_polling = true;
-        db_pool_enqueue(r->primary, r->stmt_lsn, 0, NULL, route_primary_lsn_done, r);
+        db_pool_enqueue(r->primary, NULL, r->stmt_lsn, 0, NULL, route_primary_lsn_done, r);
     }
     for (int i = 0; i < r->nreps; i++)
         route_poll_replica(r, &r->reps[i], now);
@@ -511,11 +531,14 @@ void db_route_start(db_route_t *r)
     db_pool_t *p = r->primary;
     r->napp_stmts = p->nstmts;
     for (int i = 0; i < r->nreps; i++) {
+        db_pool_t *rp = r->reps[i].pool;
         for (int s = 0; s < p->nstmts; s++)
-            db_pool_add_statement(r->reps[i].pool, p->stmts[s].sql, p->stmts[s].nparams,
-                                  p->stmts[s].kind);
-        r->stmt_status = db_pool_add_statement(r->reps[i].pool, route_status_sql, 0, DB_STMT_READ);
-        db_pool_start(r->reps[i].pool);
+            db_pool_add_statement(rp, p->stmts[s].sql, p->stmts[s].nparams, p->stmts[s].kind);
+        /* The same ids: sessions (session.c) run on a replica as on the primary. */
+        rp->session_stmt = p->session_stmt;
+        rp->pre_request_stmt = p->pre_request_stmt;
+            r->stmt_status = db_pool_add_statement(rp, route_status_sql, 0, DB_STMT_READ);
+        db_pool_start(rp);
     }
     r->stmt_lsn =
         db_pool_add_statement(p, "SELECT pg_current_wal_insert_lsn()::text", 0, DB_STMT_READ);

@@ -111,6 +111,15 @@ void web_send_db_error(http_exchange_t *ex, const db_result_t *r)
     case DB_ERR_BAD_INPUT:
         status = 400, detail = "Invalid input";
         break;
+    case DB_ERR_FORBIDDEN:
+        /* PostgREST's rule: 403 for a known identity, 401 (sign in) for an anonymous one. */
+        if (http_exchange_authenticated(ex)) {
+            status = 403, detail = "Permission denied";
+        } else {
+            status = 401, detail = "Permission denied: authentication required";
+            http_exchange_add_header(ex, "WWW-Authenticate", "Bearer");
+        }
+        break;
     default:
         break;
     }

@@ -23,19 +23,15 @@
 
 struct web_split {
     db_route_t *route;
-    http_pre_route_fn next;
-    void *next_data;
 };
 
-web_split_t *web_split_new(db_pool_t *p, http_pre_route_fn next, void *next_data)
+web_split_t *web_split_new(db_pool_t *p)
 {
     db_route_t *route = db_pool_route(p);
     if (!route) return NULL;
     web_split_t *s = calloc(1, sizeof *s);
     if (!s) return NULL;
     s->route = route;
-    s->next = next;
-    s->next_data = next_data;
     return s;
 }
 
@@ -87,7 +83,7 @@ bool web_split_pre_route(http_exchange_t *ex, void *data)
     ctx.who[0] = split_identity(ex);
     ctx.who[1] = (uint64_t)http_exchange_connection_key(ex) * 0x9E3779B97F4A7C15ull | 1;
     db_route_set_ctx(s->route, &ctx);
-    return s->next ? s->next(ex, s->next_data) : false;
+    return false;
 }
 
 void web_split_note_lsn(http_exchange_t *ex, uint64_t lsn)

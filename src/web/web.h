@@ -354,12 +354,11 @@ bool web_cors_pre_route(http_exchange_t *ex, void *data); /* http_pre_route_fn; 
 /*
  * split.c: the web side of the read/write split (db route.c). Its pre-route
  * hook gives the route each request's context (method, X-Lakeapi-Min-LSN,
- * identity and connection) and then runs CORS's hook (next may be NULL); a
- * malformed X-Lakeapi-Min-LSN is answered 400. Its renderer adds the
- * per-target metrics. NULL when p has no route.
+ * identity and connection); it answers only a malformed X-Lakeapi-Min-LSN
+ * (400). Its renderer adds the per-target metrics. NULL when p has no route.
  */
 typedef struct web_split web_split_t;
-web_split_t *web_split_new(db_pool_t *p, http_pre_route_fn next, void *next_data);
+web_split_t *web_split_new(db_pool_t *p);
 void web_split_free(web_split_t *s);
 bool web_split_pre_route(http_exchange_t *ex, void *data); /* data: the split */
 void web_split_render_metrics(buf_t *out, void *data);     /* data: the split */

@@ -686,7 +686,7 @@ static void test_describe_masks_secrets(void **state)
     buf_t out;
     buf_init(&out);
     config_describe(&c, &out);
-    assert_null(strstr(out.data, "secret"));
+    assert_null(strstr(out.data, "-secret-"));
     assert_non_null(strstr(out.data, "PGPASSWORD = ****\n"));
     assert_non_null(strstr(out.data, "DATABRICKS_TOKEN = ****\n"));
     assert_non_null(strstr(out.data, "DATABRICKS_CLIENT_SECRET = ****\n"));
