@@ -455,8 +455,10 @@ def main():
     finally:
         for p in procs:
             rc = p.stop()
-            if not ok or rc not in (0, None):
+            if not ok or rc != 0:
                 print(f"--- {p.name} (exit {rc}) ---\n{p.output()}", file=sys.stderr)
+            if rc != 0:
+                ok = False  # a clean SIGTERM drain exits 0 (and ASan would say otherwise)
         if nginx:
             nginx.stop()
         for d in (rep_dir, prim_dir):
