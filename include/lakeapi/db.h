@@ -89,14 +89,19 @@ typedef struct db_pool_config {
     db_credentials_t *credentials; /* not owned; NULL = no password from us */
 } db_pool_config_t;
 
+/* Batches by queries per Sync: 1, 2, 3-4, 5-8, 9-16, 17-32, more (bucket k: <= 2^k). */
+#define DB_BATCH_BUCKETS 7
+
 typedef struct db_pool_stats {
     int total, ready, busy, connecting; /* connections (busy includes leased) */
     int leased;                         /* checked out by a streamed read */
     int waiting;                        /* queries queued for a connection */
     uint64_t acquire_timeouts, reconnects, connect_failures, statement_timeouts;
     uint64_t queries, batches;
-    bool healthy;         /* a connection works right now */
-    char last_error[256]; /* why the pool is unhealthy (no secrets) */
+    uint64_t batch_hist[DB_BATCH_BUCKETS]; /* batches by size, see DB_BATCH_BUCKETS */
+    uint64_t overflow_opens;               /* connections opened beyond `size` */
+    bool healthy;                          /* a connection works right now */
+    char last_error[256];                  /* why the pool is unhealthy (no secrets) */
 } db_pool_stats_t;
 
 typedef enum { DB_STMT_READ = 0, DB_STMT_WRITE = 1 } db_stmt_kind_t;

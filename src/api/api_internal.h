@@ -30,6 +30,7 @@ struct api_app {
     } orders_sql;
     web_count_cache_t orders_count;
     web_anchors_t orders_anchors;
+    web_cursor_cache_t orders_cursors; /* /stream's previous cursors (web/cursors.c) */
     web_table_t users;
     struct {
         int get, list, insert, update, del;

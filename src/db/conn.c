@@ -398,10 +398,11 @@ static void conn_read_results(db_conn_t *c)
         c->expect_sync = q->sync_after;
         conn_finish_query(c, q);
     }
-    if (c->state == CONN_READY && c->retiring && c->inflight == 0 && !c->held_head)
+    if (c->state != CONN_READY || c->inflight > 0 || c->expect_sync || c->held_head) return;
+    if (c->retiring)
         db_conn_close(c, DB_ERR_UNAVAILABLE, "recycled");
-    else if (c->state == CONN_READY && c->inflight == 0 && c->pool->co_head)
-        db_pool_wake(c->pool); /* a stream waits for an idle connection */
+    else
+        db_pool_conn_idle(c->pool, c); /* queued queries or a waiting stream may take it */
 }
 
 /* ---- connecting ---- */
@@ -558,8 +559,11 @@ db_conn_t *db_conn_open(db_pool_t *p)
     uv_timer_init(p->loop, &c->timer);
     c->timer.data = c;
     c->state = CONN_CREDENTIALS;
-    c->next = p->conns;
-    p->conns = c;
+    /* Opening order: the pool prefers its oldest connections (pool.c). */
+    db_conn_t **tail = &p->conns;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = c;
     p->nconns++;
     p->nconnecting++;
     if (p->cfg.credentials)

@@ -144,6 +144,8 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head);
 void db_pool_conn_ready(db_pool_t *p, db_conn_t *c);
 void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char *why);
 void db_pool_conn_gone(db_pool_t *p, db_conn_t *c);
+/* The connection has nothing in flight any more: queued queries may go to it. */
+void db_pool_conn_idle(db_pool_t *p, db_conn_t *c);
 void db_pool_query_free(db_pool_t *p, db_query_t *q);
 db_query_t *db_pool_query_alloc(db_pool_t *p); /* zeroed, from the freelist */
 uint64_t db_pool_now_ns(void);
