@@ -269,8 +269,7 @@ void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_
     http_server_set_observer(server, web_metrics_observe, app->metrics);
     app->split = web_split_new(app->pool);
     if (app->split) web_metrics_add_renderer(app->metrics, web_split_render_metrics, app->split);
-    if (app->cors || app->auth || app->split)
-        http_server_set_pre_route(server, ops_pre_route, app);
+    if (app->cors || app->auth || app->split) http_server_set_pre_route(server, ops_pre_route, app);
 }
 
 web_openapi_t *api_app_openapi(api_app_t *app)

@@ -537,7 +537,7 @@ void db_route_start(db_route_t *r)
         /* The same ids: sessions (session.c) run on a replica as on the primary. */
         rp->session_stmt = p->session_stmt;
         rp->pre_request_stmt = p->pre_request_stmt;
-            r->stmt_status = db_pool_add_statement(rp, route_status_sql, 0, DB_STMT_READ);
+        r->stmt_status = db_pool_add_statement(rp, route_status_sql, 0, DB_STMT_READ);
         db_pool_start(rp);
     }
     r->stmt_lsn =

@@ -6,47 +6,12 @@
  * read-your-writes rules and the fallback from a replica that is not there.
  * The streaming-replication proof is tests/scale/scale_test.py.
  */
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
+#include "db_test_fixture.h"
 
-#include <cmocka.h>
-#include <libpq-fe.h>
-#include <sys/stat.h>
-
-#include "lakeapi/db.h"
-
-static char pg_dir[256];
-static char pg_host[512], pg_port[16];
-
-static int cluster_cmd(const char *cmd, char *out, size_t n)
+/* The fixture's cluster, plus the table the write statement uses. */
+static int route_setup(void **state)
 {
-    char line[1024];
-    const char *src = getenv("LAKEAPI_SOURCE_DIR");
-    snprintf(line, sizeof line, "sh %s/tests/pg_cluster.sh %s %s", src ? src : ".", cmd, pg_dir);
-    FILE *f = popen(line, "r");
-    if (!f) return -1;
-    size_t got = fread(out, 1, n - 1, f);
-    out[got] = '\0';
-    return pclose(f);
-}
-
-static int group_setup(void **state)
-{
-    (void)state;
-    snprintf(pg_dir, sizeof pg_dir, "/tmp/lakeapi-routetest-XXXXXX");
-    if (!mkdtemp(pg_dir)) return -1;
-    chmod(pg_dir, 0755);
-    char env[1024];
-    if (cluster_cmd("start", env, sizeof env) != 0) return -1;
-    char *h = strstr(env, "PGHOST="), *p = strstr(env, "PGPORT=");
-    if (!h || !p) return -1;
-    sscanf(h + 7, "%511s", pg_host);
-    sscanf(p + 7, "%15s", pg_port);
+    if (group_setup(state) != 0) return -1;
     char ci[700];
     snprintf(ci, sizeof ci, "host=%s port=%s user=postgres dbname=postgres", pg_host, pg_port);
     PGconn *c = PQconnectdb(ci);
@@ -57,16 +22,8 @@ static int group_setup(void **state)
     return ok ? 0 : -1;
 }
 
-static int group_teardown(void **state)
-{
-    (void)state;
-    char out[256];
-    cluster_cmd("destroy", out, sizeof out);
-    return 0;
-}
-
 /* data: the host to use (NULL: the test cluster). */
-static void conninfo(void *data, const char *password, const char ***kw, const char ***vals)
+static void route_conninfo(void *data, const char *password, const char ***kw, const char ***vals)
 {
     (void)password;
     static const char *k[] = {"host", "port", "user", "dbname", NULL};
@@ -80,16 +37,16 @@ static void conninfo(void *data, const char *password, const char ***kw, const c
     *vals = v[i];
 }
 
-typedef struct outcome {
+typedef struct route_outcome {
     int done;
     db_status_t status;
     uint64_t lsn;
     char value[64];
-} outcome_t;
+} route_outcome_t;
 
-static void record(const db_result_t *r, void *data)
+static void route_record(const db_result_t *r, void *data)
 {
-    outcome_t *o = data;
+    route_outcome_t *o = data;
     o->done++;
     o->status = r->status;
     o->lsn = r->lsn;
@@ -97,13 +54,13 @@ static void record(const db_result_t *r, void *data)
         snprintf(o->value, sizeof o->value, "%s", PQgetvalue(r->res, 0, 0));
 }
 
-typedef struct harness {
+typedef struct route_harness {
     uv_loop_t loop;
     db_pool_t *primary;
     db_route_t *route;
     int closed;
     int read, write;
-} harness_t;
+} route_harness_t;
 
 static db_pool_t *pool_to(uv_loop_t *loop, const char *host)
 {
@@ -112,19 +69,19 @@ static db_pool_t *pool_to(uv_loop_t *loop, const char *host)
     cfg.size = 2;
     cfg.max_overflow = 0;
     cfg.acquire_timeout_s = 2;
-    cfg.conninfo = conninfo;
+    cfg.conninfo = route_conninfo;
     cfg.conninfo_data = (void *)host;
     return db_pool_new(loop, &cfg);
 }
 
-static void run_until(harness_t *h, int *counter, int target)
+static void route_run_until(route_harness_t *h, int *counter, int target)
 {
     uint64_t deadline = uv_hrtime() + 15ULL * 1000000000ULL;
     while (*counter < target && uv_hrtime() < deadline)
         uv_run(&h->loop, UV_RUN_ONCE);
 }
 
-static void run_for_ms(harness_t *h, int ms)
+static void run_for_ms(route_harness_t *h, int ms)
 {
     uint64_t deadline = uv_hrtime() + (uint64_t)ms * 1000000ULL;
     while (uv_hrtime() < deadline)
@@ -132,7 +89,7 @@ static void run_for_ms(harness_t *h, int ms)
 }
 
 /* A route over the test cluster with one replica at replica_host (NULL: the cluster too). */
-static void harness_open(harness_t *h, const char *replica_host)
+static void route_open(route_harness_t *h, const char *replica_host)
 {
     memset(h, 0, sizeof *h);
     uv_loop_init(&h->loop);
@@ -150,17 +107,17 @@ static void harness_open(harness_t *h, const char *replica_host)
     db_pool_start(h->primary);
 }
 
-static void on_closed(void *data)
+static void route_closed(void *data)
 {
-    ((harness_t *)data)->closed++;
+    ((route_harness_t *)data)->closed++;
 }
 
-static void harness_close(harness_t *h)
+static void route_close_all(route_harness_t *h)
 {
-    db_route_close(h->route, on_closed, h);
-    run_until(h, &h->closed, 1);
-    db_pool_close(h->primary, on_closed, h);
-    run_until(h, &h->closed, 2);
+    db_route_close(h->route, route_closed, h);
+    route_run_until(h, &h->closed, 1);
+    db_pool_close(h->primary, route_closed, h);
+    route_run_until(h, &h->closed, 2);
     assert_int_equal(h->closed, 2);
     while (uv_run(&h->loop, UV_RUN_NOWAIT)) {
     }
@@ -169,20 +126,20 @@ static void harness_close(harness_t *h)
     assert_int_equal(uv_loop_close(&h->loop), 0);
 }
 
-static void stats(harness_t *h, db_route_stats_t *st)
+static void stats(route_harness_t *h, db_route_stats_t *st)
 {
     db_route_stats(h->route, st);
     assert_int_equal(st->ntargets, 2);
 }
 
-static bool replica_up(harness_t *h)
+static bool replica_up(route_harness_t *h)
 {
     db_route_stats_t st;
     stats(h, &st);
     return st.targets[1].in_service;
 }
 
-static void wait_replica(harness_t *h, bool up)
+static void wait_replica(route_harness_t *h, bool up)
 {
     uint64_t deadline = uv_hrtime() + 10ULL * 1000000000ULL;
     while (replica_up(h) != up && uv_hrtime() < deadline)
@@ -190,13 +147,13 @@ static void wait_replica(harness_t *h, bool up)
     assert_true(replica_up(h) == up);
 }
 
-static void query_as(harness_t *h, const db_route_ctx_t *ctx, int stmt, int nparams,
-                     const char *const *vals, outcome_t *o)
+static void query_as(route_harness_t *h, const db_route_ctx_t *ctx, int stmt, int nparams,
+                     const char *const *vals, route_outcome_t *o)
 {
     db_route_set_ctx(h->route, ctx);
-    db_pool_query(h->primary, stmt, nparams, vals, record, o);
+    db_pool_query(h->primary, stmt, nparams, vals, route_record, o);
     db_route_set_ctx(h->route, NULL);
-    run_until(h, &o->done, 1);
+    route_run_until(h, &o->done, 1);
     assert_int_equal(o->done, 1);
     assert_int_equal(o->status, DB_OK);
 }
@@ -228,10 +185,10 @@ static void test_lsn_text(void **state)
 static void test_reads_to_replica_writes_to_primary(void **state)
 {
     (void)state;
-    harness_t h;
-    harness_open(&h, NULL);
+    route_harness_t h;
+    route_open(&h, NULL);
     db_route_ctx_t get = {0}, post = {.primary = true};
-    outcome_t setup = {0};
+    route_outcome_t setup = {0};
     static const char *one[] = {"1"};
     /* Before the first poll the replica takes no reads. */
     query_as(&h, &post, h.read, 1, one, &setup);
@@ -239,7 +196,7 @@ static void test_reads_to_replica_writes_to_primary(void **state)
 
     db_route_stats_t before, after;
     stats(&h, &before);
-    outcome_t r = {0};
+    route_outcome_t r = {0};
     query_as(&h, &get, h.read, 1, one, &r);
     assert_string_equal(r.value, "2");
     assert_true(r.lsn == 0);
@@ -248,14 +205,14 @@ static void test_reads_to_replica_writes_to_primary(void **state)
 
     /* A read of a non-GET request stays on the primary. */
     stats(&h, &before);
-    outcome_t p = {0};
+    route_outcome_t p = {0};
     query_as(&h, &post, h.read, 1, one, &p);
     stats(&h, &after);
     assert_true(after.targets[1].queries == before.targets[1].queries);
     assert_true(after.primary_request == before.primary_request + 1);
 
     /* A write goes to the primary and carries the WAL position after its commit. */
-    outcome_t w = {0};
+    route_outcome_t w = {0};
     query_as(&h, &get, h.write, 0, NULL, &w);
     assert_true(w.lsn > 0);
     assert_true(atoi(w.value) >= 1);
@@ -263,17 +220,17 @@ static void test_reads_to_replica_writes_to_primary(void **state)
     stats(&h, &later);
     assert_true(later.lsn_reads == after.lsn_reads + 1);
     assert_true(later.targets[0].queries > after.targets[0].queries);
-    harness_close(&h);
+    route_close_all(&h);
 }
 
 static void test_read_your_writes(void **state)
 {
     (void)state;
-    harness_t h;
-    harness_open(&h, NULL);
+    route_harness_t h;
+    route_open(&h, NULL);
     wait_replica(&h, true);
     db_route_ctx_t writer = {.who = {42, 0}};
-    outcome_t w = {0};
+    route_outcome_t w = {0};
     query_as(&h, &writer, h.write, 0, NULL, &w);
     assert_true(w.lsn > 0);
 
@@ -282,7 +239,7 @@ static void test_read_your_writes(void **state)
     db_route_stats_t before, after;
     db_route_ctx_t echo = {.min_lsn = w.lsn};
     stats(&h, &before);
-    outcome_t r1 = {0}, r2 = {0}, r3 = {0};
+    route_outcome_t r1 = {0}, r2 = {0}, r3 = {0};
     query_as(&h, &echo, h.read, 1, one, &r1);
     query_as(&h, &writer, h.read, 1, one, &r2);
     stats(&h, &after);
@@ -296,19 +253,19 @@ static void test_read_your_writes(void **state)
 
     /* Once a poll has seen the replica pass the write, its reads go there again. */
     run_for_ms(&h, 200);
-    outcome_t r4 = {0}, r5 = {0};
+    route_outcome_t r4 = {0}, r5 = {0};
     query_as(&h, &echo, h.read, 1, one, &r4);
     query_as(&h, &writer, h.read, 1, one, &r5);
     stats(&h, &after);
     assert_true(after.targets[1].queries == before.targets[1].queries + 2);
-    harness_close(&h);
+    route_close_all(&h);
 }
 
 static void test_replica_not_there(void **state)
 {
     (void)state;
-    harness_t h;
-    harness_open(&h, "/nonexistent-lakeapi-socket-dir");
+    route_harness_t h;
+    route_open(&h, "/nonexistent-lakeapi-socket-dir");
     run_for_ms(&h, 300);
     db_route_stats_t st;
     stats(&h, &st);
@@ -317,13 +274,13 @@ static void test_replica_not_there(void **state)
     /* Reads still answer, from the primary. */
     db_route_ctx_t get = {0};
     static const char *five[] = {"5"};
-    outcome_t r = {0};
+    route_outcome_t r = {0};
     query_as(&h, &get, h.read, 1, five, &r);
     assert_string_equal(r.value, "6");
     db_route_stats_t after;
     stats(&h, &after);
     assert_true(after.primary_no_replica == st.primary_no_replica + 1);
-    harness_close(&h);
+    route_close_all(&h);
 }
 
 int main(void)
@@ -334,5 +291,5 @@ int main(void)
         cmocka_unit_test(test_read_your_writes),
         cmocka_unit_test(test_replica_not_there),
     };
-    return cmocka_run_group_tests(tests, group_setup, group_teardown);
+    return cmocka_run_group_tests(tests, route_setup, group_teardown);
 }
