@@ -57,6 +57,13 @@ typedef struct config {
     char *orders_table; /* ORDERS_TABLE (public.orders_synced) */
     char *users_table;  /* USERS_TABLE (public.users) */
 
+    /* the Data API (src/rest) */
+    char *rest_schemas;          /* LAKEAPI_SCHEMAS (public): comma list; the first is the default */
+    char *rest_prefix;           /* REST_PREFIX (/rest/v1) */
+    int db_max_rows;             /* DB_MAX_ROWS (1000): rows of a non-streamed answer; 0 = no cap */
+    double rest_count_ttl_s;     /* REST_COUNT_TTL (1 s): freshness of cached whole-table counts */
+    bool rest_unfiltered_writes; /* REST_ALLOW_UNFILTERED_WRITES (false): PATCH/DELETE with no filter */
+
     /* Lakebase / Databricks */
     char *lakebase_instance_name;   /* LAKEBASE_INSTANCE_NAME */
     char *lakebase_catalog_name;    /* LAKEBASE_CATALOG_NAME */

@@ -42,7 +42,8 @@ typedef enum {
 
 typedef struct db_result {
     db_status_t status;
-    const PGresult *res;  /* DB_OK: the rows (text format); valid during the callback only */
+    const PGresult *res;  /* DB_OK: the rows (text format); on a server error its error
+                             result, or NULL; valid during the callback only */
     const char *sqlstate; /* server error code, or NULL */
     const char *message;  /* detail for the log, never for clients; NULL on success */
     double wait_ms;       /* time the query waited for a connection */
@@ -87,6 +88,7 @@ typedef struct db_pool_config {
     db_conninfo_free_fn conninfo_free;
     void *conninfo_data;
     db_credentials_t *credentials; /* not owned; NULL = no password from us */
+    int stmt_cache_size;           /* run-time statements kept prepared (0 = 256) */
 } db_pool_config_t;
 
 /* Batches by queries per Sync: 1, 2, 3-4, 5-8, 9-16, 17-32, more (bucket k: <= 2^k). */
@@ -114,11 +116,37 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
 void db_pool_start(db_pool_t *p);
 void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
                    void *data);
+/*
+ * A statement given by its SQL text (built at run time, e.g. by the Data API):
+ * the pool keeps the last stmt_cache_size distinct texts as statement slots
+ * (LRU), each prepared per connection on first use, so a repeated request
+ * shape costs one Bind/Execute. Same callback rules as db_pool_query(); on
+ * an error r->res is the error result (PQresultErrorField works on it).
+ * sql is copied; values are not.
+ */
+void db_pool_query_sql(db_pool_t *p, const char *sql, int nparams, const char *const *values,
+                       db_stmt_kind_t kind, db_result_fn cb, void *data);
+/*
+ * The statement slot for sql, held for ONE query: pass the id at once to
+ * db_pool_query() or db_pool_query_as() (the slot is released when that
+ * query completes, and may then take other SQL).
+ */
+int db_pool_stmt_for_sql(db_pool_t *p, const char *sql, int nparams, db_stmt_kind_t kind);
+/* Slots the statement cache holds. */
+int db_pool_stmt_cache_size(const db_pool_t *p);
 void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out);
 /* Fails queued queries, closes every connection, then calls done. */
 void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data);
 void db_pool_free(db_pool_t *p); /* after db_pool_close's done */
 
+/* ---- LISTEN: a dedicated connection reporting NOTIFYs (listen.c) ---- */
+typedef struct db_listen db_listen_t;
+/* channel NULL: (re)connected - notifications may have been missed meanwhile. */
+typedef void (*db_notify_fn)(const char *channel, const char *payload, void *data);
+/* Logs in like the pool's connections (conninfo, credentials); reconnects with a backoff. */
+db_listen_t *db_listen_start(db_pool_t *p, const char *channel, db_notify_fn fn, void *data);
+/* Stops; the listener frees itself once the loop has closed its handles. */
+void db_listen_stop(db_listen_t *l);
 /* ---- sessions: one statement under a role, as one transaction (session.c) ---- */
 
 /*

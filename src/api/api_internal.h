@@ -26,9 +26,10 @@ struct api_app {
     db_pool_t *pool;
     web_table_t orders;
     struct {
-        int count, sample, get, keyset, offset, prev_cursor, update_status, anchors, keyset_offset;
+        int sample, get, keyset, offset, prev_cursor, update_status, anchors, keyset_offset;
     } orders_sql;
-    web_count_cache_t orders_count;
+    web_counts_t *counts;              /* per-table counts, shared with the Data API */
+    web_count_cache_t *orders_count; /* the orders table's entry in counts */
     web_anchors_t orders_anchors;
     web_cursor_cache_t orders_cursors; /* /stream's previous cursors (web/cursors.c) */
     web_table_t users;

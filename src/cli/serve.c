@@ -22,6 +22,7 @@
 #include "lakeapi/http_server.h"
 #include "lakeapi/json.h"
 #include "lakeapi/log.h"
+#include "lakeapi/rest.h"
 #include "lakeapi/workspace.h"
 
 typedef struct serve_state {
@@ -35,6 +36,7 @@ typedef struct serve_state {
     router_t *router;
     api_app_t *app;
     auth_t *auth; /* access control (always present: open mode still gates the resource routes) */
+    rest_app_t *rest; /* the Data API */
     http_server_t *server;
     uv_signal_t sigint, sigterm;
     int signals;
@@ -72,6 +74,7 @@ static void serve_http_drained(void *data)
 {
     serve_state_t *s = data;
     log_info("http server drained");
+    rest_app_stop(s->rest);
     if (s->route)
         db_route_close(s->route, serve_route_closed, s);
     else
@@ -163,11 +166,17 @@ static int serve_build(serve_state_t *s)
         return -1;
     }
     s->router = router_new();
+    s->rest = rest_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
+    if (!s->rest) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->app = api_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->app) {
         log_error("startup failed: %s", err);
         return -1;
     }
+    rest_app_bind(s->rest, api_app_openapi(s->app), api_app_counts(s->app));
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
     api_app_set_workspace(s->app, s->workspace);
@@ -190,6 +199,7 @@ static void serve_dispose(serve_state_t *s)
 {
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
+    rest_app_free(s->rest);
     workspace_free(s->workspace);
     auth_free(s->auth);
     if (s->router) router_free(s->router);
@@ -222,6 +232,7 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
             log_info("%s", auth_describe(s.auth));
         else
             log_warn("%s", auth_describe(s.auth));
+        rest_app_start(s.rest);
         uv_signal_init(&s.loop, &s.sigint);
         uv_signal_init(&s.loop, &s.sigterm);
         s.sigint.data = s.sigterm.data = &s;

@@ -142,6 +142,7 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
 void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,
                       const char *sqlstate, const char *message)
 {
+    if (q->stmt >= 0) db_stmt_release(p, q->stmt);
     if (q->stmt >= 0 && q->cb) {
         db_result_t r = {
             .status = st,
@@ -522,7 +523,7 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
     int id = p->nstmts++;
     p->stmts[id].sql = strdup(sql);
     if (!p->stmts[id].sql) abort();
-    snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%d", id);
+    snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%dg0", id);
     p->stmts[id].nparams = nparams;
     p->stmts[id].kind = kind;
     return id;

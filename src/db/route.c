@@ -47,6 +47,7 @@ typedef struct route_q {
     int stmt, nparams;
     const char *const *values;
     const db_session_t *session; /* borrowed like values */
+    char *sql; /* a run-time statement (stmt_cache.c) sent to a replica: its text, owned */
     db_result_fn cb;
     void *data;
     db_route_ctx_t ctx;
@@ -189,6 +190,7 @@ static route_q_t *route_q_alloc(db_route_t *r)
 
 static void route_q_free(db_route_t *r, route_q_t *q)
 {
+    free(q->sql);
     q->next = r->free_qs;
     r->free_qs = q;
 }
@@ -258,15 +260,35 @@ static int route_pick(db_route_t *r, const db_route_ctx_t *ctx)
 static void route_read_done(const db_result_t *res, void *data);
 static void route_write_done(const db_result_t *res, void *data);
 
+/*
+ * Sends q to its target. A run-time statement's id is a slot of the primary's
+ * cache: on a replica the same text takes a slot of the replica's cache (and
+ * the primary's slot is let go); back on the primary it takes one again.
+ */
 static void route_send(route_q_t *q, db_result_fn fn)
 {
     db_route_t *r = q->r;
     db_pool_t *p = q->target < 0 ? r->primary : r->reps[q->target].pool;
+    int stmt = q->stmt;
+    if (q->sql) {
+        db_stmt_kind_t kind = DB_STMT_READ;
+        stmt = db_pool_stmt_for_sql(p, q->sql, q->nparams, kind);
+        if (q->target < 0) {
+            q->stmt = stmt;
+            free(q->sql);
+            q->sql = NULL;
+        }
+    } else if (q->target >= 0 && q->stmt >= r->napp_stmts) {
+        q->sql = strdup(r->primary->stmts[q->stmt].sql);
+        if (!q->sql) abort();
+        db_stmt_release(r->primary, q->stmt);
+        stmt = db_pool_stmt_for_sql(p, q->sql, q->nparams, DB_STMT_READ);
+    }
     if (q->target < 0)
         r->primary_queries++;
     else
         r->reps[q->target].queries++;
-    db_pool_enqueue(p, q->session, q->stmt, q->nparams, q->values, fn, q);
+    db_pool_enqueue(p, q->session, stmt, q->nparams, q->values, fn, q);
 }
 
 void db_route_query(db_route_t *r, const db_session_t *s, int stmt, int nparams,
@@ -280,7 +302,9 @@ void db_route_query(db_route_t *r, const db_session_t *s, int stmt, int nparams,
     q->cb = cb;
     q->data = data;
     if (r->has_ambient) q->ctx = r->ambient;
-    bool app_stmt = stmt >= 0 && stmt < r->napp_stmts;
+    /* Registered before the start, or made at run time (stmt_cache.c): both replicate. */
+    bool app_stmt = stmt >= 0 && stmt < r->primary->nstmts &&
+                    (stmt < r->napp_stmts || r->primary->stmts[stmt].dynamic);
     if (app_stmt && r->primary->stmts[stmt].kind == DB_STMT_WRITE) {
         q->target = -1;
         route_send(q, route_write_done);

@@ -91,6 +91,8 @@ typedef struct web_count_cache {
     struct cache_waiter *waiters;
     void (*on_change)(void *data); /* the count moved: dependent views are stale */
     void *on_change_data;
+    char *sql; /* the count statement as text (statement cache), or NULL: stmt */
+    unsigned generation, refresh_generation; /* invalidations; the one a refresh started in */
 } web_count_cache_t;
 
 void web_count_cache_init(web_count_cache_t *c, db_pool_t *pool, int stmt, double ttl_s);
@@ -101,6 +103,19 @@ void web_count_cache_init(web_count_cache_t *c, db_pool_t *pool, int stmt, doubl
  */
 void web_count_cache_get(web_count_cache_t *c, arena_t *arena, web_count_fn fn, void *data);
 void web_count_cache_invalidate(web_count_cache_t *c);
+
+/*
+ * The per-table count caches every route shares (the orders routes and the
+ * Data API count the same table through the same cache, so a write through
+ * either invalidates both answers). qname is the quoted, qualified name as
+ * it appears in SQL ("public"."orders_synced"): it must come from the catalog
+ * or a validated setting. The caches live as long as the registry.
+ */
+typedef struct web_counts web_counts_t;
+web_counts_t *web_counts_new(db_pool_t *pool, double ttl_s);
+void web_counts_free(web_counts_t *c);
+web_count_cache_t *web_counts_table(web_counts_t *c, const char *qname);
+void web_counts_invalidate(web_counts_t *c, const char *qname); /* no-op for an unknown table */
 
 typedef struct web_anchors {
     db_pool_t *pool;
