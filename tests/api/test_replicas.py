@@ -99,3 +99,22 @@ def test_cors_still_answers_behind_the_split(lakeapi_server, loaded):
                                "Access-Control-Request-Method": "GET"})
     assert r.status_code == 204
     assert r.headers["access-control-allow-origin"] == "http://app.example"
+
+
+def test_data_api_reads_use_the_replica_and_see_their_writes(split):
+    """Run-time statements (the Data API's SQL cache) follow reads to the replica."""
+    before = metric(split.get("/metrics").text, "lakeapi_db_target_queries_total", role="replica")
+    for _ in range(3):
+        r = split.get("/rest/v1/users", params={"select": "id,email", "limit": "2"})
+        assert r.status_code == 200, r.text
+        assert len(r.json()) == 2
+    after = metric(split.get("/metrics").text, "lakeapi_db_target_queries_total", role="replica")
+    assert after >= before + 3
+    w = split.post("/rest/v1/users", json={"first_name": "Rest", "email": "rest-ryw@example.com"},
+                   headers={"Prefer": "return=representation"})
+    assert w.status_code == 201, w.text
+    lsn = w.headers.get("x-lakeapi-min-lsn")
+    assert lsn, w.headers
+    r = split.get("/rest/v1/users", params={"email": "eq.rest-ryw@example.com"},
+                  headers={"X-Lakeapi-Min-LSN": lsn})
+    assert r.status_code == 200 and len(r.json()) == 1
