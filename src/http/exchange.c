@@ -516,3 +516,18 @@ void http_exchange_send_error(http_exchange_t *ex, int status, const char *detai
     http_append_lit(b, "\"}");
     http_exchange_send(ex, status, "application/json");
 }
+
+uintptr_t http_exchange_connection_key(const http_exchange_t *ex)
+{
+    /* The peer's address and port tell apart connections that reuse one allocation. */
+    struct sockaddr_storage peer;
+    int len = (int)sizeof peer;
+    uintptr_t key = (uintptr_t)ex->conn;
+    memset(&peer, 0, sizeof peer);
+    if (uv_tcp_getpeername(&ex->conn->tcp, (struct sockaddr *)&peer, &len) == 0) {
+        const unsigned char *b = (const unsigned char *)&peer;
+        for (int i = 0; i < len; i++)
+            key = (key ^ b[i]) * (uintptr_t)0x100000001b3ull;
+    }
+    return key;
+}

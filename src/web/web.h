@@ -389,6 +389,20 @@ int web_cors_new(const char *origins, bool credentials, const router_t *r, web_c
 void web_cors_free(web_cors_t *c);
 bool web_cors_pre_route(http_exchange_t *ex, void *data); /* http_pre_route_fn; data: cors */
 
+/*
+ * split.c: the web side of the read/write split (db route.c). Its pre-route
+ * hook gives the route each request's context (method, X-Lakeapi-Min-LSN,
+ * identity and connection); it answers only a malformed X-Lakeapi-Min-LSN
+ * (400). Its renderer adds the per-target metrics. NULL when p has no route.
+ */
+typedef struct web_split web_split_t;
+web_split_t *web_split_new(db_pool_t *p);
+void web_split_free(web_split_t *s);
+bool web_split_pre_route(http_exchange_t *ex, void *data); /* data: the split */
+void web_split_render_metrics(buf_t *out, void *data);     /* data: the split */
+/* Adds X-Lakeapi-Min-LSN for a committed write (web_db_ok does it for every result). */
+void web_split_note_lsn(http_exchange_t *ex, uint64_t lsn);
+
 /* static.c: the Swagger UI files from dir (NULL: the default places); never NULL. */
 web_docs_t *web_docs_load(const char *dir);
 void web_docs_free(web_docs_t *d);
