@@ -191,8 +191,7 @@ static void ops_metrics_sources(api_app_t *app)
                                  .max_overflow = app->cfg->max_overflow,
                                  .server = app->server,
                                  .credentials = app->credentials,
-                                 .started_ns = app->started_ns,
-                                 .loop = app->loop};
+                                 .started_ns = app->started_ns};
     web_metrics_set_sources(app->metrics, &src);
 }
 

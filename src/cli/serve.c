@@ -215,7 +215,6 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     uv_loop_init(&s.loop);
-    uv_loop_configure(&s.loop, UV_METRICS_IDLE_TIME); /* lakeapi_loop_idle_seconds_total */
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
     /* From here on the loop never writes to stderr itself (util/log.c). */

@@ -371,7 +371,6 @@ typedef struct web_metrics_sources {
     const http_server_t *server;
     const db_credentials_t *credentials;
     uint64_t started_ns;
-    uv_loop_t *loop; /* the server's loop: idle time (configured with UV_METRICS_IDLE_TIME) */
 } web_metrics_sources_t;
 void web_metrics_set_sources(web_metrics_t *m, const web_metrics_sources_t *src);
 /* Other rooms (the Data API, auth, the lakehouse) append their own families. */
