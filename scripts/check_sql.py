@@ -40,6 +40,15 @@ BUILDERS = {
     "src/lakehouse/tables.c": "information_schema query: catalog names quoted",
     "src/lakehouse/statement.c": "sends a given statement",
     "src/web/store_pg.c": "store SQL over validated table identifiers",
+    # The Data API's builder, as it landed: split by statement kind, plus its catalog.
+    "src/rest/sql_select.c": "Data API reads: catalog-checked identifiers, $n parameters",
+    "src/rest/sql_write.c": "Data API writes: catalog-checked identifiers, $n parameters",
+    "src/rest/schema.c": "catalog introspection: fixed SQL over pg_catalog, $n parameters",
+    "src/rest/write.c": "Data API writes: runs sql_write.c statements",
+    "src/rest/app.c": "runs the catalog query of schema.c",
+    "src/web/cache.c": "count(*) over a catalog-qualified (quoted) table name",
+    "src/db/route.c": "read/write split: passes registered statements through",
+    "src/db/listen.c": "LISTEN on the configured channel, quoted as an identifier",
     # Wraps the Data API builder's statement for NDJSON exports.
     "src/rest/export.c": "wraps a rest/sql.c statement in row_to_json",
     # Session setup: fixed SQL, and the configured pre-request function, quoted.

@@ -18,6 +18,7 @@ typedef enum {
     CONFIG_PORT_STR,  /* string holding 1..65535 (libpq wants text) */
     CONFIG_POOL_SIZE, /* int 1..1000 */
     CONFIG_OVERFLOW,  /* int 0..10000 */
+    CONFIG_ROWS,      /* int 0..1000000000 (0 = no cap) */
     CONFIG_SECONDS,   /* double > 0 */
     CONFIG_SECONDS0,  /* double >= 0 (0 = never) */
     CONFIG_BOOL,
@@ -29,6 +30,8 @@ typedef enum {
     CONFIG_COUNT,     /* int 0..1000000 (0 = automatic or no limit) */
     CONFIG_HEADER,    /* a header value: 1..64 printable ASCII characters */
     CONFIG_NUMBER0,   /* double >= 0 */
+    CONFIG_MS,        /* int milliseconds 0..3600000 */
+    CONFIG_WORKERS,   /* int 0..256 (0 = one per core) */
 } config_kind_t;
 
 #define CONFIG_MAX_ALIASES 3

@@ -13,7 +13,6 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 
 #include "demo/tpch_internal.h"
 
@@ -239,24 +238,6 @@ static void pool_build(char *pool)
 
 /* ---- shared instance ---- */
 
-#define POOL_HUGE_PAGE (2u << 20)
-
-/*
- * The pool on 2 MiB-aligned memory the kernel may back with huge pages: rows
- * read comments at random offsets, and with 4 KiB pages nearly every row
- * would also miss the TLB (and building it would take 77,000 page faults).
- * Without transparent huge pages this is plain memory. Freed with free().
- */
-static char *pool_alloc(void)
-{
-    size_t size = (size_t)TPCH_POOL_SIZE + POOL_SLACK;
-    size = (size + POOL_HUGE_PAGE - 1) / POOL_HUGE_PAGE * POOL_HUGE_PAGE;
-    void *p = NULL;
-    if (posix_memalign(&p, POOL_HUGE_PAGE, size) != 0) return NULL;
-    (void)madvise(p, size, MADV_HUGEPAGE); /* a hint: failure only costs speed */
-    return p;
-}
-
 static pthread_mutex_t pool_lock = PTHREAD_MUTEX_INITIALIZER;
 static char *pool_data;
 static int pool_refs;
@@ -265,7 +246,7 @@ const char *tpch_pool_acquire(void)
 {
     pthread_mutex_lock(&pool_lock);
     if (pool_refs == 0) {
-        pool_data = pool_alloc();
+        pool_data = malloc((size_t)TPCH_POOL_SIZE + POOL_SLACK);
         if (pool_data) pool_build(pool_data);
     }
     const char *p = pool_data;

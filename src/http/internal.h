@@ -184,9 +184,11 @@ struct http_server {
     char date_line[48]; /* "Date: ...\r\n" */
     size_t date_len;
     time_t iso_sec;
-    char iso_prefix[24];  /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
+    char iso_prefix[24]; /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
+    size_t iso_prefix_len;
     buf_t logbuf;         /* access-log lines not yet written */
-    char server_line[80]; /* "Server: lakeapi\r\n" */
+    char server_line[80]; /* "Server: lakeapi
+" */
     size_t server_line_len;
     struct http_ip_count *ip_buckets[HTTP_IP_BUCKETS]; /* open connections per client address */
 };
