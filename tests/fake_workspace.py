@@ -8,7 +8,9 @@ It implements what lakeapi's credential providers call:
   POST /api/2.0/database/credentials   Lakebase Provisioned {"request_id","instance_names"}
                                        -> {"token","expiration_time"}
 
-and what the resource lifecycle routes call, keeping state in memory:
+a SQL warehouse when add_warehouse() was called (tests/fake_warehouse.py: the
+Statement Execution API over sqlite3), and what the resource lifecycle routes call,
+keeping state in memory:
 
   POST   /api/2.0/database/instances            create (state STARTING; AVAILABLE after
   GET    /api/2.0/database/instances/{name}     `instance_polls` GETs)
@@ -98,6 +100,13 @@ class FakeWorkspace:
         self.pipeline_after = 1
         self.synced_fail = False
         self.fail_ops = {}  # "catalog.create" -> {"status","code","message","times"}
+        self.warehouse = None  # add_warehouse(): a SQL warehouse (tests/fake_warehouse.py)
+
+    def add_warehouse(self, **kw):
+        """Serves a SQL warehouse (Statement Execution API) from this workspace; returns it."""
+        from fake_warehouse import FakeWarehouse
+        self.warehouse = FakeWarehouse(self, **kw)
+        return self.warehouse
 
     def reset(self):
         with self.lock:
@@ -180,6 +189,8 @@ class FakeWorkspace:
                 elif k == "clear_failures":
                     if v:
                         self.fail_ops.clear()
+                elif k == "warehouse" and self.warehouse:
+                    self.warehouse.control(**v)
                 elif k not in ("rotate", "reset"):
                     raise ValueError(f"unknown control {k}")
         if kw.get("rotate"):
@@ -192,7 +203,8 @@ class FakeWorkspace:
             return dict(self.counts, tokens=list(self.tokens), ttl=self.ttl, slow=self.slow,
                         down=self.down, fail_next=self.fail_next, calls=list(self.calls),
                         ops=dict(self.ops), instances=sorted(self.instances),
-                        catalogs=sorted(self.catalogs), synced_tables=sorted(self.synced))
+                        catalogs=sorted(self.catalogs), synced_tables=sorted(self.synced),
+                        warehouse=self.warehouse.snapshot() if self.warehouse else None)
 
     # ---- request handling (called from handler threads) ----
 
@@ -256,8 +268,11 @@ class WorkspaceHandler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def do_GET(self):
+        wh = self.workspace.warehouse
         if self.path == "/control":
             self.send_json(200, self.workspace.snapshot())
+        elif wh and wh.handle(self, "GET", self.path, b""):
+            pass
         elif self.path.startswith(RESOURCE_PREFIX):
             self.resource("GET", b"")
         else:
@@ -278,6 +293,8 @@ class WorkspaceHandler(BaseHTTPRequestHandler):
             except (ValueError, TypeError) as e:
                 return self.error(400, "INVALID_PARAMETER_VALUE", str(e))
             return self.send_json(200, ws.snapshot())
+        if ws.warehouse and ws.warehouse.handle(self, "POST", self.path, body):
+            return None
         if ws.down:
             return self.error(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily down")
         if self.path == "/oidc/v1/token":
