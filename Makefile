@@ -9,7 +9,7 @@ PYTHON     := /usr/bin/python3
 SF         ?= 1
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build build-asan demo test test-unit test-api test-asan fuzz fuzz-build \
+.PHONY: all deps build build-asan demo test check-layers test-unit test-api test-asan fuzz fuzz-build \
         bench bench-quick bench-growth format tidy clean
 
 all: build
@@ -38,10 +38,15 @@ demo: build
 # Unit tests (CTest + cmocka), black-box API tests (pytest over real HTTP against a real
 # PostgreSQL), both again under AddressSanitizer + UBSan, then a short fuzzing run.
 test: build build-asan
+	$(MAKE) --no-print-directory check-layers
 	$(MAKE) --no-print-directory test-unit BUILD=$(BUILD)
 	$(MAKE) --no-print-directory test-api BUILD=$(BUILD)
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
+
+# Fails when an #include breaks the layer order (src/ folders, see scripts/check_layers.py).
+check-layers:
+	$(PYTHON) scripts/check_layers.py
 
 test-unit:
 	cd $(BUILD) && ctest --output-on-failure --timeout 300

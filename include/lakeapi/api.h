@@ -43,4 +43,12 @@ void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_
  */
 void api_app_set_workspace(api_app_t *app, workspace_t *workspace);
 
+/*
+ * The app's OpenAPI registry and metrics (owned by the app), for the rooms
+ * beside it (the Data API, auth, the lakehouse) to add their paths, schemas
+ * and metric families to the same /openapi.json and /metrics.
+ */
+struct web_openapi *api_app_openapi(api_app_t *app);
+struct web_metrics *api_app_metrics(api_app_t *app);
+
 #endif

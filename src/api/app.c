@@ -1,28 +1,21 @@
 /*
- * app - builds the application: every resource registers its statements
- * with the pool and its routes with the router (through the two helpers
- * here, which every resource file shares).
+ * app - builds the application: walks the table of the tutorial's resources,
+ * each of which registers its statements with the pool and its routes with
+ * the router, then finishes the operational parts (OpenAPI, metrics, CORS,
+ * docs) that need every route. The dependency is one-way: this file knows
+ * the list of resources; no resource knows this file.
  */
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "api/api_internal.h"
 
-int api_prepare(api_app_t *app, char *sql, int nparams, db_stmt_kind_t kind)
-{
-    int id = db_pool_add_statement(app->pool, sql, nparams, kind);
-    free(sql);
-    return id;
-}
-
-int api_add_routes(api_app_t *app, router_t *r, const api_route_t *routes, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        const api_route_t *rt = &routes[i];
-        if (router_add(r, rt->methods, rt->pattern, rt->fn, app, &rt->doc) != 0) return -1;
-    }
-    return 0;
-}
+/* In registration order: ops first, so its routes lead the router (and /metrics). */
+static const api_resource_t *const api_resources_all[] = {
+    &api_ops_resource,   &api_orders_resource,    &api_users_resource,
+    &api_notes_resource, &api_resources_resource,
+};
+#define API_NRESOURCES (sizeof api_resources_all / sizeof api_resources_all[0])
 
 api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, router_t *router,
                        char *err, size_t errlen)
@@ -36,12 +29,12 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
     app->cfg = cfg;
     app->pool = pool;
     app->started_ns = uv_hrtime();
-    if (api_ops_register(app, router) != 0 || api_orders_register(app, router) != 0 ||
-        api_users_register(app, router) != 0 || api_notes_register(app, router) != 0 ||
-        api_resources_register(app, router) != 0) {
-        snprintf(err, errlen, "registering routes failed");
-        api_app_free(app);
-        return NULL;
+    for (size_t i = 0; i < API_NRESOURCES; i++) {
+        if (api_resources_all[i]->register_fn(app, router) != 0) {
+            snprintf(err, errlen, "registering the %s routes failed", api_resources_all[i]->name);
+            api_app_free(app);
+            return NULL;
+        }
     }
     /* Last: OpenAPI and metrics need every route. */
     if (api_ops_finish(app, router, err, errlen) != 0) {
@@ -55,10 +48,12 @@ void api_app_free(api_app_t *app)
 {
     if (!app) return;
     api_ops_dispose(app);
-    api_resources_dispose(app);
-    api_anchors_dispose(&app->orders_anchors);
-    api_table_dispose(&app->orders);
-    api_table_dispose(&app->users);
-    api_table_dispose(&app->notes);
+    for (size_t i = API_NRESOURCES; i-- > 0;) {
+        if (api_resources_all[i]->dispose_fn) api_resources_all[i]->dispose_fn(app);
+    }
+    web_anchors_dispose(&app->orders_anchors);
+    web_table_dispose(&app->orders);
+    web_table_dispose(&app->users);
+    web_table_dispose(&app->notes);
     free(app);
 }

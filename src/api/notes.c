@@ -12,24 +12,24 @@
 #include <string.h>
 
 #include "api/api_internal.h"
-#include "api/html.h"
+#include "web/html.h"
 
 #define NOTES_TABLE       "public.notes"
 #define NOTES_MAX_CONTENT 10000
 #define NOTES_ON_PAGE     "5"
 
-static const api_column_t notes_columns[] = {
-    {"id", API_COL_INT},
-    {"content", API_COL_TEXT},
-    {"created_at", API_COL_TIMESTAMP},
+static const web_column_t notes_columns[] = {
+    {"id", WEB_COL_INT},
+    {"content", WEB_COL_TEXT},
+    {"created_at", WEB_COL_TIMESTAMP},
 };
 
 static const char *const notes_write_cols[] = {"content"};
 
-static const api_param_t param_limit = {
+static const web_param_t param_limit = {
     .name = "limit",
     .in = "query",
-    .type = API_PARAM_INT,
+    .type = WEB_PARAM_INT,
     .rule = {.def = 20, .has_min = true, .min = 1, .has_max = true, .max = 100},
     .description = "Most notes to return, newest first (max 100)"};
 
@@ -59,40 +59,40 @@ static notes_req_t *notes_req_new(http_exchange_t *ex, api_app_t *app)
 static void notes_list_done(const db_result_t *r, void *data)
 {
     notes_req_t *rq = data;
-    if (!api_db_ok(rq->ex, r)) return;
-    api_send_rows(rq->ex, &rq->app->notes, r->res, PQntuples(r->res));
+    if (!web_db_ok(rq->ex, r)) return;
+    web_send_rows(rq->ex, &rq->app->notes, r->res, PQntuples(r->res));
 }
 
 static void notes_list_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     int64_t limit = 0;
-    api_query_int(ex, &param_limit, &limit, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    web_query_int(ex, &param_limit, &limit, &e);
+    if (web_send_errors_if_any(ex, &e)) return;
     notes_req_t *rq = notes_req_new(ex, app);
-    notes_params_one(ex, &rq->params, api_i64_text(ex, limit));
+    notes_params_one(ex, &rq->params, web_i64_text(ex, limit));
     db_pool_query(app->pool, app->notes_sql.latest, 1, rq->params, notes_list_done, rq);
 }
 
 /* ---- POST /api/v1/notes ---- */
 
 /* The body {"content": "<1..10000 characters>"}; returns an arena copy or NULL after a 422 item. */
-static const char *notes_content_from_body(http_exchange_t *ex, api_errors_t *e)
+static const char *notes_content_from_body(http_exchange_t *ex, web_errors_t *e)
 {
-    json_t *root = api_body_object(ex, e);
+    json_t *root = web_body_object(ex, e);
     if (!root) return NULL;
     const char *content = NULL;
     json_t *v = json_object_get(root, "content");
     if (!v)
-        api_errors_add_body(e, "missing", "content", "Field required", root, NULL);
+        web_errors_add_body(e, "missing", "content", "Field required", root, NULL);
     else if (!json_is_string(v))
-        api_errors_add_body(e, "string_type", "content", "Input should be a valid string", v, NULL);
-    else if (api_body_string_length(e, "content", v, 1, NOTES_MAX_CONTENT))
+        web_errors_add_body(e, "string_type", "content", "Input should be a valid string", v, NULL);
+    else if (web_body_string_length(e, "content", v, 1, NOTES_MAX_CONTENT))
         content =
             arena_strndup(http_exchange_arena(ex), json_string_value(v), json_string_length(v));
-    api_body_forbid_extra(e, root, notes_write_cols, 1);
+    web_body_forbid_extra(e, root, notes_write_cols, 1);
     json_decref(root);
     return content;
 }
@@ -100,17 +100,17 @@ static const char *notes_content_from_body(http_exchange_t *ex, api_errors_t *e)
 static void notes_create_done(const db_result_t *r, void *data)
 {
     notes_req_t *rq = data;
-    if (!api_db_ok(rq->ex, r)) return;
-    api_send_row(rq->ex, 201, &rq->app->notes, r->res, 0);
+    if (!web_db_ok(rq->ex, r)) return;
+    web_send_row(rq->ex, 201, &rq->app->notes, r->res, 0);
 }
 
 static void notes_create_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     const char *content = notes_content_from_body(ex, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    if (web_send_errors_if_any(ex, &e)) return;
     notes_req_t *rq = notes_req_new(ex, app);
     notes_params_one(ex, &rq->params, content);
     db_pool_query(app->pool, app->notes_sql.insert, 1, rq->params, notes_create_done, rq);
@@ -143,12 +143,12 @@ static const char landing_foot[] =
 static void landing_note(buf_t *b, const PGresult *res, int row)
 {
     buf_append_str(b, "<li>");
-    api_html_escape(b, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1));
+    web_html_escape(b, PQgetvalue(res, row, 1), (size_t)PQgetlength(res, row, 1));
     if (!PQgetisnull(res, row, 2)) {
         const char *ts = PQgetvalue(res, row, 2);
         size_t len = strcspn(ts, ".");
         buf_append_str(b, "<time>");
-        api_html_escape(b, ts, len);
+        web_html_escape(b, ts, len);
         buf_append_str(b, "</time>");
     }
     buf_append_str(b, "</li>\n");
@@ -157,7 +157,7 @@ static void landing_note(buf_t *b, const PGresult *res, int row)
 static void landing_page_done(const db_result_t *r, void *data)
 {
     http_exchange_t *ex = data;
-    if (!api_db_ok(ex, r)) return;
+    if (!web_db_ok(ex, r)) return;
     buf_t *b = http_exchange_body_buf(ex);
     buf_reset(b);
     buf_append(b, landing_head, sizeof landing_head - 1);
@@ -184,29 +184,29 @@ static void landing_handler(http_exchange_t *ex, void *data)
     api_app_t *app = data;
     /* The representation depends on Accept: caches must keep them apart. */
     http_exchange_add_header(ex, "Vary", "Accept");
-    if (api_accept_prefers_html(http_exchange_header(ex, "Accept", NULL))) {
+    if (web_accept_prefers_html(http_exchange_header(ex, "Accept", NULL))) {
         const char **params;
         notes_params_one(ex, &params, NOTES_ON_PAGE);
         db_pool_query(app->pool, app->notes_sql.latest, 1, params, landing_page_done, ex);
         return;
     }
-    api_send_field(ex, 200, "message", "Hello Lakehouse");
+    web_send_field(ex, 200, "message", "Hello Lakehouse");
 }
 
 /* ---- routes and what OpenAPI says about them ---- */
 
-static const api_param_t *const params_list[] = {&param_limit, NULL};
+static const web_param_t *const params_list[] = {&param_limit, NULL};
 
-static const api_response_doc_t resp_root[] = {
+static const web_response_doc_t resp_root[] = {
     {200, "Message", "{\"message\":\"Hello Lakehouse\"}, or the HTML page for a browser"},
-    API_DB_ERRORS,
+    WEB_DB_ERRORS,
     {0}};
-static const api_response_doc_t resp_list[] = {
-    {200, "NoteList", "The most recent notes, newest first"}, API_422, API_DB_ERRORS, {0}};
-static const api_response_doc_t resp_create[] = {
-    {201, "NoteRead", "The stored note"}, API_422, API_DB_ERRORS, {0}};
+static const web_response_doc_t resp_list[] = {
+    {200, "NoteList", "The most recent notes, newest first"}, WEB_422, WEB_DB_ERRORS, {0}};
+static const web_response_doc_t resp_create[] = {
+    {201, "NoteRead", "The stored note"}, WEB_422, WEB_DB_ERRORS, {0}};
 
-static const api_route_t notes_routes[] = {
+static const web_route_t notes_routes[] = {
     {HTTP_GET,
      "/",
      landing_handler,
@@ -224,14 +224,16 @@ static const api_route_t notes_routes[] = {
 
 /* ---- registration ---- */
 
-int api_notes_register(api_app_t *app, router_t *r)
+static int notes_register(api_app_t *app, router_t *r)
 {
-    api_table_t *t = &app->notes;
-    if (api_table_init(t, NOTES_TABLE, "id", notes_columns,
+    web_table_t *t = &app->notes;
+    if (web_table_init(t, NOTES_TABLE, "id", notes_columns,
                        (int)(sizeof notes_columns / sizeof notes_columns[0])) != 0)
         return -1;
-    app->notes_sql.latest = api_prepare(app, api_sql_latest(t, "created_at"), 1, DB_STMT_READ);
+    app->notes_sql.latest = api_prepare(app, web_sql_latest(t, "created_at"), 1, DB_STMT_READ);
     app->notes_sql.insert =
-        api_prepare(app, api_sql_insert(t, notes_write_cols, 1), 1, DB_STMT_WRITE);
-    return api_add_routes(app, r, notes_routes, sizeof notes_routes / sizeof notes_routes[0]);
+        api_prepare(app, web_sql_insert(t, notes_write_cols, 1), 1, DB_STMT_WRITE);
+    return web_add_routes(r, notes_routes, sizeof notes_routes / sizeof notes_routes[0], app);
 }
+
+const api_resource_t api_notes_resource = {"notes", notes_register, NULL};

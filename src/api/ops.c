@@ -32,18 +32,18 @@ static void ops_healthcheck_handler(http_exchange_t *ex, void *data)
     char now[48];
     ops_iso_now(now, sizeof now);
     json_writer_t w;
-    api_json_begin(ex, &w);
+    web_json_begin(ex, &w);
     jw_object_begin(&w);
     jw_kv_string(&w, "status", "OK");
     jw_kv_string(&w, "timestamp", now);
     jw_object_end(&w);
-    api_send_json(ex, 200);
+    web_send_json(ex, 200);
 }
 
 static void ops_livez_handler(http_exchange_t *ex, void *data)
 {
     (void)data;
-    api_send_field(ex, 200, "status", "alive");
+    web_send_field(ex, 200, "status", "alive");
 }
 
 static const char *ops_unready_reason(db_status_t st)
@@ -69,17 +69,17 @@ static void ops_readyz_done(const db_result_t *r, void *data)
                  db_status_name(r->status), r->message ? r->message : "");
         http_exchange_add_header(ex, "Retry-After", "1");
         json_writer_t w;
-        api_json_begin(ex, &w);
+        web_json_begin(ex, &w);
         jw_object_begin(&w);
         jw_kv_string(&w, "status", "unavailable");
         jw_kv_string(&w, "detail",
-                     r->status == DB_ERR_CREDENTIALS ? api_credentials_detail(ex, r)
+                     r->status == DB_ERR_CREDENTIALS ? web_credentials_detail(ex, r)
                                                      : ops_unready_reason(r->status));
         jw_object_end(&w);
-        api_send_json(ex, 503);
+        web_send_json(ex, 503);
         return;
     }
-    api_send_field(ex, 200, "status", "ready");
+    web_send_field(ex, 200, "status", "ready");
 }
 
 static void ops_readyz_handler(http_exchange_t *ex, void *data)
@@ -88,39 +88,63 @@ static void ops_readyz_handler(http_exchange_t *ex, void *data)
     db_pool_query(app->pool, app->ping_sql, 0, NULL, ops_readyz_done, ex);
 }
 
+/*
+ * The framework's handlers take their own objects as data; those are built in
+ * api_ops_finish, after the routes are registered, so these pass them on.
+ */
+static void ops_metrics_handler(http_exchange_t *ex, void *data)
+{
+    web_metrics_handler(ex, ((api_app_t *)data)->metrics);
+}
+
+static void ops_openapi_handler(http_exchange_t *ex, void *data)
+{
+    web_openapi_handler(ex, ((api_app_t *)data)->openapi);
+}
+
+static void ops_docs_page_handler(http_exchange_t *ex, void *data)
+{
+    web_docs_page_handler(ex, ((api_app_t *)data)->docs);
+}
+
+static void ops_docs_file_handler(http_exchange_t *ex, void *data)
+{
+    web_docs_file_handler(ex, ((api_app_t *)data)->docs);
+}
+
 /* ---- routes and what OpenAPI says about them ---- */
 
-static const api_param_t param_docs_file = {
+static const web_param_t param_docs_file = {
     .name = "file",
     .in = "path",
-    .type = API_PARAM_STRING,
+    .type = WEB_PARAM_STRING,
     .required = true,
     .description = "One of swagger-ui.css, swagger-ui-bundle.js, swagger-initializer.js, "
                    "favicon-32x32.png, favicon-16x16.png"};
-static const api_param_t *const params_docs_file[] = {&param_docs_file, NULL};
+static const web_param_t *const params_docs_file[] = {&param_docs_file, NULL};
 
-static const api_response_doc_t resp_healthcheck[] = {{200, "HealthCheck", "The server is up"},
+static const web_response_doc_t resp_healthcheck[] = {{200, "HealthCheck", "The server is up"},
                                                       {0}};
-static const api_response_doc_t resp_livez[] = {{200, "Liveness", "The process is up"}, {0}};
-static const api_response_doc_t resp_readyz[] = {
+static const web_response_doc_t resp_livez[] = {{200, "Liveness", "The process is up"}, {0}};
+static const web_response_doc_t resp_readyz[] = {
     {200, "Readiness", "A database connection works"},
     {503, "Readiness", "The database cannot be used now (with Retry-After)"},
     {0}};
-static const api_response_doc_t resp_metrics[] = {
+static const web_response_doc_t resp_metrics[] = {
     {200, "text/plain; version=0.0.4", "Prometheus text exposition format 0.0.4"}, {0}};
-static const api_response_doc_t resp_openapi[] = {
+static const web_response_doc_t resp_openapi[] = {
     {200, "application/json", "This document (OpenAPI 3.1)"}, {0}};
-static const api_response_doc_t resp_docs[] = {
+static const web_response_doc_t resp_docs[] = {
     {200, "text/html", "The Swagger UI page"},
     {503, "HTTPError", "The Swagger UI files are not installed"},
     {0}};
-static const api_response_doc_t resp_docs_file[] = {
+static const web_response_doc_t resp_docs_file[] = {
     {200, "*/*", "A Swagger UI asset (CSS, JavaScript or PNG)"},
     {404, "HTTPError", "No such file"},
     {503, "HTTPError", "The Swagger UI files are not installed"},
     {0}};
 
-static const api_route_t ops_routes[] = {
+static const web_route_t ops_routes[] = {
     {HTTP_GET,
      "/api/v1/healthcheck",
      ops_healthcheck_handler,
@@ -135,66 +159,99 @@ static const api_route_t ops_routes[] = {
      {"readyz", "Readiness: a database connection works", "ops", NULL, NULL, resp_readyz}},
     {HTTP_GET,
      "/metrics",
-     api_metrics_handler,
+     ops_metrics_handler,
      {"metrics", "Prometheus metrics", "ops", NULL, NULL, resp_metrics}},
     {HTTP_GET,
      "/openapi.json",
-     api_openapi_handler,
+     ops_openapi_handler,
      {"openapi", "This OpenAPI document", "ops", NULL, NULL, resp_openapi}},
     {HTTP_GET,
      "/docs",
-     api_docs_page_handler,
+     ops_docs_page_handler,
      {"swagger_ui", "Swagger UI", "ops", NULL, NULL, resp_docs}},
     {HTTP_GET,
      "/docs/{file}",
-     api_docs_file_handler,
+     ops_docs_file_handler,
      {"swagger_ui_file", "Swagger UI assets", "ops", params_docs_file, NULL, resp_docs_file}},
 };
 
-int api_ops_register(api_app_t *app, router_t *r)
+static int ops_register(api_app_t *app, router_t *r)
 {
     app->ping_sql = db_pool_add_statement(app->pool, "SELECT 1", 0, DB_STMT_READ);
-    return api_add_routes(app, r, ops_routes, sizeof ops_routes / sizeof ops_routes[0]);
+    return web_add_routes(r, ops_routes, sizeof ops_routes / sizeof ops_routes[0], app);
 }
 
 /* ---- the operational parts, once every route is known ---- */
+
+/* What /metrics reads besides its counters; server and credentials once attached. */
+static void ops_metrics_sources(api_app_t *app)
+{
+    web_metrics_sources_t src = {.pool = app->pool,
+                                 .pool_size = app->cfg->pool_size,
+                                 .max_overflow = app->cfg->max_overflow,
+                                 .server = app->server,
+                                 .credentials = app->credentials,
+                                 .started_ns = app->started_ns};
+    web_metrics_set_sources(app->metrics, &src);
+}
 
 int api_ops_finish(api_app_t *app, const router_t *r, char *err, size_t errlen)
 {
     char why[256];
     app->router = r;
-    if (api_openapi_build(app, r, &app->openapi_json, &app->openapi_len, why, sizeof why) != 0) {
-        if (!app->openapi_json) {
+    app->openapi = web_openapi_new();
+    if (!app->openapi) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    api_schemas_register(app, app->openapi);
+    if (web_openapi_build(app->openapi, r, why, sizeof why) != 0) {
+        size_t len;
+        if (!web_openapi_json(app->openapi, &len)) {
             snprintf(err, errlen, "%s", why);
             return -1;
         }
-        /* A route names a schema openapi.c lacks: serve anyway, the tests catch it. */
+        /* A route names a schema nobody registered: serve anyway, the tests catch it. */
         log_error("%s", why);
     }
-    app->metrics = api_metrics_new(r);
+    app->metrics = web_metrics_new(r);
     if (!app->metrics) {
         snprintf(err, errlen, "out of memory");
         return -1;
     }
-    if (api_cors_new(app->cfg->cors_allow_origins, app->cfg->cors_allow_credentials, r, &app->cors,
+    ops_metrics_sources(app);
+    if (web_cors_new(app->cfg->cors_allow_origins, app->cfg->cors_allow_credentials, r, &app->cors,
                      err, errlen) != 0)
         return -1;
-    app->docs = api_docs_load(app->cfg->swagger_ui_dir);
+    app->docs = web_docs_load(app->cfg->swagger_ui_dir);
     return 0;
 }
 
 void api_ops_dispose(api_app_t *app)
 {
-    free(app->openapi_json);
-    api_metrics_free(app->metrics);
-    api_cors_free(app->cors);
-    api_docs_free(app->docs);
+    web_openapi_free(app->openapi);
+    web_metrics_free(app->metrics);
+    web_cors_free(app->cors);
+    web_docs_free(app->docs);
 }
 
 void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_t *credentials)
 {
     app->server = server;
     app->credentials = credentials;
-    http_server_set_observer(server, api_metrics_observe, app->metrics);
-    if (app->cors) http_server_set_pre_route(server, api_cors_pre_route, app->cors);
+    ops_metrics_sources(app);
+    http_server_set_observer(server, web_metrics_observe, app->metrics);
+    if (app->cors) http_server_set_pre_route(server, web_cors_pre_route, app->cors);
 }
+
+web_openapi_t *api_app_openapi(api_app_t *app)
+{
+    return app->openapi;
+}
+
+web_metrics_t *api_app_metrics(api_app_t *app)
+{
+    return app->metrics;
+}
+
+const api_resource_t api_ops_resource = {"ops", ops_register, NULL};

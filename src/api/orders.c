@@ -15,42 +15,42 @@
 
 #include "api/api_internal.h"
 
-static const api_column_t orders_columns[] = {
-    {"o_orderkey", API_COL_INT},     {"o_custkey", API_COL_INT},
-    {"o_orderstatus", API_COL_TEXT}, {"o_totalprice", API_COL_NUMBER},
-    {"o_orderdate", API_COL_DATE},   {"o_orderpriority", API_COL_TEXT},
-    {"o_clerk", API_COL_TEXT},       {"o_shippriority", API_COL_INT},
-    {"o_comment", API_COL_TEXT},
+static const web_column_t orders_columns[] = {
+    {"o_orderkey", WEB_COL_INT},     {"o_custkey", WEB_COL_INT},
+    {"o_orderstatus", WEB_COL_TEXT}, {"o_totalprice", WEB_COL_NUMBER},
+    {"o_orderdate", WEB_COL_DATE},   {"o_orderpriority", WEB_COL_TEXT},
+    {"o_clerk", WEB_COL_TEXT},       {"o_shippriority", WEB_COL_INT},
+    {"o_comment", WEB_COL_TEXT},
 };
 
 /* ---- declared parameters: validation and OpenAPI both read these ---- */
 
-static const api_param_t param_page = {.name = "page",
+static const web_param_t param_page = {.name = "page",
                                        .in = "query",
-                                       .type = API_PARAM_INT,
+                                       .type = WEB_PARAM_INT,
                                        .rule = {.def = 1, .has_min = true, .min = 1},
                                        .description = "Page number (1-based)"};
-static const api_param_t param_page_size = {
+static const web_param_t param_page_size = {
     .name = "page_size",
     .in = "query",
-    .type = API_PARAM_INT,
+    .type = WEB_PARAM_INT,
     .rule = {.def = 100, .has_min = true, .min = 1, .has_max = true, .max = 1000},
     .description = "Number of records per page (max 1000)"};
-static const api_param_t param_include_count = {.name = "include_count",
+static const web_param_t param_include_count = {.name = "include_count",
                                                 .in = "query",
-                                                .type = API_PARAM_BOOL,
+                                                .type = WEB_PARAM_BOOL,
                                                 .bool_default = true,
                                                 .description =
                                                     "Include total count for pagination info"};
-static const api_param_t param_cursor = {.name = "cursor",
+static const web_param_t param_cursor = {.name = "cursor",
                                          .in = "query",
-                                         .type = API_PARAM_INT,
+                                         .type = WEB_PARAM_INT,
                                          .rule = {.def = 0, .has_min = true, .min = 0},
                                          .description =
                                              "Start after this order key (0 for beginning)"};
-static const api_param_t param_order_key = {.name = "order_key",
+static const web_param_t param_order_key = {.name = "order_key",
                                             .in = "path",
-                                            .type = API_PARAM_INT,
+                                            .type = WEB_PARAM_INT,
                                             .required = true,
                                             .description =
                                                 "The order key (o_orderkey), a positive integer"};
@@ -91,7 +91,7 @@ static bool orders_step_ok(orders_req_t *rq, const db_result_t *r)
     if (rq->failed) return false;
     if (r->status != DB_OK) {
         rq->failed = true;
-        api_send_db_error(rq->ex, r);
+        web_send_db_error(rq->ex, r);
         return false;
     }
     return true;
@@ -103,11 +103,11 @@ static void orders_count_done(const db_result_t *r, int64_t value, void *data)
 {
     orders_req_t *rq = data;
     if (!orders_step_ok(rq, r)) return;
-    api_json_begin(rq->ex, &rq->w);
+    web_json_begin(rq->ex, &rq->w);
     jw_object_begin(&rq->w);
     jw_kv_int(&rq->w, "total_orders", value);
     jw_object_end(&rq->w);
-    api_send_json(rq->ex, 200);
+    web_send_json(rq->ex, 200);
 }
 
 static void orders_count_handler(http_exchange_t *ex, void *data)
@@ -115,7 +115,7 @@ static void orders_count_handler(http_exchange_t *ex, void *data)
     api_app_t *app = data;
     orders_req_t *rq = orders_req_new(ex, app);
     rq->pending = 1;
-    api_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_count_done, rq);
+    web_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_count_done, rq);
 }
 
 /* ---- GET /sample ---- */
@@ -124,7 +124,7 @@ static void orders_sample_done(const db_result_t *r, void *data)
 {
     orders_req_t *rq = data;
     if (!orders_step_ok(rq, r)) return;
-    api_json_begin(rq->ex, &rq->w);
+    web_json_begin(rq->ex, &rq->w);
     jw_object_begin(&rq->w);
     jw_key(&rq->w, "sample_order_keys");
     jw_array_begin(&rq->w);
@@ -132,7 +132,7 @@ static void orders_sample_done(const db_result_t *r, void *data)
         jw_raw_number(&rq->w, PQgetvalue(r->res, i, 0), (size_t)PQgetlength(r->res, i, 0));
     jw_array_end(&rq->w);
     jw_object_end(&rq->w);
-    api_send_json(rq->ex, 200);
+    web_send_json(rq->ex, 200);
 }
 
 static void orders_sample_handler(http_exchange_t *ex, void *data)
@@ -152,11 +152,11 @@ static void orders_encode_page(orders_req_t *rq, const PGresult *res)
     int n = PQntuples(res);
     rq->has_next = n > rq->page_size;
     if (rq->has_next) n = (int)rq->page_size;
-    if (rq->has_next) rq->next_cursor = api_result_int(res, n - 1, 0);
-    api_json_begin(rq->ex, &rq->w);
+    if (rq->has_next) rq->next_cursor = web_result_int(res, n - 1, 0);
+    web_json_begin(rq->ex, &rq->w);
     jw_object_begin(&rq->w);
     jw_key(&rq->w, "orders");
-    api_encode_rows(&rq->w, &rq->app->orders, res, n);
+    web_encode_rows(&rq->w, &rq->app->orders, res, n);
 }
 
 static void orders_pages_finish(orders_req_t *rq)
@@ -177,7 +177,7 @@ static void orders_pages_finish(orders_req_t *rq)
     jw_kv_bool(w, "has_previous", rq->page > 1);
     jw_object_end(w);
     jw_object_end(w);
-    api_send_json(rq->ex, 200);
+    web_send_json(rq->ex, 200);
 }
 
 static void orders_pages_rows_done(const db_result_t *r, void *data)
@@ -200,33 +200,33 @@ static void orders_pages_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
     orders_req_t *rq = orders_req_new(ex, app);
-    api_errors_t e;
-    api_errors_init(&e);
-    api_query_int(ex, &param_page, &rq->page, &e);
-    api_query_int(ex, &param_page_size, &rq->page_size, &e);
-    api_query_bool(ex, &param_include_count, &rq->include_count, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    web_errors_t e;
+    web_errors_init(&e);
+    web_query_int(ex, &param_page, &rq->page, &e);
+    web_query_int(ex, &param_page_size, &rq->page_size, &e);
+    web_query_bool(ex, &param_include_count, &rq->include_count, &e);
+    if (web_send_errors_if_any(ex, &e)) return;
     /* A page past int64 offsets is simply empty, as it would be with unbounded ints. */
     int64_t offset =
         rq->page - 1 > INT64_MAX / rq->page_size ? INT64_MAX : (rq->page - 1) * rq->page_size;
     rq->pending = rq->include_count ? 2 : 1;
     int64_t after, rest;
-    if (api_anchors_lookup(&app->orders_anchors, offset, &after, &rest)) {
+    if (web_anchors_lookup(&app->orders_anchors, offset, &after, &rest)) {
         /* Deep page: start from the nearest anchor key instead of skipping `offset` rows. */
         rq->params = orders_params(rq, 3);
-        rq->params[0] = api_i64_text(rq->ex, after);
-        rq->params[1] = api_i64_text(rq->ex, rest);
-        rq->params[2] = api_i64_text(rq->ex, rq->page_size + 1);
+        rq->params[0] = web_i64_text(rq->ex, after);
+        rq->params[1] = web_i64_text(rq->ex, rest);
+        rq->params[2] = web_i64_text(rq->ex, rq->page_size + 1);
         db_pool_query(app->pool, app->orders_sql.keyset_offset, 3, rq->params,
                       orders_pages_rows_done, rq);
     } else {
         rq->params = orders_params(rq, 2);
-        rq->params[0] = api_i64_text(rq->ex, offset);
-        rq->params[1] = api_i64_text(rq->ex, rq->page_size + 1);
+        rq->params[0] = web_i64_text(rq->ex, offset);
+        rq->params[1] = web_i64_text(rq->ex, rq->page_size + 1);
         db_pool_query(app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done, rq);
     }
     if (rq->include_count)
-        api_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
+        web_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
                             rq);
 }
 
@@ -252,7 +252,7 @@ static void orders_stream_finish(orders_req_t *rq)
         jw_null(w);
     jw_object_end(w);
     jw_object_end(w);
-    api_send_json(rq->ex, 200);
+    web_send_json(rq->ex, 200);
 }
 
 static void orders_stream_rows_done(const db_result_t *r, void *data)
@@ -267,7 +267,7 @@ static void orders_stream_prev_done(const db_result_t *r, void *data)
 {
     orders_req_t *rq = data;
     if (!orders_step_ok(rq, r)) return;
-    rq->total = api_result_int(r->res, 0, 0);
+    rq->total = web_result_int(r->res, 0, 0);
     if (rq->pending == 0) orders_stream_finish(rq);
 }
 
@@ -275,15 +275,15 @@ static void orders_stream_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
     orders_req_t *rq = orders_req_new(ex, app);
-    api_errors_t e;
-    api_errors_init(&e);
-    api_query_int(ex, &param_cursor, &rq->cursor, &e);
-    api_query_int(ex, &param_page_size, &rq->page_size, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    web_errors_t e;
+    web_errors_init(&e);
+    web_query_int(ex, &param_cursor, &rq->cursor, &e);
+    web_query_int(ex, &param_page_size, &rq->page_size, &e);
+    if (web_send_errors_if_any(ex, &e)) return;
     rq->params = orders_params(rq, 3);
-    rq->params[0] = api_i64_text(rq->ex, rq->cursor);
-    rq->params[1] = api_i64_text(rq->ex, rq->page_size + 1);
-    rq->params[2] = api_i64_text(rq->ex, rq->page_size);
+    rq->params[0] = web_i64_text(rq->ex, rq->cursor);
+    rq->params[1] = web_i64_text(rq->ex, rq->page_size + 1);
+    rq->params[2] = web_i64_text(rq->ex, rq->page_size);
     rq->pending = rq->cursor > 0 ? 2 : 1;
     db_pool_query(app->pool, app->orders_sql.keyset, 2, rq->params, orders_stream_rows_done, rq);
     if (rq->cursor > 0) {
@@ -299,12 +299,12 @@ static void orders_stream_handler(http_exchange_t *ex, void *data)
 /* Validates the path key; answers 422/400 itself and returns false on failure. */
 static bool orders_path_key(http_exchange_t *ex, int64_t *key)
 {
-    api_errors_t e;
-    api_errors_init(&e);
-    api_path_int(ex, 0, param_order_key.name, key, &e);
-    if (api_send_errors_if_any(ex, &e)) return false;
+    web_errors_t e;
+    web_errors_init(&e);
+    web_path_int(ex, 0, param_order_key.name, key, &e);
+    if (web_send_errors_if_any(ex, &e)) return false;
     if (*key <= 0) {
-        api_send_detail(ex, 400, "Invalid order key provided");
+        web_send_detail(ex, 400, "Invalid order key provided");
         return false;
     }
     return true;
@@ -314,7 +314,7 @@ static void orders_not_found(orders_req_t *rq)
 {
     char detail[80];
     snprintf(detail, sizeof detail, "Order with key '%s' not found", rq->params[0]);
-    api_send_detail(rq->ex, 404, detail);
+    web_send_detail(rq->ex, 404, detail);
 }
 
 static void orders_get_done(const db_result_t *r, void *data)
@@ -325,7 +325,7 @@ static void orders_get_done(const db_result_t *r, void *data)
         orders_not_found(rq);
         return;
     }
-    api_send_row(rq->ex, 200, &rq->app->orders, r->res, 0);
+    web_send_row(rq->ex, 200, &rq->app->orders, r->res, 0);
 }
 
 static void orders_get_handler(http_exchange_t *ex, void *data)
@@ -335,7 +335,7 @@ static void orders_get_handler(http_exchange_t *ex, void *data)
     if (!orders_path_key(ex, &key)) return;
     orders_req_t *rq = orders_req_new(ex, app);
     rq->params = orders_params(rq, 1);
-    rq->params[0] = api_i64_text(rq->ex, key);
+    rq->params[0] = web_i64_text(rq->ex, key);
     rq->pending = 1;
     db_pool_query(app->pool, app->orders_sql.get, 1, rq->params, orders_get_done, rq);
 }
@@ -349,34 +349,34 @@ static void orders_status_done(const db_result_t *r, void *data)
         return;
     }
     json_writer_t *w = &rq->w;
-    api_json_begin(rq->ex, w);
+    web_json_begin(rq->ex, w);
     jw_object_begin(w);
     jw_key(w, "o_orderkey");
     jw_raw_number(w, PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
     jw_kv_string(w, "o_orderstatus", rq->params[1]);
     jw_kv_string(w, "message", "Order status updated successfully");
     jw_object_end(w);
-    api_send_json(rq->ex, 200);
+    web_send_json(rq->ex, 200);
 }
 
 /* The body {"o_orderstatus": "<A-Z>"}; returns the letter or 0 after adding a 422 item. */
-static char orders_status_from_body(http_exchange_t *ex, api_errors_t *e)
+static char orders_status_from_body(http_exchange_t *ex, web_errors_t *e)
 {
-    json_t *root = api_body_object(ex, e);
+    json_t *root = web_body_object(ex, e);
     if (!root) return 0;
     json_t *v = json_object_get(root, "o_orderstatus");
     char letter = 0;
     const char *field = "o_orderstatus";
     if (!v) {
-        api_errors_add_body(e, "missing", field, "Field required", root, NULL);
+        web_errors_add_body(e, "missing", field, "Field required", root, NULL);
     } else if (!json_is_string(v)) {
-        api_errors_add_body(e, "string_type", field, "Input should be a valid string", v, NULL);
+        web_errors_add_body(e, "string_type", field, "Input should be a valid string", v, NULL);
     } else {
         const char *s = json_string_value(v);
         if (json_string_length(v) == 1 && s[0] >= 'A' && s[0] <= 'Z')
             letter = s[0];
         else
-            api_errors_add_body(e, "string_pattern_mismatch", field,
+            web_errors_add_body(e, "string_pattern_mismatch", field,
                                 "String should match pattern '^[A-Z]$'", v,
                                 "{\"pattern\":\"^[A-Z]$\"}");
     }
@@ -388,19 +388,19 @@ static void orders_status_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
     int64_t key = 0;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     /* FastAPI validates the path and the body together and reports both. */
-    bool key_ok = api_path_int(ex, 0, param_order_key.name, &key, &e);
+    bool key_ok = web_path_int(ex, 0, param_order_key.name, &key, &e);
     char letter = orders_status_from_body(ex, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    if (web_send_errors_if_any(ex, &e)) return;
     if (!key_ok || key <= 0) {
-        api_send_detail(ex, 400, "Invalid order key provided");
+        web_send_detail(ex, 400, "Invalid order key provided");
         return;
     }
     orders_req_t *rq = orders_req_new(ex, app);
     rq->params = orders_params(rq, 2);
-    rq->params[0] = api_i64_text(rq->ex, key);
+    rq->params[0] = web_i64_text(rq->ex, key);
     rq->params[1] = arena_strndup(http_exchange_arena(ex), &letter, 1);
     rq->pending = 1;
     db_pool_query(app->pool, app->orders_sql.update_status, 2, rq->params, orders_status_done, rq);
@@ -408,34 +408,34 @@ static void orders_status_handler(http_exchange_t *ex, void *data)
 
 /* ---- routes and what OpenAPI says about them ---- */
 
-static const api_param_t *const params_pages[] = {&param_page, &param_page_size,
+static const web_param_t *const params_pages[] = {&param_page, &param_page_size,
                                                   &param_include_count, NULL};
-static const api_param_t *const params_stream[] = {&param_cursor, &param_page_size, NULL};
-static const api_param_t *const params_key[] = {&param_order_key, NULL};
+static const web_param_t *const params_stream[] = {&param_cursor, &param_page_size, NULL};
+static const web_param_t *const params_key[] = {&param_order_key, NULL};
 
-static const api_response_doc_t resp_count[] = {
-    {200, "OrderCount", "Total number of orders"}, API_DB_ERRORS, {0}};
-static const api_response_doc_t resp_sample[] = {
-    {200, "OrderSample", "Five order keys"}, API_DB_ERRORS, {0}};
-static const api_response_doc_t resp_pages[] = {
-    {200, "OrderListResponse", "One page of orders"}, API_422, API_DB_ERRORS, {0}};
-static const api_response_doc_t resp_stream[] = {
-    {200, "OrderListCursorResponse", "Orders after the cursor"}, API_422, API_DB_ERRORS, {0}};
-static const api_response_doc_t resp_get[] = {{200, "OrderRead", "The order"},
+static const web_response_doc_t resp_count[] = {
+    {200, "OrderCount", "Total number of orders"}, WEB_DB_ERRORS, {0}};
+static const web_response_doc_t resp_sample[] = {
+    {200, "OrderSample", "Five order keys"}, WEB_DB_ERRORS, {0}};
+static const web_response_doc_t resp_pages[] = {
+    {200, "OrderListResponse", "One page of orders"}, WEB_422, WEB_DB_ERRORS, {0}};
+static const web_response_doc_t resp_stream[] = {
+    {200, "OrderListCursorResponse", "Orders after the cursor"}, WEB_422, WEB_DB_ERRORS, {0}};
+static const web_response_doc_t resp_get[] = {{200, "OrderRead", "The order"},
                                               {400, "HTTPError", "Invalid order key provided"},
                                               {404, "HTTPError", "Order not found"},
-                                              API_422,
-                                              API_DB_ERRORS,
+                                              WEB_422,
+                                              WEB_DB_ERRORS,
                                               {0}};
-static const api_response_doc_t resp_status[] = {
+static const web_response_doc_t resp_status[] = {
     {200, "OrderStatusUpdateResponse", "The status was updated"},
     {400, "HTTPError", "Invalid order key provided"},
     {404, "HTTPError", "Order not found"},
-    API_422,
-    API_DB_ERRORS,
+    WEB_422,
+    WEB_DB_ERRORS,
     {0}};
 
-static const api_route_t orders_routes[] = {
+static const web_route_t orders_routes[] = {
     {HTTP_GET,
      "/api/v1/orders/count",
      orders_count_handler,
@@ -479,30 +479,32 @@ static const api_route_t orders_routes[] = {
 
 static void orders_anchors_stale(void *data)
 {
-    api_anchors_invalidate(data);
+    web_anchors_invalidate(data);
 }
 
-int api_orders_register(api_app_t *app, router_t *r)
+static int orders_register(api_app_t *app, router_t *r)
 {
-    api_table_t *t = &app->orders;
-    if (api_table_init(t, app->cfg->orders_table, "o_orderkey", orders_columns,
+    web_table_t *t = &app->orders;
+    if (web_table_init(t, app->cfg->orders_table, "o_orderkey", orders_columns,
                        (int)(sizeof orders_columns / sizeof orders_columns[0])) != 0)
         return -1;
-    app->orders_sql.count = api_prepare(app, api_sql_count(t), 0, DB_STMT_READ);
-    app->orders_sql.sample = api_prepare(app, api_sql_keys(t), 1, DB_STMT_READ);
-    app->orders_sql.get = api_prepare(app, api_sql_get(t), 1, DB_STMT_READ);
-    app->orders_sql.keyset = api_prepare(app, api_sql_keyset(t), 2, DB_STMT_READ);
-    app->orders_sql.offset = api_prepare(app, api_sql_offset(t), 2, DB_STMT_READ);
-    app->orders_sql.prev_cursor = api_prepare(app, api_sql_prev_cursor(t), 2, DB_STMT_READ);
+    app->orders_sql.count = api_prepare(app, web_sql_count(t), 0, DB_STMT_READ);
+    app->orders_sql.sample = api_prepare(app, web_sql_keys(t), 1, DB_STMT_READ);
+    app->orders_sql.get = api_prepare(app, web_sql_get(t), 1, DB_STMT_READ);
+    app->orders_sql.keyset = api_prepare(app, web_sql_keyset(t), 2, DB_STMT_READ);
+    app->orders_sql.offset = api_prepare(app, web_sql_offset(t), 2, DB_STMT_READ);
+    app->orders_sql.prev_cursor = api_prepare(app, web_sql_prev_cursor(t), 2, DB_STMT_READ);
     app->orders_sql.update_status =
-        api_prepare(app, api_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
-    app->orders_sql.anchors = api_prepare(app, api_sql_anchors(t), 1, DB_STMT_READ);
-    app->orders_sql.keyset_offset = api_prepare(app, api_sql_keyset_offset(t), 3, DB_STMT_READ);
-    api_count_cache_init(&app->orders_count, app->pool, app->orders_sql.count, ORDERS_COUNT_TTL_S);
-    api_anchors_init(&app->orders_anchors, app->pool, app->orders_sql.anchors, ORDERS_ANCHOR_STEP,
+        api_prepare(app, web_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
+    app->orders_sql.anchors = api_prepare(app, web_sql_anchors(t), 1, DB_STMT_READ);
+    app->orders_sql.keyset_offset = api_prepare(app, web_sql_keyset_offset(t), 3, DB_STMT_READ);
+    web_count_cache_init(&app->orders_count, app->pool, app->orders_sql.count, ORDERS_COUNT_TTL_S);
+    web_anchors_init(&app->orders_anchors, app->pool, app->orders_sql.anchors, ORDERS_ANCHOR_STEP,
                      ORDERS_ANCHOR_TTL_S);
     /* A count that moved means rows came or went: the anchors are stale at once. */
     app->orders_count.on_change = orders_anchors_stale;
     app->orders_count.on_change_data = &app->orders_anchors;
-    return api_add_routes(app, r, orders_routes, sizeof orders_routes / sizeof orders_routes[0]);
+    return web_add_routes(r, orders_routes, sizeof orders_routes / sizeof orders_routes[0], app);
 }
+
+const api_resource_t api_orders_resource = {"orders", orders_register, NULL};

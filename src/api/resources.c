@@ -32,56 +32,56 @@
 
 static const char *const capacity_choices[] = {"CU_1", "CU_2", "CU_4", "CU_8", NULL};
 
-static const api_param_t param_create = {
+static const web_param_t param_create = {
     .name = "create_resources",
     .in = "query",
-    .type = API_PARAM_BOOL,
+    .type = WEB_PARAM_BOOL,
     .required = true,
     .description = "This creates resources in your Databricks workspace that incur costs: set it "
                    "to true to acknowledge that. false only says what would be created."};
-static const api_param_t param_capacity = {.name = "capacity",
+static const web_param_t param_capacity = {.name = "capacity",
                                            .in = "query",
-                                           .type = API_PARAM_STRING,
+                                           .type = WEB_PARAM_STRING,
                                            .choices = capacity_choices,
                                            .str_default = "CU_1",
                                            .description =
                                                "Capacity of the Lakebase database instance"};
-static const api_param_t param_node_count = {
+static const web_param_t param_node_count = {
     .name = "node_count",
     .in = "query",
-    .type = API_PARAM_INT,
+    .type = WEB_PARAM_INT,
     .rule = {.def = 1, .has_min = true, .min = 1, .has_max = true, .max = 3},
     .description = "Nodes of the instance: 1 primary and up to 2 secondaries"};
-static const api_param_t param_secondaries = {.name = "enable_readable_secondaries",
+static const web_param_t param_secondaries = {.name = "enable_readable_secondaries",
                                               .in = "query",
-                                              .type = API_PARAM_BOOL,
+                                              .type = WEB_PARAM_BOOL,
                                               .bool_default = false,
                                               .description =
                                                   "Serve read-only traffic from the secondaries"};
-static const api_param_t param_retention = {
+static const web_param_t param_retention = {
     .name = "retention_window_in_days",
     .in = "query",
-    .type = API_PARAM_INT,
+    .type = WEB_PARAM_INT,
     .rule = {.def = 7, .has_min = true, .min = 2, .has_max = true, .max = 35},
     .description = "Point-in-time restore window of the instance, in days"};
-static const api_param_t param_confirm = {
+static const web_param_t param_confirm = {
     .name = "confirm_deletion",
     .in = "query",
-    .type = API_PARAM_BOOL,
+    .type = WEB_PARAM_BOOL,
     .required = true,
     .description = "This permanently deletes the synced table, the catalog and the database "
                    "instance (purged): set it to true to confirm."};
 
 /* A required bool: FastAPI's "missing" item when absent. */
-static bool res_query_required_bool(http_exchange_t *ex, const api_param_t *p, bool *out,
-                                    api_errors_t *e)
+static bool res_query_required_bool(http_exchange_t *ex, const web_param_t *p, bool *out,
+                                    web_errors_t *e)
 {
-    return api_query_present(ex, p, e) && api_query_bool(ex, p, out, e);
+    return web_query_present(ex, p, e) && web_query_bool(ex, p, out, e);
 }
 
 /* A string out of p->choices, with pydantic's "enum" item otherwise. */
-static bool res_query_choice(http_exchange_t *ex, const api_param_t *p, const char **out,
-                             api_errors_t *e)
+static bool res_query_choice(http_exchange_t *ex, const web_param_t *p, const char **out,
+                             web_errors_t *e)
 {
     const char *raw = http_exchange_query(ex, p->name, NULL);
     if (!raw) {
@@ -106,7 +106,7 @@ static bool res_query_choice(http_exchange_t *ex, const api_param_t *p, const ch
     jw_object_end(&w);
     char msg[160];
     snprintf(msg, sizeof msg, "Input should be %s", expected.data);
-    api_errors_add(e, "enum", "query", p->name, msg, raw, ctx.data);
+    web_errors_add(e, "enum", "query", p->name, msg, raw, ctx.data);
     buf_dispose(&expected);
     buf_dispose(&ctx);
     return false;
@@ -130,7 +130,7 @@ static bool res_require_config(http_exchange_t *ex, api_app_t *app)
     } else {
         return true;
     }
-    api_send_detail(ex, 503, detail);
+    web_send_detail(ex, 503, detail);
     return false;
 }
 
@@ -143,13 +143,13 @@ static void res_send_upstream_error(http_exchange_t *ex, const res_job_t *job)
     res_job_message(job, msg, sizeof msg);
     int status = err ? res_upstream_status(err->http_status) : 502;
     json_writer_t w;
-    api_json_begin(ex, &w);
+    web_json_begin(ex, &w);
     jw_object_begin(&w);
     jw_kv_string(&w, "detail", msg);
     if (err) res_error_encode(&w, err);
     jw_object_end(&w);
     if (status == 503) http_exchange_add_header(ex, "Retry-After", "5");
-    api_send_json(ex, status);
+    web_send_json(ex, status);
 }
 
 void res_answer_create(http_exchange_t *ex, const res_job_t *job)
@@ -159,15 +159,15 @@ void res_answer_create(http_exchange_t *ex, const res_job_t *job)
         return;
     }
     if (job->state == RES_JOB_CANCELLED) {
-        api_send_detail(ex, 409, "Resource creation was cancelled by a delete request");
+        web_send_detail(ex, 409, "Resource creation was cancelled by a delete request");
         return;
     }
     char msg[2048];
     res_plan_message(job, msg, sizeof msg);
     json_writer_t w;
-    api_json_begin(ex, &w);
+    web_json_begin(ex, &w);
     res_job_encode(&w, job, msg);
-    api_send_json(ex, res_job_nothing_to_create(job) ? 200 : 202);
+    web_send_json(ex, res_job_nothing_to_create(job) ? 200 : 202);
 }
 
 /* ---- POST create-lakebase-resources ---- */
@@ -188,7 +188,7 @@ static void res_not_created(http_exchange_t *ex, const api_resources_t *r, const
     if (r->missing[0] && n > 0 && (size_t)n < sizeof msg)
         snprintf(msg + n, sizeof msg - (size_t)n, " Not configured yet: set %s.", r->missing);
     json_writer_t w;
-    api_json_begin(ex, &w);
+    web_json_begin(ex, &w);
     jw_object_begin(&w);
     jw_kv_string(&w, "instance", "");
     jw_kv_string(&w, "catalog", "");
@@ -199,25 +199,25 @@ static void res_not_created(http_exchange_t *ex, const api_resources_t *r, const
     jw_array_begin(&w);
     jw_array_end(&w);
     jw_object_end(&w);
-    api_send_json(ex, 200);
+    web_send_json(ex, 200);
 }
 
 static void res_create_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
     api_resources_t *r = app->resources;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     bool create = false;
     const char *capacity = NULL;
     int64_t nodes = 1, retention = 7;
     res_options_t opt = {0};
     res_query_required_bool(ex, &param_create, &create, &e);
     res_query_choice(ex, &param_capacity, &capacity, &e);
-    api_query_int(ex, &param_node_count, &nodes, &e);
-    api_query_bool(ex, &param_secondaries, &opt.readable_secondaries, &e);
-    api_query_int(ex, &param_retention, &retention, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    web_query_int(ex, &param_node_count, &nodes, &e);
+    web_query_bool(ex, &param_secondaries, &opt.readable_secondaries, &e);
+    web_query_int(ex, &param_retention, &retention, &e);
+    if (web_send_errors_if_any(ex, &e)) return;
     snprintf(opt.capacity, sizeof opt.capacity, "%s", capacity);
     opt.node_count = (int)nodes;
     opt.retention_days = (int)retention;
@@ -227,7 +227,7 @@ static void res_create_handler(http_exchange_t *ex, void *data)
     }
     if (!res_require_config(ex, app)) return;
     if (r->deleting) {
-        api_send_detail(ex, 409,
+        web_send_detail(ex, 409,
                         "A deletion of the Lakebase resources is in progress; create "
                         "them again once it has finished");
         return;
@@ -244,9 +244,9 @@ static void res_create_handler(http_exchange_t *ex, void *data)
                  "started. %s",
                  now);
         json_writer_t w;
-        api_json_begin(ex, &w);
+        web_json_begin(ex, &w);
         res_job_encode(&w, r->job, msg);
-        api_send_json(ex, 202);
+        web_send_json(ex, 202);
         return;
     }
     res_job_start(r, &opt, ex);
@@ -304,7 +304,7 @@ static void res_delete_finish(res_delete_t *d)
     d->r->deleting = false;
     log_msg(count[RES_DEL_FAILED] ? LOG_WARN : LOG_INFO, "lakebase resources: %s", msg);
     json_writer_t w;
-    api_json_begin(d->ex, &w);
+    web_json_begin(d->ex, &w);
     jw_object_begin(&w);
     res_delete_list(&w, d, "deleted_resources", RES_DEL_DELETED);
     res_delete_list(&w, d, "failed_deletions", RES_DEL_FAILED);
@@ -322,7 +322,7 @@ static void res_delete_finish(res_delete_t *d)
     }
     jw_array_end(&w);
     jw_object_end(&w);
-    api_send_json(d->ex, count[RES_DEL_FAILED] ? 502 : 200);
+    web_send_json(d->ex, count[RES_DEL_FAILED] ? 502 : 200);
 }
 
 static void res_delete_next(res_delete_t *d);
@@ -384,7 +384,7 @@ static void res_not_deleted(http_exchange_t *ex, const api_resources_t *r)
              nm->synced, nm->catalog[0] ? nm->catalog : "<LAKEBASE_CATALOG_NAME>",
              nm->instance[0] ? nm->instance : "<LAKEBASE_INSTANCE_NAME>");
     json_writer_t w;
-    api_json_begin(ex, &w);
+    web_json_begin(ex, &w);
     jw_object_begin(&w);
     jw_key(&w, "deleted_resources");
     jw_array_begin(&w);
@@ -394,25 +394,25 @@ static void res_not_deleted(http_exchange_t *ex, const api_resources_t *r)
     jw_array_end(&w);
     jw_kv_string(&w, "message", msg);
     jw_object_end(&w);
-    api_send_json(ex, 200);
+    web_send_json(ex, 200);
 }
 
 static void res_delete_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
     api_resources_t *r = app->resources;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     bool confirm = false;
     res_query_required_bool(ex, &param_confirm, &confirm, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    if (web_send_errors_if_any(ex, &e)) return;
     if (!confirm) {
         res_not_deleted(ex, r);
         return;
     }
     if (!res_require_config(ex, app)) return;
     if (r->deleting) {
-        api_send_detail(ex, 409, "A deletion of the Lakebase resources is already in progress");
+        web_send_detail(ex, 409, "A deletion of the Lakebase resources is already in progress");
         return;
     }
     res_job_cancel(r); /* a creation in progress would race the deletes */
@@ -433,7 +433,7 @@ static void res_status_handler(http_exchange_t *ex, void *data)
     api_app_t *app = data;
     api_resources_t *r = app->resources;
     json_writer_t w;
-    api_json_begin(ex, &w);
+    web_json_begin(ex, &w);
     if (r->job) {
         res_job_encode(&w, r->job, NULL);
     } else {
@@ -454,35 +454,35 @@ static void res_status_handler(http_exchange_t *ex, void *data)
         }
         res_job_encode(&w, &idle, msg);
     }
-    api_send_json(ex, 200);
+    web_send_json(ex, 200);
 }
 
 /* ---- routes ---- */
 
-static const api_param_t *const params_create[] = {
+static const web_param_t *const params_create[] = {
     &param_create, &param_capacity, &param_node_count, &param_secondaries, &param_retention, NULL};
-static const api_param_t *const params_delete[] = {&param_confirm, NULL};
+static const web_param_t *const params_delete[] = {&param_confirm, NULL};
 
-static const api_response_doc_t resp_create[] = {
+static const web_response_doc_t resp_create[] = {
     {200, "LakebaseResourcesResponse",
      "Nothing created: create_resources=false, or every resource already exists"},
     {202, "LakebaseResourcesResponse", "Creation started; follow it at /api/v1/resources/status"},
     {409, "HTTPError", "A deletion is in progress, or it cancelled this creation"},
-    API_422,
+    WEB_422,
     {502, "LakebaseError", "The Databricks API refused a call (its status and error_code)"},
     {503, "LakebaseError", "Not configured, or the workspace could not be reached"},
     {0}};
-static const api_response_doc_t resp_delete[] = {
+static const web_response_doc_t resp_delete[] = {
     {200, "LakebaseResourcesDeleteResponse", "Every resource is gone (or never existed)"},
     {409, "HTTPError", "A deletion is already in progress"},
-    API_422,
+    WEB_422,
     {502, "LakebaseResourcesDeleteResponse", "Some deletions failed: the report says which"},
     {503, "HTTPError", "Not configured"},
     {0}};
-static const api_response_doc_t resp_status[] = {
+static const web_response_doc_t resp_status[] = {
     {200, "LakebaseResourcesResponse", "The last creation job, step by step"}, {0}};
 
-static const api_route_t res_routes[] = {
+static const web_route_t res_routes[] = {
     {HTTP_POST,
      "/api/v1/resources/create-lakebase-resources",
      res_create_handler,
@@ -500,17 +500,17 @@ static const api_route_t res_routes[] = {
       resp_status}},
 };
 
-int api_resources_register(api_app_t *app, router_t *router)
+static int resources_register(api_app_t *app, router_t *router)
 {
     api_resources_t *r = calloc(1, sizeof *r);
     if (!r) return -1;
     r->app = app;
     res_names_from_config(app->cfg, &r->names, r->missing, sizeof r->missing);
     app->resources = r;
-    return api_add_routes(app, router, res_routes, sizeof res_routes / sizeof res_routes[0]);
+    return web_add_routes(router, res_routes, sizeof res_routes / sizeof res_routes[0], app);
 }
 
-void api_resources_dispose(api_app_t *app)
+static void resources_dispose(api_app_t *app)
 {
     if (!app->resources) return;
     res_job_dispose(app->resources);
@@ -522,3 +522,5 @@ void api_app_set_workspace(api_app_t *app, workspace_t *workspace)
 {
     app->workspace = workspace;
 }
+
+const api_resource_t api_resources_resource = {"resources", resources_register, resources_dispose};

@@ -13,6 +13,9 @@
  *   database catalog   /api/2.0/database/catalogs       LAKEBASE_CATALOG_NAME
  *   synced table       /api/2.0/database/synced_tables  <catalog>.<ORDERS_TABLE>
  *                      from samples.tpch.orders (key o_orderkey, SNAPSHOT)
+ *
+ * Layer api: like every resource, these files include api/api_internal.h
+ * and their own header, never another resource's.
  */
 #ifndef LAKEAPI_API_RESOURCES_H
 #define LAKEAPI_API_RESOURCES_H

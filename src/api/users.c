@@ -17,11 +17,11 @@
 #include <string.h>
 
 #include "api/api_internal.h"
-#include "api/validate.h"
+#include "web/validate.h"
 
-static const api_column_t users_columns[] = {
-    {"id", API_COL_INT},     {"first_name", API_COL_TEXT}, {"last_name", API_COL_TEXT},
-    {"email", API_COL_TEXT}, {"address", API_COL_TEXT},    {"ip_address", API_COL_TEXT},
+static const web_column_t users_columns[] = {
+    {"id", WEB_COL_INT},     {"first_name", WEB_COL_TEXT}, {"last_name", WEB_COL_TEXT},
+    {"email", WEB_COL_TEXT}, {"address", WEB_COL_TEXT},    {"ip_address", WEB_COL_TEXT},
 };
 
 /* ---- the body model: writable fields in declaration order (pydantic's error order) ---- */
@@ -52,26 +52,26 @@ typedef struct users_body {
 
 /* ---- declared parameters ---- */
 
-static const api_param_t param_id_query = {.name = "id",
+static const web_param_t param_id_query = {.name = "id",
                                            .in = "query",
-                                           .type = API_PARAM_INT,
+                                           .type = WEB_PARAM_INT,
                                            .required = true,
                                            .description = "The user id"};
-static const api_param_t param_id_path = {.name = "id",
+static const web_param_t param_id_path = {.name = "id",
                                           .in = "path",
-                                          .type = API_PARAM_INT,
+                                          .type = WEB_PARAM_INT,
                                           .required = true,
                                           .description = "The user id"};
-static const api_param_t param_limit = {
+static const web_param_t param_limit = {
     .name = "limit",
     .in = "query",
-    .type = API_PARAM_INT,
+    .type = WEB_PARAM_INT,
     .rule = {.def = 100, .has_min = true, .min = 1, .has_max = true, .max = 1000},
     .description = "Most users to return (max 1000)"};
-static const api_param_t param_after = {
+static const web_param_t param_after = {
     .name = "after",
     .in = "query",
-    .type = API_PARAM_INT,
+    .type = WEB_PARAM_INT,
     .rule = {.def = 0},
     .description = "Return users whose id is greater than this (0 for the beginning)"};
 
@@ -98,34 +98,34 @@ static users_req_t *users_req_new(http_exchange_t *ex, api_app_t *app, int npara
 static void users_written_done(const db_result_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!api_db_ok(rq->ex, r)) return;
+    if (!web_db_ok(rq->ex, r)) return;
     if (PQntuples(r->res) == 0) {
         char detail[80];
         snprintf(detail, sizeof detail, "User with id '%lld' not found", (long long)rq->id);
-        api_send_detail(rq->ex, 404, detail);
+        web_send_detail(rq->ex, 404, detail);
         return;
     }
     json_writer_t w;
-    api_json_begin(rq->ex, &w);
+    web_json_begin(rq->ex, &w);
     jw_object_begin(&w);
     jw_kv_int(&w, "user_id", rq->id);
     if (rq->msg) jw_kv_string(&w, "msg", rq->msg);
     jw_object_end(&w);
-    api_send_json(rq->ex, 200);
+    web_send_json(rq->ex, 200);
 }
 
 /* ---- body validation ---- */
 
 /* Checks one string against its field's rules; returns the value to store or NULL. */
 static const char *users_check_string(http_exchange_t *ex, const users_field_t *f, const json_t *v,
-                                      api_errors_t *e)
+                                      web_errors_t *e)
 {
     const char *s = json_string_value(v);
     size_t len = json_string_length(v);
-    if (!api_body_string_length(e, f->name, v, 0, f->max_length)) return NULL;
+    if (!web_body_string_length(e, f->name, v, 0, f->max_length)) return NULL;
     if (f->kind == USERS_EMAIL) {
         char reason[256];
-        if (!api_email_valid(s, len, reason, sizeof reason)) {
+        if (!web_email_valid(s, len, reason, sizeof reason)) {
             char msg[320];
             snprintf(msg, sizeof msg, "value is not a valid email address: %s", reason);
             buf_t b;
@@ -135,15 +135,15 @@ static const char *users_check_string(http_exchange_t *ex, const users_field_t *
             jw_object_begin(&w);
             jw_kv_string(&w, "reason", reason);
             jw_object_end(&w);
-            api_errors_add_body(e, "value_error", f->name, msg, v, b.data);
+            web_errors_add_body(e, "value_error", f->name, msg, v, b.data);
             buf_dispose(&b);
             return NULL;
         }
     }
     if (f->kind == USERS_IP) {
-        char ip[API_IP_MAX];
-        if (!api_ip_normalize(s, len, ip)) {
-            api_errors_add_body(e, "ip_any_address", f->name,
+        char ip[WEB_IP_MAX];
+        if (!web_ip_normalize(s, len, ip)) {
+            web_errors_add_body(e, "ip_any_address", f->name,
                                 "value is not a valid IPv4 or IPv6 address", v, NULL);
             return NULL;
         }
@@ -153,10 +153,10 @@ static const char *users_check_string(http_exchange_t *ex, const users_field_t *
 }
 
 /* Validates the request body into out; items go to e. */
-static void users_parse_body(http_exchange_t *ex, users_body_t *out, api_errors_t *e)
+static void users_parse_body(http_exchange_t *ex, users_body_t *out, web_errors_t *e)
 {
     memset(out, 0, sizeof *out);
-    json_t *root = api_body_object(ex, e);
+    json_t *root = web_body_object(ex, e);
     if (!root) return;
     for (int i = 0; i < USERS_NFIELDS; i++) {
         const users_field_t *f = &users_fields[i];
@@ -165,19 +165,19 @@ static void users_parse_body(http_exchange_t *ex, users_body_t *out, api_errors_
         out->set[i] = true;
         if (json_is_null(v)) continue;
         if (!json_is_string(v))
-            api_errors_add_body(e, "string_type", f->name, "Input should be a valid string", v,
+            web_errors_add_body(e, "string_type", f->name, "Input should be a valid string", v,
                                 NULL);
         else
             out->value[i] = users_check_string(ex, f, v, e);
     }
-    api_body_forbid_extra(e, root, users_write_cols, USERS_NFIELDS);
+    web_body_forbid_extra(e, root, users_write_cols, USERS_NFIELDS);
     json_decref(root);
 }
 
 /* Parses path parameter 0 as the id; adds a 422 item on failure. */
-static bool users_path_id(http_exchange_t *ex, int64_t *id, api_errors_t *e)
+static bool users_path_id(http_exchange_t *ex, int64_t *id, web_errors_t *e)
 {
-    return api_path_int(ex, 0, param_id_path.name, id, e);
+    return web_path_int(ex, 0, param_id_path.name, id, e);
 }
 
 /* ---- GET /user?id=N ---- */
@@ -185,20 +185,20 @@ static bool users_path_id(http_exchange_t *ex, int64_t *id, api_errors_t *e)
 static void users_get_done(const db_result_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!api_db_ok(rq->ex, r)) return;
-    api_send_rows(rq->ex, &rq->app->users, r->res, PQntuples(r->res));
+    if (!web_db_ok(rq->ex, r)) return;
+    web_send_rows(rq->ex, &rq->app->users, r->res, PQntuples(r->res));
 }
 
 static void users_get_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     int64_t id = 0;
-    if (api_query_present(ex, &param_id_query, &e)) api_query_int(ex, &param_id_query, &id, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    if (web_query_present(ex, &param_id_query, &e)) web_query_int(ex, &param_id_query, &id, &e);
+    if (web_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, 1);
-    rq->params[0] = api_i64_text(ex, id);
+    rq->params[0] = web_i64_text(ex, id);
     db_pool_query(app->pool, app->users_sql.get, 1, rq->params, users_get_done, rq);
 }
 
@@ -207,25 +207,25 @@ static void users_get_handler(http_exchange_t *ex, void *data)
 static void users_create_done(const db_result_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!api_db_ok(rq->ex, r)) return;
+    if (!web_db_ok(rq->ex, r)) return;
     json_writer_t w;
-    api_json_begin(rq->ex, &w);
+    web_json_begin(rq->ex, &w);
     jw_object_begin(&w);
     jw_key(&w, "user_id");
     /* RETURNING the descriptor's columns: the id is column 0. */
     jw_raw_number(&w, PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
     jw_object_end(&w);
-    api_send_json(rq->ex, 200); /* the seed answers a creation with 200 */
+    web_send_json(rq->ex, 200); /* the seed answers a creation with 200 */
 }
 
 static void users_create_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     users_body_t body;
     users_parse_body(ex, &body, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    if (web_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, USERS_NFIELDS);
     for (int i = 0; i < USERS_NFIELDS; i++)
         rq->params[i] = body.value[i];
@@ -238,18 +238,18 @@ static void users_create_handler(http_exchange_t *ex, void *data)
 static void users_update_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     int64_t id = 0;
     users_body_t body;
     /* FastAPI validates the path and the body together and reports both. */
     users_path_id(ex, &id, &e);
     users_parse_body(ex, &body, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    if (web_send_errors_if_any(ex, &e)) return;
     int nparams = 1 + 2 * USERS_NFIELDS;
     users_req_t *rq = users_req_new(ex, app, nparams);
     rq->id = id;
-    rq->params[0] = api_i64_text(ex, id);
+    rq->params[0] = web_i64_text(ex, id);
     for (int i = 0; i < USERS_NFIELDS; i++) {
         rq->params[1 + 2 * i] = body.set[i] ? "true" : "false";
         rq->params[2 + 2 * i] = body.value[i];
@@ -262,15 +262,15 @@ static void users_update_handler(http_exchange_t *ex, void *data)
 static void users_delete_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     int64_t id = 0;
     users_path_id(ex, &id, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    if (web_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, 1);
     rq->id = id;
     rq->msg = "record deleted";
-    rq->params[0] = api_i64_text(ex, id);
+    rq->params[0] = web_i64_text(ex, id);
     db_pool_query(app->pool, app->users_sql.del, 1, rq->params, users_written_done, rq);
 }
 
@@ -279,31 +279,31 @@ static void users_delete_handler(http_exchange_t *ex, void *data)
 static void users_list_done(const db_result_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!api_db_ok(rq->ex, r)) return;
+    if (!web_db_ok(rq->ex, r)) return;
     int n = PQntuples(r->res);
     if (n > rq->limit) {
         n = (int)rq->limit;
         char *link = arena_sprintf(
             http_exchange_arena(rq->ex), "</users/?after=%lld&limit=%lld>; rel=\"next\"",
-            (long long)api_result_int(r->res, n - 1, 0), (long long)rq->limit);
+            (long long)web_result_int(r->res, n - 1, 0), (long long)rq->limit);
         http_exchange_add_header(rq->ex, "Link", link);
     }
-    api_send_rows(rq->ex, &rq->app->users, r->res, n);
+    web_send_rows(rq->ex, &rq->app->users, r->res, n);
 }
 
 static void users_list_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
-    api_errors_t e;
-    api_errors_init(&e);
+    web_errors_t e;
+    web_errors_init(&e);
     int64_t after = 0, limit = 0;
-    api_query_int(ex, &param_limit, &limit, &e);
-    api_query_int(ex, &param_after, &after, &e);
-    if (api_send_errors_if_any(ex, &e)) return;
+    web_query_int(ex, &param_limit, &limit, &e);
+    web_query_int(ex, &param_after, &after, &e);
+    if (web_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, 2);
     rq->limit = limit;
-    rq->params[0] = api_i64_text(ex, after);
-    rq->params[1] = api_i64_text(ex, limit + 1);
+    rq->params[0] = web_i64_text(ex, after);
+    rq->params[1] = web_i64_text(ex, limit + 1);
     db_pool_query(app->pool, app->users_sql.list, 2, rq->params, users_list_done, rq);
 }
 
@@ -320,34 +320,34 @@ static void users_list_redirect(http_exchange_t *ex, void *data)
 
 /* ---- routes and what OpenAPI says about them ---- */
 
-static const api_param_t *const params_get[] = {&param_id_query, NULL};
-static const api_param_t *const params_path[] = {&param_id_path, NULL};
-static const api_param_t *const params_list[] = {&param_limit, &param_after, NULL};
+static const web_param_t *const params_get[] = {&param_id_query, NULL};
+static const web_param_t *const params_path[] = {&param_id_path, NULL};
+static const web_param_t *const params_list[] = {&param_limit, &param_after, NULL};
 
-static const api_response_doc_t resp_get[] = {
+static const web_response_doc_t resp_get[] = {
     {200, "UserList", "The matching user (an empty array when there is none)"},
-    API_422,
-    API_DB_ERRORS,
+    WEB_422,
+    WEB_DB_ERRORS,
     {0}};
-static const api_response_doc_t resp_create[] = {
-    {200, "UserId", "The new user's id"}, API_422, API_DB_ERRORS, {0}};
-static const api_response_doc_t resp_update[] = {{200, "UserId", "The user was updated"},
+static const web_response_doc_t resp_create[] = {
+    {200, "UserId", "The new user's id"}, WEB_422, WEB_DB_ERRORS, {0}};
+static const web_response_doc_t resp_update[] = {{200, "UserId", "The user was updated"},
                                                  {404, "HTTPError", "User not found"},
-                                                 API_422,
-                                                 API_DB_ERRORS,
+                                                 WEB_422,
+                                                 WEB_DB_ERRORS,
                                                  {0}};
-static const api_response_doc_t resp_delete[] = {{200, "UserDeleted", "The user was deleted"},
+static const web_response_doc_t resp_delete[] = {{200, "UserDeleted", "The user was deleted"},
                                                  {404, "HTTPError", "User not found"},
-                                                 API_422,
-                                                 API_DB_ERRORS,
+                                                 WEB_422,
+                                                 WEB_DB_ERRORS,
                                                  {0}};
-static const api_response_doc_t resp_list[] = {
+static const web_response_doc_t resp_list[] = {
     {200, "UserList", "Users in id order; a Link header (rel=\"next\") while more remain"},
-    API_422,
-    API_DB_ERRORS,
+    WEB_422,
+    WEB_DB_ERRORS,
     {0}};
 
-static const api_route_t users_routes[] = {
+static const web_route_t users_routes[] = {
     {HTTP_GET,
      "/user",
      users_get_handler,
@@ -374,21 +374,23 @@ static const api_route_t users_routes[] = {
 
 /* ---- registration ---- */
 
-int api_users_register(api_app_t *app, router_t *r)
+static int users_register(api_app_t *app, router_t *r)
 {
-    api_table_t *t = &app->users;
-    if (api_table_init(t, app->cfg->users_table, "id", users_columns,
+    web_table_t *t = &app->users;
+    if (web_table_init(t, app->cfg->users_table, "id", users_columns,
                        (int)(sizeof users_columns / sizeof users_columns[0])) != 0)
         return -1;
-    app->users_sql.get = api_prepare(app, api_sql_get(t), 1, DB_STMT_READ);
-    app->users_sql.list = api_prepare(app, api_sql_keyset(t), 2, DB_STMT_READ);
-    app->users_sql.insert = api_prepare(app, api_sql_insert(t, users_write_cols, USERS_NFIELDS),
+    app->users_sql.get = api_prepare(app, web_sql_get(t), 1, DB_STMT_READ);
+    app->users_sql.list = api_prepare(app, web_sql_keyset(t), 2, DB_STMT_READ);
+    app->users_sql.insert = api_prepare(app, web_sql_insert(t, users_write_cols, USERS_NFIELDS),
                                         USERS_NFIELDS, DB_STMT_WRITE);
     app->users_sql.update =
-        api_prepare(app, api_sql_update_partial(t, users_write_cols, USERS_NFIELDS),
+        api_prepare(app, web_sql_update_partial(t, users_write_cols, USERS_NFIELDS),
                     1 + 2 * USERS_NFIELDS, DB_STMT_WRITE);
-    app->users_sql.del = api_prepare(app, api_sql_delete(t), 1, DB_STMT_WRITE);
-    if (api_add_routes(app, r, users_routes, sizeof users_routes / sizeof users_routes[0]) != 0)
+    app->users_sql.del = api_prepare(app, web_sql_delete(t), 1, DB_STMT_WRITE);
+    if (web_add_routes(r, users_routes, sizeof users_routes / sizeof users_routes[0], app) != 0)
         return -1;
     return router_add(r, HTTP_GET, "/users", users_list_redirect, app, NULL);
 }
+
+const api_resource_t api_users_resource = {"users", users_register, NULL};

@@ -1,6 +1,8 @@
 /*
  * cli - the subcommands behind src/main.c: serve, demo, gen, load,
  * check-config. Each returns the process exit code.
+ *
+ * Layer cli: the top; may include every other layer.
  */
 #ifndef LAKEAPI_CLI_H
 #define LAKEAPI_CLI_H

@@ -2,6 +2,8 @@
  * config/config_internal - the settings table shared by the loader (config.c)
  * and the printers (describe.c). One row per config_t field: its names in
  * lookup order, how its value is checked, and whether it is a secret.
+ *
+ * Layer config: may include log, json, util.
  */
 #ifndef LAKEAPI_CONFIG_INTERNAL_H
 #define LAKEAPI_CONFIG_INTERNAL_H

@@ -1,6 +1,11 @@
 /*
  * pool_internal.h - the structures shared by the pool (pool.c) and its
  * connections (conn.c). Not part of the public db.h interface.
+ *
+ * pool.c and conn.c are one module split in two files (db/): the pool
+ * dispatches queries to connections and a connection hands results and
+ * failures back to the pool, so each calls the other through this header.
+ * Layer db: may include workspace, json, config, log, util; never web or http.
  */
 #ifndef LAKEAPI_DB_POOL_INTERNAL_H
 #define LAKEAPI_DB_POOL_INTERNAL_H

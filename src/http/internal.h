@@ -17,6 +17,11 @@
  *   (handed to uv_write, released in order by the write callbacks). When the
  *   connection dies, queued exchanges still in a handler become orphans (on no
  *   list) until the handler sends.
+ *
+ * server.c, conn.c and exchange.c are one module (http/) split in three
+ * files; they call each other through this header.
+ * Layer http: bytes to requests. May include json, config, log, util; never
+ * db (the HTTP layer never builds SQL) and nothing above it.
  */
 #ifndef LAKEAPI_HTTP_INTERNAL_H
 #define LAKEAPI_HTTP_INTERNAL_H

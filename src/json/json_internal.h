@@ -1,5 +1,7 @@
 /*
  * json/json_internal - what the json module's files share but nobody else needs.
+ *
+ * Layer json: may include util only (the log sits above it).
  */
 #ifndef LAKEAPI_JSON_INTERNAL_H
 #define LAKEAPI_JSON_INTERNAL_H

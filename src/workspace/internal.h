@@ -6,6 +6,8 @@
  *                  responses, the refresh rule, scrubbing, URL escaping
  *   http_client.c  asynchronous HTTP on a libuv loop (libcurl multi-socket)
  *   workspace.c    the auth (PAT or cached OAuth M2M token) and workspace_call()
+ *
+ * Layer workspace: may include json, config, log, util.
  */
 #ifndef LAKEAPI_WORKSPACE_INTERNAL_H
 #define LAKEAPI_WORKSPACE_INTERNAL_H

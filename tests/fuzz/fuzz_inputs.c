@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/html.h"
-#include "api/validate.h"
+#include "web/html.h"
+#include "web/validate.h"
 #include "db/credentials/internal.h"
 #include "lakeapi/json_body.h"
 
@@ -33,7 +33,7 @@ static void fuzz_html(const char *s, size_t n)
 {
     buf_t b;
     buf_init(&b);
-    api_html_escape(&b, s, n);
+    web_html_escape(&b, s, n);
     /* Escaped text never contains a raw markup character. */
     if (memchr(b.data ? b.data : "", '<', b.len) || memchr(b.data ? b.data : "", '>', b.len))
         abort();
@@ -72,16 +72,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         fuzz_body(s, n);
         break;
     case 1:
-        (void)api_accept_prefers_html(z);
+        (void)web_accept_prefers_html(z);
         break;
     case 2: {
         char reason[128];
-        (void)api_email_valid(s, n, reason, sizeof reason);
+        (void)web_email_valid(s, n, reason, sizeof reason);
         break;
     }
     case 3: {
-        char ip[API_IP_MAX];
-        if (api_ip_normalize(s, n, ip) && strlen(ip) >= API_IP_MAX) abort();
+        char ip[WEB_IP_MAX];
+        if (web_ip_normalize(s, n, ip) && strlen(ip) >= WEB_IP_MAX) abort();
         break;
     }
     case 4:

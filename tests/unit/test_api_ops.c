@@ -42,7 +42,9 @@ static int fixture_setup(void **state)
         fprintf(stderr, "api_app_new: %s\n", err);
         return -1;
     }
-    f.doc = json_loadb(f.app->openapi_json, f.app->openapi_len, 0, NULL);
+    size_t doc_len;
+    const char *doc_text = web_openapi_json(api_app_openapi(f.app), &doc_len);
+    f.doc = json_loadb(doc_text, doc_len, 0, NULL);
     if (!f.doc) return -1;
     *state = &f;
     return 0;
@@ -98,14 +100,14 @@ static void test_openapi_header(void **state)
 static void test_openapi_builds_without_unknown_schemas(void **state)
 {
     fixture_t *f = *state;
-    char *text = NULL;
-    size_t len = 0;
     char err[256] = "";
-    int rc = api_openapi_build(f->app, f->router, &text, &len, err, sizeof err);
-    if (rc != 0) fail_msg("%s", err); /* a route names a schema openapi.c does not define */
+    web_openapi_t *o = api_app_openapi(f->app);
+    int rc = web_openapi_build(o, f->router, err, sizeof err);
+    if (rc != 0) fail_msg("%s", err); /* a route names a schema nobody registered */
+    size_t len = 0;
+    const char *text = web_openapi_json(o, &len);
     assert_non_null(text);
     assert_int_equal(len, strlen(text));
-    free(text);
 }
 
 /* Every registered (method, pattern) is an operation of the document. */
@@ -280,15 +282,18 @@ static void dummy_handler(http_exchange_t *ex, void *data)
 static void test_openapi_unknown_schema_is_an_error(void **state)
 {
     fixture_t *f = *state;
-    static const api_response_doc_t resp[] = {{200, "NoSuchSchema", "x"}, {0}};
-    static const api_route_doc_t doc = {"x", "x", "x", NULL, NULL, resp};
+    static const web_response_doc_t resp[] = {{200, "NoSuchSchema", "x"}, {0}};
+    static const web_route_doc_t doc = {"x", "x", "x", NULL, NULL, resp};
     router_t *r = router_new();
     assert_int_equal(router_add(r, HTTP_GET, "/x/{id:int}", dummy_handler, NULL, &doc), 0);
     assert_int_equal(router_add(r, HTTP_GET, "/y/{name}", dummy_handler, NULL, NULL), 0);
-    char *text = NULL, err[256] = "";
+    char err[256] = "";
     size_t len;
-    assert_int_equal(api_openapi_build(f->app, r, &text, &len, err, sizeof err), -1);
+    web_openapi_t *o = web_openapi_new();
+    api_schemas_register(f->app, o);
+    assert_int_equal(web_openapi_build(o, r, err, sizeof err), -1);
     assert_non_null(strstr(err, "NoSuchSchema"));
+    const char *text = web_openapi_json(o, &len);
     assert_non_null(text);
     /* A route without docs still appears, with its path parameter declared. */
     json_t *d = json_loads(text, 0, NULL);
@@ -297,7 +302,7 @@ static void test_openapi_unknown_schema_is_an_error(void **state)
     assert_non_null(op_param(y, "name"));
     assert_non_null(op_param(path_op(d, "/x/{id}", "get"), "id"));
     json_decref(d);
-    free(text);
+    web_openapi_free(o);
     router_free(r);
 }
 
@@ -314,7 +319,7 @@ static int count_lines_with(const char *text, const char *needle)
 static void test_metrics_counts_by_route_template(void **state)
 {
     fixture_t *f = *state;
-    api_metrics_t *m = api_metrics_new(f->router);
+    web_metrics_t *m = web_metrics_new(f->router);
     assert_non_null(m);
     const route_t *count = NULL;
     for (int i = 0; i < router_count(f->router); i++)
@@ -327,17 +332,19 @@ static void test_metrics_counts_by_route_template(void **state)
                                  .status = 200,
                                  .duration_ms = 3.0};
     for (int i = 0; i < 3; i++)
-        api_metrics_observe(&info, m);
+        web_metrics_observe(&info, m);
     info.status = 503;
     info.duration_ms = 700;
-    api_metrics_observe(&info, m);
+    web_metrics_observe(&info, m);
     http_exchange_info_t miss = {
         .method = "BREW", .route = "", .path = "/nope", .status = 404, .duration_ms = 0.1};
-    api_metrics_observe(&miss, m);
+    web_metrics_observe(&miss, m);
 
     buf_t out;
     buf_init(&out);
-    api_metrics_render(m, f->app, &out);
+    web_metrics_set_sources(
+        m, &(web_metrics_sources_t){.pool = f->pool, .pool_size = f->cfg.pool_size});
+    web_metrics_render(m, &out);
     const char *t = out.data;
     assert_non_null(strstr(t, "lakeapi_http_requests_total{route=\"/api/v1/orders/count\","
                               "method=\"GET\",status=\"200\"} 3\n"));
@@ -362,28 +369,30 @@ static void test_metrics_counts_by_route_template(void **state)
     assert_non_null(strstr(t, "lakeapi_build_info{version=\"" LAKEAPI_VERSION "\"} 1\n"));
     assert_non_null(strstr(t, "# TYPE lakeapi_http_request_duration_seconds histogram\n"));
     buf_dispose(&out);
-    api_metrics_free(m);
+    web_metrics_free(m);
 }
 
 static void test_metrics_status_codes_are_bounded(void **state)
 {
     fixture_t *f = *state;
-    api_metrics_t *m = api_metrics_new(f->router);
+    web_metrics_t *m = web_metrics_new(f->router);
     http_exchange_info_t info = {.method = "GET", .route = "", .path = "/", .duration_ms = 1};
     for (int code = 100; code < 600; code++) {
         info.status = code;
-        api_metrics_observe(&info, m);
+        web_metrics_observe(&info, m);
     }
     info.status = 5000; /* out of range: "other" too */
-    api_metrics_observe(&info, m);
+    web_metrics_observe(&info, m);
     buf_t out;
     buf_init(&out);
-    api_metrics_render(m, f->app, &out);
+    web_metrics_set_sources(
+        m, &(web_metrics_sources_t){.pool = f->pool, .pool_size = f->cfg.pool_size});
+    web_metrics_render(m, &out);
     int series = count_lines_with(out.data, "\nlakeapi_http_requests_total{");
     assert_int_equal(series, 41); /* 40 distinct codes, then one "other" */
     assert_non_null(strstr(out.data, "status=\"other\"} 461\n"));
     buf_dispose(&out);
-    api_metrics_free(m);
+    web_metrics_free(m);
 }
 
 /* ---- CORS setting ---- */
@@ -391,25 +400,25 @@ static void test_metrics_status_codes_are_bounded(void **state)
 static void test_cors_setting(void **state)
 {
     fixture_t *f = *state;
-    api_cors_t *c = (api_cors_t *)1;
+    web_cors_t *c = (web_cors_t *)1;
     char err[256] = "";
-    assert_int_equal(api_cors_new(NULL, false, f->router, &c, err, sizeof err), 0);
+    assert_int_equal(web_cors_new(NULL, false, f->router, &c, err, sizeof err), 0);
     assert_null(c);
-    assert_int_equal(api_cors_new(" , ", false, f->router, &c, err, sizeof err), 0);
+    assert_int_equal(web_cors_new(" , ", false, f->router, &c, err, sizeof err), 0);
     assert_null(c);
-    assert_int_equal(api_cors_new("https://a.example, http://localhost:3000/", true, f->router, &c,
+    assert_int_equal(web_cors_new("https://a.example, http://localhost:3000/", true, f->router, &c,
                                   err, sizeof err),
                      0);
     assert_non_null(c);
-    api_cors_free(c);
-    assert_int_equal(api_cors_new("*", false, f->router, &c, err, sizeof err), 0);
+    web_cors_free(c);
+    assert_int_equal(web_cors_new("*", false, f->router, &c, err, sizeof err), 0);
     assert_non_null(c);
-    api_cors_free(c);
+    web_cors_free(c);
     const char *bad[] = {"a.example", "https://a.example/path", "https://", "://x",
                          "https://a example"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         err[0] = '\0';
-        assert_int_equal(api_cors_new(bad[i], false, f->router, &c, err, sizeof err), -1);
+        assert_int_equal(web_cors_new(bad[i], false, f->router, &c, err, sizeof err), -1);
         assert_null(c);
         assert_non_null(strstr(err, "CORS_ALLOW_ORIGINS"));
     }

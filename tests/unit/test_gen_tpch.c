@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "lakeapi/gen.h"
-#include "gen/tpch_internal.h"
+#include "demo/tpch_internal.h"
 #include "sha256.h"
 #include "test_util.h"
 

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "lakeapi/gen.h"
-#include "gen/users_internal.h"
+#include "demo/users_internal.h"
 #include "test_util.h"
 
 static char *users(uint64_t seed, int64_t first, int64_t count, bool copy)

@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gen/tpch_internal.h"
+#include "demo/tpch_internal.h"
 
 /* A list from dists.dss: entries in file order with their weights. */
 typedef struct {

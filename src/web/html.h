@@ -2,8 +2,8 @@
  * html.h - what the one HTML page (the landing page) needs: content
  * negotiation and escaping. Pure functions, unit-tested alone.
  */
-#ifndef LAKEAPI_API_HTML_H
-#define LAKEAPI_API_HTML_H
+#ifndef LAKEAPI_WEB_HTML_H
+#define LAKEAPI_WEB_HTML_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -16,9 +16,9 @@
  * its q; q=0 means not acceptable). A tie - "*" "/" "*" alone, no header
  * (NULL), or neither acceptable - means JSON: API clients keep their JSON.
  */
-bool api_accept_prefers_html(const char *accept);
+bool web_accept_prefers_html(const char *accept);
 
 /* Appends s[0..len) with & < > " ' escaped, safe in element text and quoted attributes. */
-void api_html_escape(buf_t *b, const char *s, size_t len);
+void web_html_escape(buf_t *b, const char *s, size_t len);
 
 #endif

@@ -6,57 +6,57 @@
  */
 #include <string.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 #include "lakeapi/log.h"
 
-void api_json_begin(http_exchange_t *ex, json_writer_t *w)
+void web_json_begin(http_exchange_t *ex, json_writer_t *w)
 {
     buf_t *b = http_exchange_body_buf(ex);
     buf_reset(b);
     jw_init(w, b);
 }
 
-void api_send_json(http_exchange_t *ex, int status)
+void web_send_json(http_exchange_t *ex, int status)
 {
     http_exchange_send(ex, status, "application/json");
 }
 
-void api_send_field(http_exchange_t *ex, int status, const char *key, const char *value)
+void web_send_field(http_exchange_t *ex, int status, const char *key, const char *value)
 {
     json_writer_t w;
-    api_json_begin(ex, &w);
+    web_json_begin(ex, &w);
     jw_object_begin(&w);
     jw_kv_string(&w, key, value);
     jw_object_end(&w);
-    api_send_json(ex, status);
+    web_send_json(ex, status);
 }
 
-void api_send_detail(http_exchange_t *ex, int status, const char *detail)
+void web_send_detail(http_exchange_t *ex, int status, const char *detail)
 {
-    api_send_field(ex, status, "detail", detail);
+    web_send_field(ex, status, "detail", detail);
 }
 
-void api_send_rows(http_exchange_t *ex, const api_table_t *t, const PGresult *res, int nrows)
+void web_send_rows(http_exchange_t *ex, const web_table_t *t, const PGresult *res, int nrows)
 {
     json_writer_t w;
-    api_json_begin(ex, &w);
-    api_encode_rows(&w, t, res, nrows);
-    api_send_json(ex, 200);
+    web_json_begin(ex, &w);
+    web_encode_rows(&w, t, res, nrows);
+    web_send_json(ex, 200);
 }
 
-void api_send_row(http_exchange_t *ex, int status, const api_table_t *t, const PGresult *res,
+void web_send_row(http_exchange_t *ex, int status, const web_table_t *t, const PGresult *res,
                   int row)
 {
     json_writer_t w;
-    api_json_begin(ex, &w);
-    api_encode_row(&w, t, res, row);
-    api_send_json(ex, status);
+    web_json_begin(ex, &w);
+    web_encode_row(&w, t, res, row);
+    web_send_json(ex, status);
 }
 
-void api_send_errors(http_exchange_t *ex, api_errors_t *e)
+void web_send_errors(http_exchange_t *ex, web_errors_t *e)
 {
     json_writer_t w;
-    api_json_begin(ex, &w);
+    web_json_begin(ex, &w);
     jw_object_begin(&w);
     jw_key(&w, "detail");
     jw_array_begin(&w);
@@ -64,21 +64,21 @@ void api_send_errors(http_exchange_t *ex, api_errors_t *e)
     if (e->count) jw_raw(&w, e->buf.data, e->buf.len);
     jw_array_end(&w);
     jw_object_end(&w);
-    api_errors_dispose(e);
-    api_send_json(ex, 422);
+    web_errors_dispose(e);
+    web_send_json(ex, 422);
 }
 
-bool api_send_errors_if_any(http_exchange_t *ex, api_errors_t *e)
+bool web_send_errors_if_any(http_exchange_t *ex, web_errors_t *e)
 {
     if (e->count == 0) {
-        api_errors_dispose(e);
+        web_errors_dispose(e);
         return false;
     }
-    api_send_errors(ex, e);
+    web_send_errors(ex, e);
     return true;
 }
 
-const char *api_credentials_detail(http_exchange_t *ex, const db_result_t *r)
+const char *web_credentials_detail(http_exchange_t *ex, const db_result_t *r)
 {
     const char *why = r->message ? r->message : "";
     if (strncmp(why, "credentials: ", 13) == 0) why += 13;
@@ -86,7 +86,7 @@ const char *api_credentials_detail(http_exchange_t *ex, const db_result_t *r)
     return arena_sprintf(http_exchange_arena(ex), "Database credentials unavailable: %s", why);
 }
 
-void api_send_db_error(http_exchange_t *ex, const db_result_t *r)
+void web_send_db_error(http_exchange_t *ex, const db_result_t *r)
 {
     int status = 500;
     const char *detail = "Internal server error";
@@ -100,7 +100,7 @@ void api_send_db_error(http_exchange_t *ex, const db_result_t *r)
         break;
     case DB_ERR_CREDENTIALS:
         /* Providers' errors name the endpoint/instance and HTTP status, never a secret. */
-        status = 503, detail = api_credentials_detail(ex, r), retry = true;
+        status = 503, detail = web_credentials_detail(ex, r), retry = true;
         break;
     case DB_ERR_TIMEOUT:
         status = 504, detail = "Database statement timed out";
@@ -118,25 +118,25 @@ void api_send_db_error(http_exchange_t *ex, const db_result_t *r)
             http_exchange_request_id(ex), db_status_name(r->status),
             r->sqlstate ? r->sqlstate : "-", r->message ? r->message : "");
     if (retry) http_exchange_add_header(ex, "Retry-After", "1");
-    api_send_detail(ex, status, detail);
+    web_send_detail(ex, status, detail);
 }
 
-bool api_db_ok(http_exchange_t *ex, const db_result_t *r)
+bool web_db_ok(http_exchange_t *ex, const db_result_t *r)
 {
     http_exchange_note_pool_wait(ex, r->wait_ms);
     if (r->status == DB_OK) return true;
-    api_send_db_error(ex, r);
+    web_send_db_error(ex, r);
     return false;
 }
 
-int64_t api_result_int(const PGresult *res, int row, int col)
+int64_t web_result_int(const PGresult *res, int row, int col)
 {
     int64_t v = 0;
-    api_parse_int(PQgetvalue(res, row, col), &v);
+    web_parse_int(PQgetvalue(res, row, col), &v);
     return v;
 }
 
-const char *api_i64_text(http_exchange_t *ex, int64_t v)
+const char *web_i64_text(http_exchange_t *ex, int64_t v)
 {
     return arena_sprintf(http_exchange_arena(ex), "%lld", (long long)v);
 }

@@ -20,13 +20,13 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 
 #define CORS_MAX_AGE         "600"
 #define CORS_EXPOSE_HEADERS  "X-Request-Id, Retry-After, Link, Location"
 #define CORS_MAX_REQ_HEADERS 2048
 
-struct api_cors {
+struct web_cors {
     const router_t *router;
     bool any; /* "*" */
     bool credentials;
@@ -50,7 +50,7 @@ static bool cors_origin_ok(const char *s, size_t n)
     return true;
 }
 
-void api_cors_free(api_cors_t *c)
+void web_cors_free(web_cors_t *c)
 {
     if (!c) return;
     for (int i = 0; i < c->norigins; i++)
@@ -59,12 +59,12 @@ void api_cors_free(api_cors_t *c)
     free(c);
 }
 
-int api_cors_new(const char *origins, bool credentials, const router_t *r, api_cors_t **out,
+int web_cors_new(const char *origins, bool credentials, const router_t *r, web_cors_t **out,
                  char *err, size_t errlen)
 {
     *out = NULL;
     if (!origins || !origins[strspn(origins, " \t,")]) return 0; /* not configured */
-    api_cors_t *c = calloc(1, sizeof *c);
+    web_cors_t *c = calloc(1, sizeof *c);
     if (!c) abort();
     c->router = r;
     c->credentials = credentials;
@@ -83,7 +83,7 @@ int api_cors_new(const char *origins, bool credentials, const router_t *r, api_c
             snprintf(err, errlen,
                      "CORS_ALLOW_ORIGINS: '%.*s' is not an origin (scheme://host[:port], or *)",
                      (int)(n > 100 ? 100 : n), p);
-            api_cors_free(c);
+            web_cors_free(c);
             return -1;
         } else {
             char **grown = realloc(c->origins, sizeof *grown * (size_t)(c->norigins + 1));
@@ -101,7 +101,7 @@ int api_cors_new(const char *origins, bool credentials, const router_t *r, api_c
     return 0;
 }
 
-static bool cors_origin_allowed(const api_cors_t *c, const char *origin, size_t n)
+static bool cors_origin_allowed(const web_cors_t *c, const char *origin, size_t n)
 {
     if (c->any) return n > 0;
     for (int i = 0; i < c->norigins; i++)
@@ -167,7 +167,7 @@ static void cors_methods_text(unsigned methods, char *out, size_t n)
 }
 
 /* The headers every allowed cross-origin answer carries. */
-static void cors_allow_origin(const api_cors_t *c, http_exchange_t *ex, const char *origin)
+static void cors_allow_origin(const web_cors_t *c, http_exchange_t *ex, const char *origin)
 {
     bool echo = !c->any || c->credentials;
     http_exchange_add_header(ex, "Access-Control-Allow-Origin", echo ? origin : "*");
@@ -180,7 +180,7 @@ static void cors_allow_origin(const api_cors_t *c, http_exchange_t *ex, const ch
  * (the hook has no other): only a parameter holding an escaped '/' could match
  * differently, and its preflight then falls through to the router's 404/405.
  */
-static bool cors_preflight(const api_cors_t *c, http_exchange_t *ex, const char *origin,
+static bool cors_preflight(const web_cors_t *c, http_exchange_t *ex, const char *origin,
                            const char *req_method, size_t req_method_len)
 {
     router_match_t m;
@@ -195,12 +195,12 @@ static bool cors_preflight(const api_cors_t *c, http_exchange_t *ex, const char 
     char *hlist = hdrs ? cors_header_list(http_exchange_arena(ex), hdrs, hn) : NULL;
     if (!(want & allowed)) {
         http_exchange_add_header(ex, "Vary", "Origin");
-        api_send_detail(ex, 400, "Disallowed CORS method");
+        web_send_detail(ex, 400, "Disallowed CORS method");
         return true;
     }
     if (hdrs && !hlist) {
         http_exchange_add_header(ex, "Vary", "Origin");
-        api_send_detail(ex, 400, "Disallowed CORS headers");
+        web_send_detail(ex, 400, "Disallowed CORS headers");
         return true;
     }
     char methods[64];
@@ -215,9 +215,9 @@ static bool cors_preflight(const api_cors_t *c, http_exchange_t *ex, const char 
     return true;
 }
 
-bool api_cors_pre_route(http_exchange_t *ex, void *data)
+bool web_cors_pre_route(http_exchange_t *ex, void *data)
 {
-    const api_cors_t *c = data;
+    const web_cors_t *c = data;
     size_t on = 0;
     const char *origin = http_exchange_header(ex, "origin", &on);
     if (!origin) return false;
@@ -230,7 +230,7 @@ bool api_cors_pre_route(http_exchange_t *ex, void *data)
                                  : NULL;
     if (req_method && !allowed) {
         if (!c->any) http_exchange_add_header(ex, "Vary", "Origin");
-        api_send_detail(ex, 400, "Disallowed CORS origin");
+        web_send_detail(ex, 400, "Disallowed CORS origin");
         return true;
     }
     if (!allowed) {

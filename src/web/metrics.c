@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 #include "lakeapi/credentials.h"
 
 #define METRICS_NMETHODS 8  /* GET HEAD POST PUT DELETE PATCH OPTIONS other */
@@ -40,7 +40,7 @@ typedef struct metrics_route {
     double sum_s;
 } metrics_route_t;
 
-struct api_metrics {
+struct web_metrics {
     int nroutes; /* slots: unique templates, then the unmatched slot */
     metrics_route_t *routes;
     int npatterns;             /* router entries */
@@ -49,18 +49,24 @@ struct api_metrics {
     uint8_t status_slot[1000]; /* code -> 1 + slot; 0 = not assigned yet */
     int nstatus;
     int status_code[METRICS_NSTATUS];
+    web_metrics_sources_t src;
+    struct {
+        web_metrics_render_fn fn;
+        void *data;
+    } extra[WEB_METRICS_MAX_RENDERERS];
+    int nextra;
 };
 
-api_metrics_t *api_metrics_new(const router_t *r)
+web_metrics_t *web_metrics_new(const router_t *r)
 {
-    api_metrics_t *m = calloc(1, sizeof *m);
+    web_metrics_t *m = calloc(1, sizeof *m);
     if (!m) return NULL;
     int n = router_count(r);
     m->patterns = calloc((size_t)n + 1, sizeof *m->patterns);
     m->slot_of = calloc((size_t)n + 1, sizeof *m->slot_of);
     m->routes = calloc((size_t)n + 1, sizeof *m->routes);
     if (!m->patterns || !m->slot_of || !m->routes) {
-        api_metrics_free(m);
+        web_metrics_free(m);
         return NULL;
     }
     m->npatterns = n;
@@ -77,7 +83,7 @@ api_metrics_t *api_metrics_new(const router_t *r)
     return m;
 }
 
-void api_metrics_free(api_metrics_t *m)
+void web_metrics_free(web_metrics_t *m)
 {
     if (!m) return;
     free(m->patterns);
@@ -86,7 +92,7 @@ void api_metrics_free(api_metrics_t *m)
     free(m);
 }
 
-static int metrics_route_slot(const api_metrics_t *m, const char *route)
+static int metrics_route_slot(const web_metrics_t *m, const char *route)
 {
     for (int i = 0; i < m->npatterns; i++)
         if (m->patterns[i] == route) return m->slot_of[i];
@@ -104,7 +110,7 @@ static int metrics_method_index(const char *method)
     return METRICS_NMETHODS - 1;
 }
 
-static int metrics_status_index(api_metrics_t *m, int status)
+static int metrics_status_index(web_metrics_t *m, int status)
 {
     if (status < 0 || status >= 1000) return METRICS_NSTATUS;
     if (m->status_slot[status]) return m->status_slot[status] - 1;
@@ -114,9 +120,9 @@ static int metrics_status_index(api_metrics_t *m, int status)
     return m->nstatus - 1;
 }
 
-void api_metrics_observe(const http_exchange_info_t *info, void *data)
+void web_metrics_observe(const http_exchange_info_t *info, void *data)
 {
-    api_metrics_t *m = data;
+    web_metrics_t *m = data;
     metrics_route_t *rt = &m->routes[metrics_route_slot(m, info->route ? info->route : "")];
     rt->requests[metrics_method_index(info->method ? info->method : "")]
                 [metrics_status_index(m, info->status)]++;
@@ -157,7 +163,7 @@ static void metrics_value(buf_t *b, const char *name, const char *type, const ch
     buf_printf(b, "%s %.17g\n", name, v);
 }
 
-static void metrics_render_requests(const api_metrics_t *m, buf_t *b)
+static void metrics_render_requests(const web_metrics_t *m, buf_t *b)
 {
     metrics_head(b, "lakeapi_http_requests_total", "counter",
                  "HTTP requests by route template, method and status.");
@@ -179,7 +185,7 @@ static void metrics_render_requests(const api_metrics_t *m, buf_t *b)
     }
 }
 
-static void metrics_render_latency(const api_metrics_t *m, buf_t *b)
+static void metrics_render_latency(const web_metrics_t *m, buf_t *b)
 {
     metrics_head(b, "lakeapi_http_request_duration_seconds", "histogram",
                  "Time from a complete request to its response being queued, by route template.");
@@ -204,10 +210,11 @@ static void metrics_render_latency(const api_metrics_t *m, buf_t *b)
     }
 }
 
-static void metrics_render_pool(const api_app_t *app, buf_t *b)
+static void metrics_render_pool(const web_metrics_sources_t *src, buf_t *b)
 {
+    if (!src->pool) return;
     db_pool_stats_t st;
-    db_pool_stats(app->pool, &st);
+    db_pool_stats(src->pool, &st);
     int idle = st.ready - st.busy;
     metrics_head(b, "lakeapi_db_pool_connections", "gauge",
                  "Database connections by state (total = idle + busy + connecting + closing).");
@@ -216,10 +223,9 @@ static void metrics_render_pool(const api_app_t *app, buf_t *b)
     buf_printf(b, "lakeapi_db_pool_connections{state=\"busy\"} %d\n", st.busy);
     buf_printf(b, "lakeapi_db_pool_connections{state=\"connecting\"} %d\n", st.connecting);
     metrics_value(b, "lakeapi_db_pool_size", "gauge", "Connections kept open (DB_POOL_SIZE).",
-                  app->cfg->pool_size);
+                  src->pool_size);
     metrics_value(b, "lakeapi_db_pool_max_overflow", "gauge",
-                  "Extra connections allowed under load (DB_MAX_OVERFLOW).",
-                  app->cfg->max_overflow);
+                  "Extra connections allowed under load (DB_MAX_OVERFLOW).", src->max_overflow);
     metrics_value(b, "lakeapi_db_pool_waiting", "gauge", "Queries waiting for a connection.",
                   st.waiting);
     metrics_value(b, "lakeapi_db_pool_healthy", "gauge",
@@ -241,12 +247,12 @@ static void metrics_render_pool(const api_app_t *app, buf_t *b)
                   (double)st.batches);
 }
 
-static void metrics_render_credentials(const api_app_t *app, buf_t *b)
+static void metrics_render_credentials(const web_metrics_sources_t *src, buf_t *b)
 {
-    if (!app->credentials) return;
+    if (!src->credentials) return;
     credentials_stats_t cs;
     memset(&cs, 0, sizeof cs);
-    credentials_stats(app->credentials, &cs);
+    credentials_stats(src->credentials, &cs);
     const char *kind = cs.kind ? cs.kind : "unknown";
     static const struct {
         const char *name, *help;
@@ -274,30 +280,47 @@ static void metrics_render_credentials(const api_app_t *app, buf_t *b)
                   "0 while the last token mint failed.", cs.healthy ? 1 : 0);
 }
 
-void api_metrics_render(const api_metrics_t *m, const api_app_t *app, buf_t *b)
+void web_metrics_set_sources(web_metrics_t *m, const web_metrics_sources_t *src)
 {
+    m->src = *src;
+}
+
+int web_metrics_add_renderer(web_metrics_t *m, web_metrics_render_fn fn, void *data)
+{
+    if (m->nextra == WEB_METRICS_MAX_RENDERERS) return -1;
+    m->extra[m->nextra].fn = fn;
+    m->extra[m->nextra].data = data;
+    m->nextra++;
+    return 0;
+}
+
+void web_metrics_render(const web_metrics_t *m, buf_t *b)
+{
+    const web_metrics_sources_t *src = &m->src;
     metrics_render_requests(m, b);
     metrics_render_latency(m, b);
     metrics_value(b, "lakeapi_http_requests_in_flight", "gauge",
                   "Requests received and not answered yet (this scrape included).",
-                  app->server ? http_server_in_flight(app->server) : 0);
+                  src->server ? http_server_in_flight(src->server) : 0);
     metrics_value(b, "lakeapi_http_connections", "gauge", "Open client connections.",
-                  app->server ? http_server_connections(app->server) : 0);
-    metrics_render_pool(app, b);
-    metrics_render_credentials(app, b);
+                  src->server ? http_server_connections(src->server) : 0);
+    metrics_render_pool(src, b);
+    metrics_render_credentials(src, b);
+    for (int i = 0; i < m->nextra; i++)
+        m->extra[i].fn(b, m->extra[i].data);
     metrics_head(b, "lakeapi_build_info", "gauge", "The lakeapi version; always 1.");
     buf_append_str(b, "lakeapi_build_info{version=\"");
     metrics_label_value(b, LAKEAPI_VERSION);
     buf_append_str(b, "\"} 1\n");
     metrics_value(b, "lakeapi_uptime_seconds", "gauge", "Seconds since the server started.",
-                  (double)(uv_hrtime() - app->started_ns) / 1e9);
+                  (double)(uv_hrtime() - src->started_ns) / 1e9);
 }
 
-void api_metrics_handler(http_exchange_t *ex, void *data)
+void web_metrics_handler(http_exchange_t *ex, void *data)
 {
-    const api_app_t *app = data;
+    const web_metrics_t *m = data;
     buf_t *b = http_exchange_body_buf(ex);
     buf_reset(b);
-    api_metrics_render(app->metrics, app, b);
+    web_metrics_render(m, b);
     http_exchange_send(ex, 200, "text/plain; version=0.0.4; charset=utf-8");
 }

@@ -1,6 +1,6 @@
 /*
  * libFuzzer target: query/path parameter parsing of the api layer
- * (api_parse_int, api_parse_bool) and the 422 item encoder, with arbitrary
+ * (web_parse_int, web_parse_bool) and the 422 item encoder, with arbitrary
  * bytes as the raw parameter. Checks that a parsed int is stable when printed
  * and parsed again, and that every 422 body is valid JSON.
  */
@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -22,18 +22,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     s[size] = '\0';
 
     int64_t v;
-    if (api_parse_int(s, &v)) {
+    if (web_parse_int(s, &v)) {
         char again[32];
         snprintf(again, sizeof again, "%lld", (long long)v);
         int64_t w;
-        if (!api_parse_int(again, &w) || w != v) abort();
+        if (!web_parse_int(again, &w) || w != v) abort();
     }
     bool b;
-    (void)api_parse_bool(s, &b);
+    (void)web_parse_bool(s, &b);
 
-    api_errors_t e;
-    api_errors_init(&e);
-    api_errors_add(&e, "int_parsing", "query", s, "msg", s, NULL);
+    web_errors_t e;
+    web_errors_init(&e);
+    web_errors_add(&e, "int_parsing", "query", s, "msg", s, NULL);
     buf_t doc;
     buf_init(&doc);
     buf_append_char(&doc, '[');
@@ -44,7 +44,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!parsed) abort(); /* the encoder must always produce valid JSON */
     json_decref(parsed);
     buf_dispose(&doc);
-    api_errors_dispose(&e);
+    web_errors_dispose(&e);
     free(s);
     return 0;
 }

@@ -9,21 +9,21 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 
-void api_errors_init(api_errors_t *e)
+void web_errors_init(web_errors_t *e)
 {
     buf_init(&e->buf);
     e->count = 0;
 }
 
-void api_errors_dispose(api_errors_t *e)
+void web_errors_dispose(web_errors_t *e)
 {
     buf_dispose(&e->buf);
     e->count = 0;
 }
 
-void api_errors_add_raw(api_errors_t *e, const char *type, const char *loc_json, const char *msg,
+void web_errors_add_raw(web_errors_t *e, const char *type, const char *loc_json, const char *msg,
                         const char *input_json, const char *ctx_json)
 {
     if (e->count++ > 0) buf_append_char(&e->buf, ',');
@@ -43,7 +43,7 @@ void api_errors_add_raw(api_errors_t *e, const char *type, const char *loc_json,
     jw_object_end(w);
 }
 
-void api_errors_add(api_errors_t *e, const char *type, const char *where, const char *name,
+void web_errors_add(web_errors_t *e, const char *type, const char *where, const char *name,
                     const char *msg, const char *input, const char *ctx_json)
 {
     buf_t loc, in;
@@ -59,12 +59,12 @@ void api_errors_add(api_errors_t *e, const char *type, const char *where, const 
         jw_init(&w, &in);
         jw_cstring(&w, input);
     }
-    api_errors_add_raw(e, type, loc.data, msg, input ? in.data : NULL, ctx_json);
+    web_errors_add_raw(e, type, loc.data, msg, input ? in.data : NULL, ctx_json);
     buf_dispose(&loc);
     buf_dispose(&in);
 }
 
-bool api_parse_int(const char *s, int64_t *out)
+bool web_parse_int(const char *s, int64_t *out)
 {
     while (isspace((unsigned char)*s))
         s++;
@@ -87,7 +87,7 @@ bool api_parse_int(const char *s, int64_t *out)
     return true;
 }
 
-bool api_parse_bool(const char *s, bool *out)
+bool web_parse_bool(const char *s, bool *out)
 {
     static const char *yes[] = {"true", "1", "yes", "on", "t", "y"};
     static const char *no[] = {"false", "0", "no", "off", "f", "n"};
@@ -98,62 +98,62 @@ bool api_parse_bool(const char *s, bool *out)
     return false;
 }
 
-static bool api_check_int(const char *where, const char *name, const char *raw,
-                          const api_int_rule_t *rule, int64_t v, api_errors_t *e)
+static bool web_check_int(const char *where, const char *name, const char *raw,
+                          const web_int_rule_t *rule, int64_t v, web_errors_t *e)
 {
     char msg[96], ctx[64];
     if (rule->has_min && v < rule->min) {
         snprintf(msg, sizeof msg, "Input should be greater than or equal to %lld",
                  (long long)rule->min);
         snprintf(ctx, sizeof ctx, "{\"ge\":%lld}", (long long)rule->min);
-        api_errors_add(e, "greater_than_equal", where, name, msg, raw, ctx);
+        web_errors_add(e, "greater_than_equal", where, name, msg, raw, ctx);
         return false;
     }
     if (rule->has_max && v > rule->max) {
         snprintf(msg, sizeof msg, "Input should be less than or equal to %lld",
                  (long long)rule->max);
         snprintf(ctx, sizeof ctx, "{\"le\":%lld}", (long long)rule->max);
-        api_errors_add(e, "less_than_equal", where, name, msg, raw, ctx);
+        web_errors_add(e, "less_than_equal", where, name, msg, raw, ctx);
         return false;
     }
     return true;
 }
 
-static void api_int_parsing_error(api_errors_t *e, const char *where, const char *name,
+static void web_int_parsing_error(web_errors_t *e, const char *where, const char *name,
                                   const char *raw)
 {
-    api_errors_add(e, "int_parsing", where, name,
+    web_errors_add(e, "int_parsing", where, name,
                    "Input should be a valid integer, unable to parse string as an integer", raw,
                    NULL);
 }
 
-bool api_query_present(http_exchange_t *ex, const api_param_t *p, api_errors_t *e)
+bool web_query_present(http_exchange_t *ex, const web_param_t *p, web_errors_t *e)
 {
     if (http_exchange_query(ex, p->name, NULL)) return true;
-    api_errors_add(e, "missing", "query", p->name, "Field required", NULL, NULL);
+    web_errors_add(e, "missing", "query", p->name, "Field required", NULL, NULL);
     return false;
 }
 
-bool api_query_int(http_exchange_t *ex, const api_param_t *p, int64_t *out, api_errors_t *e)
+bool web_query_int(http_exchange_t *ex, const web_param_t *p, int64_t *out, web_errors_t *e)
 {
     const char *name = p->name;
-    const api_int_rule_t *rule = &p->rule;
+    const web_int_rule_t *rule = &p->rule;
     const char *raw = http_exchange_query(ex, name, NULL);
     if (!raw) {
         *out = rule->def;
         return true;
     }
     int64_t v;
-    if (!api_parse_int(raw, &v)) {
-        api_int_parsing_error(e, "query", name, raw);
+    if (!web_parse_int(raw, &v)) {
+        web_int_parsing_error(e, "query", name, raw);
         return false;
     }
-    if (!api_check_int("query", name, raw, rule, v, e)) return false;
+    if (!web_check_int("query", name, raw, rule, v, e)) return false;
     *out = v;
     return true;
 }
 
-bool api_query_bool(http_exchange_t *ex, const api_param_t *p, bool *out, api_errors_t *e)
+bool web_query_bool(http_exchange_t *ex, const web_param_t *p, bool *out, web_errors_t *e)
 {
     const char *name = p->name;
     const char *raw = http_exchange_query(ex, name, NULL);
@@ -161,19 +161,19 @@ bool api_query_bool(http_exchange_t *ex, const api_param_t *p, bool *out, api_er
         *out = p->bool_default;
         return true;
     }
-    if (!api_parse_bool(raw, out)) {
-        api_errors_add(e, "bool_parsing", "query", name,
+    if (!web_parse_bool(raw, out)) {
+        web_errors_add(e, "bool_parsing", "query", name,
                        "Input should be a valid boolean, unable to interpret input", raw, NULL);
         return false;
     }
     return true;
 }
 
-bool api_path_int(http_exchange_t *ex, int i, const char *name, int64_t *out, api_errors_t *e)
+bool web_path_int(http_exchange_t *ex, int i, const char *name, int64_t *out, web_errors_t *e)
 {
     const char *raw = http_exchange_param(ex, i);
-    if (!raw || !api_parse_int(raw, out)) {
-        api_int_parsing_error(e, "path", name, raw ? raw : "");
+    if (!raw || !web_parse_int(raw, out)) {
+        web_int_parsing_error(e, "path", name, raw ? raw : "");
         return false;
     }
     return true;

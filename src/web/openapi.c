@@ -2,191 +2,69 @@
  * openapi - the OpenAPI 3.1 document at /openapi.json.
  *
  * Built once at startup from what the router actually serves: every route
- * (router_at), its methods, and the api_route_doc_t the resource file
- * registered with it - the same api_param_t declarations that validate
+ * (router_at), its methods, and the web_route_doc_t the resource file
+ * registered with it - the same web_param_t declarations that validate
  * requests give the parameters' types, defaults and bounds, so the document
  * cannot drift from behaviour. Routes without docs still appear, with their
  * path parameters and a minimal response.
  *
- * Response and body schemas are named in the route docs and defined here:
- * the row schemas (Order, User, Note) are generated from the table
- * descriptors the encoders use, the envelopes are fixed JSON text below. A
- * name referenced but not defined is a build error (api_openapi_build returns
- * -1 naming it), which the unit test turns into a failure.
+ * Response and body schemas are named in the route docs and registered by
+ * the rooms that own them (web_openapi_add_schemas): row schemas generated
+ * from the table descriptors the encoders use, envelopes as fixed JSON text.
+ * The framework's own error shapes (HTTPError, the FastAPI 422) are built in
+ * below. A name referenced but not registered is a build error
+ * (web_openapi_build returns -1 naming it), which the unit test turns into a
+ * failure. Extensions (the Data API's tables) add paths after the routes.
  *
- * The document is serialised once; the handler only copies the cached bytes.
+ * The document is serialised once per build; the handler only copies the
+ * cached bytes.
  */
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 
-#define OPENAPI_REF_PREFIX "#/components/schemas/"
+#define OPENAPI_REF_PREFIX WEB_OPENAPI_REF
 
 /* ---- fixed schemas (JSON text, checked by the unit test) ---- */
 
-typedef struct openapi_schema {
-    const char *name;
-    const char *json;
-} openapi_schema_t;
-
-static const openapi_schema_t openapi_fixed[] = {
-    {"HTTPError", "{\"type\":\"object\",\"title\":\"HTTPError\",\"required\":[\"detail\"],"
-                  "\"properties\":{\"detail\":{\"type\":\"string\",\"title\":\"Detail\"}}}"},
+static const web_openapi_schema_t openapi_fixed[] = {
+    {"HTTPError",
+     "{\"type\":\"object\",\"title\":\"HTTPError\",\"required\":[\"detail\"],"
+     "\"properties\":{\"detail\":{\"type\":\"string\",\"title\":\"Detail\"}}}",
+     NULL, false},
     {"ValidationError",
      "{\"type\":\"object\",\"title\":\"ValidationError\",\"required\":[\"loc\",\"msg\",\"type\"],"
      "\"properties\":{\"loc\":{\"type\":\"array\",\"title\":\"Location\",\"items\":{\"anyOf\":["
      "{\"type\":\"string\"},{\"type\":\"integer\"}]}},\"msg\":{\"type\":\"string\",\"title\":"
      "\"Message\"},\"type\":{\"type\":\"string\",\"title\":\"Error Type\"},\"input\":{\"title\":"
-     "\"Input\"},\"ctx\":{\"type\":\"object\",\"title\":\"Context\"}}}"},
+     "\"Input\"},\"ctx\":{\"type\":\"object\",\"title\":\"Context\"}}}",
+     NULL, false},
     {"HTTPValidationError",
      "{\"type\":\"object\",\"title\":\"HTTPValidationError\",\"properties\":{\"detail\":{"
      "\"type\":\"array\",\"title\":\"Detail\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX
-     "ValidationError\"}}}}"},
-    /* ---- ops ---- */
-    {"Message",
-     "{\"type\":\"object\",\"required\":[\"message\"],\"properties\":{\"message\":{\"type\":"
-     "\"string\",\"examples\":[\"Hello Lakehouse\"]}}}"},
-    {"HealthCheck",
-     "{\"type\":\"object\",\"required\":[\"status\",\"timestamp\"],\"properties\":{\"status\":"
-     "{\"type\":\"string\",\"const\":\"OK\"},\"timestamp\":{\"type\":\"string\",\"format\":"
-     "\"date-time\"}}}"},
-    {"Liveness",
-     "{\"type\":\"object\",\"required\":[\"status\"],\"properties\":{\"status\":{\"type\":"
-     "\"string\",\"const\":\"alive\"}}}"},
-    {"Readiness",
-     "{\"type\":\"object\",\"required\":[\"status\"],\"properties\":{\"status\":{\"type\":"
-     "\"string\",\"enum\":[\"ready\",\"unavailable\"]},\"detail\":{\"type\":\"string\","
-     "\"description\":\"Why the server is not ready\"}}}"},
-    /* ---- orders ---- */
-    {"OrderCount",
-     "{\"type\":\"object\",\"required\":[\"total_orders\"],\"properties\":{\"total_orders\":"
-     "{\"type\":\"integer\",\"minimum\":0}}}"},
-    {"OrderSample",
-     "{\"type\":\"object\",\"required\":[\"sample_order_keys\"],\"properties\":{"
-     "\"sample_order_keys\":{\"type\":\"array\",\"items\":{\"type\":\"integer\"},\"maxItems\":5}"
-     "}}"},
-    {"PaginationInfo",
-     "{\"type\":\"object\",\"required\":[\"page\",\"page_size\",\"total_pages\",\"total_count\","
-     "\"has_next\",\"has_previous\"],\"properties\":{\"page\":{\"type\":\"integer\"},"
-     "\"page_size\":{\"type\":\"integer\"},\"total_pages\":{\"type\":\"integer\",\"description\":"
-     "\"-1 when include_count=false\"},\"total_count\":{\"type\":\"integer\",\"description\":"
-     "\"-1 when include_count=false\"},\"has_next\":{\"type\":\"boolean\"},\"has_previous\":{"
-     "\"type\":\"boolean\"}}}"},
-    {"OrderListResponse",
-     "{\"type\":\"object\",\"required\":[\"orders\",\"pagination\"],\"properties\":{\"orders\":"
-     "{\"type\":\"array\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX "Order\"}},\"pagination\":"
-     "{\"$ref\":\"" OPENAPI_REF_PREFIX "PaginationInfo\"}}}"},
-    {"CursorPaginationInfo",
-     "{\"type\":\"object\",\"required\":[\"page_size\",\"has_next\",\"has_previous\","
-     "\"next_cursor\",\"previous_cursor\"],\"properties\":{\"page_size\":{\"type\":\"integer\"},"
-     "\"has_next\":{\"type\":\"boolean\"},\"has_previous\":{\"type\":\"boolean\"},"
-     "\"next_cursor\":{\"type\":[\"integer\",\"null\"],\"description\":\"Last key returned when "
-     "has_next\"},\"previous_cursor\":{\"type\":[\"integer\",\"null\"],\"description\":\"The "
-     "cursor whose page is the previous one; null on the first page\"}}}"},
-    {"OrderListCursorResponse",
-     "{\"type\":\"object\",\"required\":[\"orders\",\"pagination\"],\"properties\":{\"orders\":"
-     "{\"type\":\"array\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX "Order\"}},\"pagination\":"
-     "{\"$ref\":\"" OPENAPI_REF_PREFIX "CursorPaginationInfo\"}}}"},
-    {"OrderStatusUpdate",
-     "{\"type\":\"object\",\"required\":[\"o_orderstatus\"],\"properties\":{\"o_orderstatus\":"
-     "{\"type\":\"string\",\"pattern\":\"^[A-Z]$\",\"minLength\":1,\"maxLength\":1,"
-     "\"examples\":[\"F\"]}}}"},
-    {"OrderStatusUpdateResponse",
-     "{\"type\":\"object\",\"required\":[\"o_orderkey\",\"o_orderstatus\",\"message\"],"
-     "\"properties\":{\"o_orderkey\":{\"type\":\"integer\"},\"o_orderstatus\":{\"type\":"
-     "\"string\"},\"message\":{\"type\":\"string\"}}}"},
-    /* ---- users ---- */
-    {"UserList", "{\"type\":\"array\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX "User\"}}"},
-    {"UserWrite",
-     "{\"type\":\"object\",\"additionalProperties\":false,\"description\":\"Every field is "
-     "optional; null stores NULL; unknown fields are rejected.\",\"properties\":{"
-     "\"first_name\":{\"type\":[\"string\",\"null\"],\"maxLength\":255},"
-     "\"last_name\":{\"type\":[\"string\",\"null\"],\"maxLength\":255},"
-     "\"email\":{\"type\":[\"string\",\"null\"],\"format\":\"email\",\"maxLength\":255},"
-     "\"address\":{\"type\":[\"string\",\"null\"],\"maxLength\":1000},"
-     "\"ip_address\":{\"type\":[\"string\",\"null\"],\"description\":\"An IPv4 or IPv6 "
-     "address\"}}}"},
-    {"UserId",
-     "{\"type\":\"object\",\"required\":[\"user_id\"],\"properties\":{\"user_id\":{\"type\":"
-     "\"integer\"}}}"},
-    {"UserDeleted",
-     "{\"type\":\"object\",\"required\":[\"user_id\",\"msg\"],\"properties\":{\"user_id\":{"
-     "\"type\":\"integer\"},\"msg\":{\"type\":\"string\",\"const\":\"record deleted\"}}}"},
-    /* ---- notes ---- */
-    {"NoteList", "{\"type\":\"array\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX "Note\"}}"},
-    {"NoteCreate",
-     "{\"type\":\"object\",\"required\":[\"content\"],\"additionalProperties\":false,"
-     "\"properties\":{\"content\":{\"type\":\"string\",\"minLength\":1,\"maxLength\":10000}}}"},
-    /* ---- Lakebase resources (resources.c) ---- */
-    {"LakebaseResourceError",
-     "{\"type\":\"object\",\"required\":[\"operation\",\"http_status\",\"error_code\",\"message\","
-     "\"detail\"],\"properties\":{\"operation\":{\"type\":\"string\",\"enum\":[\"lookup\","
-     "\"create\",\"poll\",\"wait\",\"delete\"]},\"http_status\":{\"type\":[\"integer\",\"null\"],"
-     "\"description\":\"The Databricks API's HTTP status; null when no answer came\"},"
-     "\"error_code\":{\"type\":[\"string\",\"null\"],\"examples\":[\"PERMISSION_DENIED\"]},"
-     "\"message\":{\"type\":\"string\"},\"detail\":{\"type\":\"string\",\"description\":\"The "
-     "failed call in one line\"}}}"},
-    {"LakebaseResourceStep",
-     "{\"type\":\"object\",\"required\":[\"resource\",\"name\",\"state\",\"existed\","
-     "\"remote_state\",\"error\"],\"properties\":{\"resource\":{\"type\":\"string\",\"enum\":["
-     "\"database_instance\",\"database_catalog\",\"synced_table\"]},\"name\":{\"type\":"
-     "\"string\"},\"state\":{\"type\":\"string\",\"enum\":[\"pending\",\"checking\","
-     "\"to_create\",\"creating\",\"provisioning\",\"ready\",\"failed\",\"skipped\"]},"
-     "\"existed\":{\"type\":\"boolean\",\"description\":\"Found by the lookup, so not created "
-     "by this job\"},\"remote_state\":{\"type\":[\"string\",\"null\"],\"description\":\"The "
-     "instance's state or the synced table's detailed_state\"},\"host\":{\"type\":[\"string\","
-     "\"null\"],\"description\":\"Database instance: its read_write_dns\"},\"pipeline_id\":{"
-     "\"type\":[\"string\",\"null\"],\"description\":\"Synced table: "
-     "data_synchronization_status.pipeline_id\"},\"error\":{\"anyOf\":[{\"$ref\":"
-     "\"" OPENAPI_REF_PREFIX "LakebaseResourceError\"},{\"type\":\"null\"}]}}}"},
-    {"LakebaseResourcesResponse",
-     "{\"type\":\"object\",\"required\":[\"instance\",\"catalog\",\"synced_table\",\"message\","
-     "\"state\",\"steps\"],\"properties\":{\"instance\":{\"type\":\"string\"},\"catalog\":{"
-     "\"type\":\"string\"},\"synced_table\":{\"type\":\"string\",\"description\":\"The synced "
-     "table's pipeline id once known, else empty\"},\"message\":{\"type\":\"string\"},"
-     "\"state\":{\"type\":\"string\",\"enum\":[\"idle\",\"checking\",\"running\",\"done\","
-     "\"failed\",\"cancelled\"]},\"started_at\":{\"type\":[\"string\",\"null\"],\"format\":"
-     "\"date-time\"},\"finished_at\":{\"type\":[\"string\",\"null\"],\"format\":\"date-time\"},"
-     "\"steps\":{\"type\":\"array\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX
-     "LakebaseResourceStep\"}}}}"},
-    {"LakebaseDeleteStep",
-     "{\"type\":\"object\",\"required\":[\"resource\",\"name\",\"result\",\"error\"],"
-     "\"properties\":{\"resource\":{\"type\":\"string\",\"enum\":[\"synced_table\","
-     "\"database_catalog\",\"database_instance\"]},\"name\":{\"type\":\"string\"},\"result\":{"
-     "\"type\":\"string\",\"enum\":[\"deleted\",\"not_found\",\"failed\"]},\"error\":{\"anyOf\":["
-     "{\"$ref\":\"" OPENAPI_REF_PREFIX "LakebaseResourceError\"},{\"type\":\"null\"}]}}}"},
-    {"LakebaseResourcesDeleteResponse",
-     "{\"type\":\"object\",\"required\":[\"deleted_resources\",\"failed_deletions\",\"message\"],"
-     "\"properties\":{\"deleted_resources\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-     "\"failed_deletions\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},"
-     "\"not_found_resources\":{\"type\":\"array\",\"items\":{\"type\":\"string\"}},\"message\":{"
-     "\"type\":\"string\"},\"steps\":{\"type\":\"array\",\"items\":{\"$ref\":\"" OPENAPI_REF_PREFIX
-     "LakebaseDeleteStep\"}}}}"},
-    {"LakebaseError",
-     "{\"type\":\"object\",\"required\":[\"detail\"],\"properties\":{\"detail\":{\"type\":"
-     "\"string\"},\"error\":{\"anyOf\":[{\"$ref\":\"" OPENAPI_REF_PREFIX "LakebaseResourceError\"},"
-     "{\"type\":\"null\"}]}}}"},
+     "ValidationError\"}}}}",
+     NULL, false},
 };
 
 /* ---- generated schemas: rows, from the table descriptors ---- */
 
-static json_t *openapi_col_schema(api_col_kind_t kind)
+static json_t *openapi_col_schema(web_col_kind_t kind)
 {
     switch (kind) {
-    case API_COL_INT:
+    case WEB_COL_INT:
         return json_pack("{s:s}", "type", "integer");
-    case API_COL_NUMBER:
+    case WEB_COL_NUMBER:
         return json_pack("{s:s}", "type", "number");
-    case API_COL_DATE:
+    case WEB_COL_DATE:
         return json_pack("{s:s,s:s}", "type", "string", "format", "date");
-    case API_COL_TIMESTAMP:
+    case WEB_COL_TIMESTAMP:
         return json_pack("{s:s,s:s}", "type", "string", "format", "date-time");
-    case API_COL_BOOL:
+    case WEB_COL_BOOL:
         return json_pack("{s:s}", "type", "boolean");
-    case API_COL_TEXT:
+    case WEB_COL_TEXT:
     default:
         return json_pack("{s:s}", "type", "string");
     }
@@ -196,7 +74,7 @@ static json_t *openapi_col_schema(api_col_kind_t kind)
  * A row object with every column required; in a nullable table every
  * column but the key may be null, typed [T, "null"].
  */
-static json_t *openapi_row_schema(const api_table_t *t, const char *title, bool nullable)
+static json_t *openapi_row_schema(const web_table_t *t, const char *title, bool nullable)
 {
     json_t *props = json_object(), *req = json_array();
     for (int i = 0; i < t->ncols; i++) {
@@ -213,26 +91,76 @@ static json_t *openapi_row_schema(const api_table_t *t, const char *title, bool 
                      "properties", props);
 }
 
-/* The table behind a generated schema name, or NULL when the name is not a row schema. */
-static const api_table_t *openapi_row_table(const api_app_t *app, const char *name, bool *nullable)
+/* ---- the registry ---- */
+
+#define OPENAPI_MAX_SETS       16
+#define OPENAPI_MAX_EXTENSIONS 8
+
+struct web_openapi {
+    struct {
+        const web_openapi_schema_t *v;
+        size_t n;
+    } sets[OPENAPI_MAX_SETS]; /* registered schema arrays (borrowed) */
+    int nsets;
+    struct {
+        web_openapi_extend_fn fn;
+        void *data;
+    } ext[OPENAPI_MAX_EXTENSIONS];
+    int next;
+    char *json; /* the cached document */
+    size_t len;
+};
+
+web_openapi_t *web_openapi_new(void)
 {
-    *nullable = false;
-    if (!strcmp(name, "Order") || !strcmp(name, "OrderRead")) return &app->orders;
-    if (!strcmp(name, "Note") || !strcmp(name, "NoteRead")) return &app->notes;
-    *nullable = true; /* every users column but the key may be NULL */
-    if (!strcmp(name, "User")) return &app->users;
-    return NULL;
+    web_openapi_t *o = calloc(1, sizeof *o);
+    if (o)
+        web_openapi_add_schemas(o, openapi_fixed, sizeof openapi_fixed / sizeof openapi_fixed[0]);
+    return o;
 }
 
-/* The schema called name, a new reference; NULL when unknown. */
-static json_t *openapi_schema(const api_app_t *app, const char *name)
+void web_openapi_free(web_openapi_t *o)
 {
-    bool nullable;
-    const api_table_t *t = openapi_row_table(app, name, &nullable);
-    if (t) return t->ncols > 0 ? openapi_row_schema(t, name, nullable) : NULL;
-    for (size_t i = 0; i < sizeof openapi_fixed / sizeof openapi_fixed[0]; i++) {
-        if (strcmp(openapi_fixed[i].name, name) == 0)
-            return json_loads(openapi_fixed[i].json, 0, NULL);
+    if (!o) return;
+    free(o->json);
+    free(o);
+}
+
+void web_openapi_add_schemas(web_openapi_t *o, const web_openapi_schema_t *schemas, size_t n)
+{
+    if (o->nsets == OPENAPI_MAX_SETS) return; /* a fixed number of rooms registers: cannot happen */
+    o->sets[o->nsets].v = schemas;
+    o->sets[o->nsets].n = n;
+    o->nsets++;
+}
+
+int web_openapi_add_extension(web_openapi_t *o, web_openapi_extend_fn fn, void *data)
+{
+    if (o->next == OPENAPI_MAX_EXTENSIONS) return -1;
+    o->ext[o->next].fn = fn;
+    o->ext[o->next].data = data;
+    o->next++;
+    return 0;
+}
+
+const char *web_openapi_json(const web_openapi_t *o, size_t *len)
+{
+    *len = o->len;
+    return o->json;
+}
+
+/* The schema called name, a new reference; NULL when nobody registered it. */
+static json_t *openapi_schema(const web_openapi_t *o, const char *name)
+{
+    for (int i = 0; i < o->nsets; i++) {
+        for (size_t j = 0; j < o->sets[i].n; j++) {
+            const web_openapi_schema_t *sc = &o->sets[i].v[j];
+            if (strcmp(sc->name, name) != 0) continue;
+            if (sc->table)
+                return sc->table->ncols > 0 ? openapi_row_schema(sc->table, name, sc->nullable)
+                                            : NULL;
+            return json_loads(sc->json, 0, NULL);
+        }
     }
     return NULL;
 }
@@ -240,7 +168,7 @@ static json_t *openapi_schema(const api_app_t *app, const char *name)
 /* ---- the builder ---- */
 
 typedef struct openapi_builder {
-    const api_app_t *app;
+    const web_openapi_t *o;
     json_t *root, *paths, *tags, *schemas;
     json_t *wanted; /* object: schema names referenced so far (values unused) */
     json_t *op_ids; /* object: operation ids used so far */
@@ -269,21 +197,21 @@ static void openapi_path(const char *pattern, char *out, size_t n)
     out[o] = '\0';
 }
 
-static json_t *openapi_param_schema(const api_param_t *p)
+static json_t *openapi_param_schema(const web_param_t *p)
 {
     json_t *s;
     switch (p->type) {
-    case API_PARAM_INT:
+    case WEB_PARAM_INT:
         s = json_pack("{s:s}", "type", "integer");
         if (!p->required) json_object_set_new(s, "default", json_integer(p->rule.def));
         if (p->rule.has_min) json_object_set_new(s, "minimum", json_integer(p->rule.min));
         if (p->rule.has_max) json_object_set_new(s, "maximum", json_integer(p->rule.max));
         return s;
-    case API_PARAM_BOOL:
+    case WEB_PARAM_BOOL:
         s = json_pack("{s:s}", "type", "boolean");
         if (!p->required) json_object_set_new(s, "default", json_boolean(p->bool_default));
         return s;
-    case API_PARAM_STRING:
+    case WEB_PARAM_STRING:
     default:
         s = json_pack("{s:s}", "type", "string");
         if (p->max_length > 0) json_object_set_new(s, "maxLength", json_integer(p->max_length));
@@ -299,7 +227,7 @@ static json_t *openapi_param_schema(const api_param_t *p)
     }
 }
 
-static json_t *openapi_param(const api_param_t *p)
+static json_t *openapi_param(const web_param_t *p)
 {
     bool path = strcmp(p->in, "path") == 0;
     json_t *o = json_pack("{s:s,s:s,s:b,s:o}", "name", p->name, "in", p->in, "required",
@@ -339,7 +267,7 @@ static void openapi_pattern_params(const char *pattern, json_t *params)
     }
 }
 
-static json_t *openapi_content(openapi_builder_t *b, const api_response_doc_t *r)
+static json_t *openapi_content(openapi_builder_t *b, const web_response_doc_t *r)
 {
     if (!r->schema) return NULL; /* no body */
     if (strchr(r->schema, '/'))  /* a media type: not JSON, described as text */
@@ -348,10 +276,10 @@ static json_t *openapi_content(openapi_builder_t *b, const api_response_doc_t *r
     return json_pack("{s:{s:o}}", "application/json", "schema", openapi_ref(b, r->schema));
 }
 
-static json_t *openapi_responses(openapi_builder_t *b, const api_route_doc_t *doc)
+static json_t *openapi_responses(openapi_builder_t *b, const web_route_doc_t *doc)
 {
     json_t *out = json_object();
-    for (const api_response_doc_t *r = doc ? doc->responses : NULL; r && r->status; r++) {
+    for (const web_response_doc_t *r = doc ? doc->responses : NULL; r && r->status; r++) {
         char code[8];
         snprintf(code, sizeof code, "%d", r->status);
         json_t *o = json_pack("{s:s}", "description", r->description ? r->description : "");
@@ -429,7 +357,7 @@ static void openapi_tag(openapi_builder_t *b, const char *tag)
 static json_t *openapi_operation(openapi_builder_t *b, const route_t *rt, const char *method,
                                  const char *path)
 {
-    const api_route_doc_t *doc = rt->doc;
+    const web_route_doc_t *doc = rt->doc;
     json_t *op = json_object();
     char id[160];
     if (doc && doc->operation_id) {
@@ -445,7 +373,7 @@ static json_t *openapi_operation(openapi_builder_t *b, const route_t *rt, const 
     json_object_set_new(op, "summary", json_string(doc && doc->summary ? doc->summary : path));
     json_object_set_new(op, "operationId", json_string(id));
     json_t *params = json_array();
-    for (const api_param_t *const *p = doc ? doc->params : NULL; p && *p; p++)
+    for (const web_param_t *const *p = doc ? doc->params : NULL; p && *p; p++)
         json_array_append_new(params, openapi_param(*p));
     openapi_pattern_params(rt->pattern, params);
     if (json_array_size(params))
@@ -517,7 +445,7 @@ static int openapi_resolve_schemas(openapi_builder_t *b)
         json_object_foreach(b->wanted, name, v)
         {
             if (json_object_get(b->schemas, name)) continue;
-            json_t *s = openapi_schema(b->app, name);
+            json_t *s = openapi_schema(b->o, name);
             if (!s) {
                 if (rc == 0) snprintf(b->err, sizeof b->err, "OpenAPI: unknown schema '%s'", name);
                 rc = -1;
@@ -533,10 +461,9 @@ static int openapi_resolve_schemas(openapi_builder_t *b)
     return rc;
 }
 
-int api_openapi_build(const api_app_t *app, const router_t *r, char **out, size_t *len, char *err,
-                      size_t errlen)
+int web_openapi_build(web_openapi_t *o, const router_t *r, char *err, size_t errlen)
 {
-    openapi_builder_t b = {.app = app};
+    openapi_builder_t b = {.o = o};
     b.paths = json_object();
     b.tags = json_array();
     b.schemas = json_object();
@@ -561,23 +488,30 @@ int api_openapi_build(const api_app_t *app, const router_t *r, char **out, size_
                   b.schemas);
     json_decref(b.wanted);
     json_decref(b.op_ids);
+    for (int i = 0; i < o->next; i++) {
+        if (o->ext[i].fn(b.root, o->ext[i].data) != 0 && rc == 0) {
+            snprintf(b.err, sizeof b.err, "OpenAPI: an extension failed");
+            rc = -1;
+        }
+    }
     char *text = json_dumps(b.root, JSON_COMPACT);
     json_decref(b.root);
     if (!text) {
         snprintf(err, errlen, "OpenAPI: out of memory");
         return -1;
     }
-    *out = text;
-    *len = strlen(text);
+    free(o->json);
+    o->json = text;
+    o->len = strlen(text);
     if (rc != 0) snprintf(err, errlen, "%s", b.err);
     return rc;
 }
 
-void api_openapi_handler(http_exchange_t *ex, void *data)
+void web_openapi_handler(http_exchange_t *ex, void *data)
 {
-    const api_app_t *app = data;
+    const web_openapi_t *o = data;
     buf_t *b = http_exchange_body_buf(ex);
     buf_reset(b);
-    buf_append(b, app->openapi_json, app->openapi_len);
+    buf_append(b, o->json, o->len);
     http_exchange_send(ex, 200, "application/json");
 }

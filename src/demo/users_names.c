@@ -5,7 +5,7 @@
  * Plain facts written out by hand; weights are approximate relative
  * frequencies (see users_internal.h). All text is ASCII.
  */
-#include "gen/users_internal.h"
+#include "demo/users_internal.h"
 
 /* clang-format off */
 #define COUNT(a) (sizeof(a) / sizeof((a)[0]))

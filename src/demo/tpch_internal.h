@@ -3,6 +3,10 @@
  *
  * The Park-Miller stream arithmetic (shared/tpch/ORDERS.md section 5) and the
  * process-wide text pool (section 6.6). Not part of the public gen.h contract.
+ *
+ * tpch.c and tpch_pool.c are one module (the ORDERS generator) split in two
+ * files. Layer demo (generators, COPY loader, private cluster): may include
+ * db, json, config, log, util.
  */
 #ifndef LAKEAPI_GEN_TPCH_INTERNAL_H
 #define LAKEAPI_GEN_TPCH_INTERNAL_H

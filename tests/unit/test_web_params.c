@@ -10,19 +10,19 @@
 
 #include <cmocka.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 
 static void test_parse_int_accepts_python_forms(void **state)
 {
     (void)state;
     int64_t v;
-    assert_true(api_parse_int("42", &v));
+    assert_true(web_parse_int("42", &v));
     assert_int_equal(v, 42);
-    assert_true(api_parse_int(" -7 ", &v));
+    assert_true(web_parse_int(" -7 ", &v));
     assert_int_equal(v, -7);
-    assert_true(api_parse_int("+3", &v));
+    assert_true(web_parse_int("+3", &v));
     assert_int_equal(v, 3);
-    assert_true(api_parse_int("007", &v));
+    assert_true(web_parse_int("007", &v));
     assert_int_equal(v, 7);
 }
 
@@ -32,18 +32,18 @@ static void test_parse_int_rejects_junk(void **state)
     int64_t v;
     const char *bad[] = {"", " ", "abc", "1.5", "1e3", "12a", "--1", "+", "0x10", "1 2"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_false(api_parse_int(bad[i], &v));
+        assert_false(web_parse_int(bad[i], &v));
 }
 
 static void test_parse_int_saturates(void **state)
 {
     (void)state;
     int64_t v;
-    assert_true(api_parse_int("99999999999999999999999", &v));
+    assert_true(web_parse_int("99999999999999999999999", &v));
     assert_int_equal(v, INT64_MAX);
-    assert_true(api_parse_int("-99999999999999999999999", &v));
+    assert_true(web_parse_int("-99999999999999999999999", &v));
     assert_int_equal(v, -INT64_MAX);
-    assert_true(api_parse_int("9223372036854775807", &v));
+    assert_true(web_parse_int("9223372036854775807", &v));
     assert_int_equal(v, INT64_MAX);
 }
 
@@ -55,34 +55,34 @@ static void test_parse_bool_words(void **state)
     const char *no[] = {"false", "False", "0", "no", "OFF", "f", "n"};
     for (size_t i = 0; i < sizeof yes / sizeof yes[0]; i++) {
         b = false;
-        assert_true(api_parse_bool(yes[i], &b));
+        assert_true(web_parse_bool(yes[i], &b));
         assert_true(b);
     }
     for (size_t i = 0; i < sizeof no / sizeof no[0]; i++) {
         b = true;
-        assert_true(api_parse_bool(no[i], &b));
+        assert_true(web_parse_bool(no[i], &b));
         assert_false(b);
     }
-    assert_false(api_parse_bool("maybe", &b));
-    assert_false(api_parse_bool("", &b));
-    assert_false(api_parse_bool("2", &b));
+    assert_false(web_parse_bool("maybe", &b));
+    assert_false(web_parse_bool("", &b));
+    assert_false(web_parse_bool("2", &b));
 }
 
 static void test_errors_encoding(void **state)
 {
     (void)state;
-    api_errors_t e;
-    api_errors_init(&e);
-    api_errors_add(&e, "int_parsing", "query", "page", "Input should be a valid integer", "x\"y",
+    web_errors_t e;
+    web_errors_init(&e);
+    web_errors_add(&e, "int_parsing", "query", "page", "Input should be a valid integer", "x\"y",
                    NULL);
-    api_errors_add(&e, "less_than_equal", "query", "page_size", "too big", "5000", "{\"le\":1000}");
+    web_errors_add(&e, "less_than_equal", "query", "page_size", "too big", "5000", "{\"le\":1000}");
     assert_int_equal(e.count, 2);
     assert_string_equal(e.buf.data,
                         "{\"type\":\"int_parsing\",\"loc\":[\"query\",\"page\"],\"msg\":\"Input "
                         "should be a valid integer\",\"input\":\"x\\\"y\"},"
                         "{\"type\":\"less_than_equal\",\"loc\":[\"query\",\"page_size\"],"
                         "\"msg\":\"too big\",\"input\":\"5000\",\"ctx\":{\"le\":1000}}");
-    api_errors_dispose(&e);
+    web_errors_dispose(&e);
 }
 
 int main(void)

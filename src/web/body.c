@@ -9,11 +9,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_internal.h"
-#include "api/validate.h"
+#include "web/web.h"
+#include "web/validate.h"
 #include "lakeapi/json_body.h"
 
-char *api_json_text(const json_t *v)
+char *web_json_text(const json_t *v)
 {
     buf_t b;
     buf_init(&b);
@@ -23,14 +23,14 @@ char *api_json_text(const json_t *v)
     return buf_steal(&b);
 }
 
-json_t *api_body_object(http_exchange_t *ex, api_errors_t *e)
+json_t *web_body_object(http_exchange_t *ex, web_errors_t *e)
 {
     size_t len = 0;
     const char *body = http_exchange_body(ex, &len);
     json_t *root = NULL;
     json_body_error_t err;
     if (!body || len == 0) {
-        api_errors_add_raw(e, "missing", "[\"body\"]", "Field required", NULL, NULL);
+        web_errors_add_raw(e, "missing", "[\"body\"]", "Field required", NULL, NULL);
         return NULL;
     }
     if (json_body_parse(body, len, &root, &err) != 0) {
@@ -43,13 +43,13 @@ json_t *api_body_object(http_exchange_t *ex, api_errors_t *e)
         jw_object_begin(&w);
         jw_kv_string(&w, "error", err.message);
         jw_object_end(&w);
-        api_errors_add_raw(e, "json_invalid", loc, "JSON decode error", "{}", ctx.data);
+        web_errors_add_raw(e, "json_invalid", loc, "JSON decode error", "{}", ctx.data);
         buf_dispose(&ctx);
         return NULL;
     }
     if (!json_is_object(root)) {
-        char *input = api_json_text(root);
-        api_errors_add_raw(e, "model_attributes_type", "[\"body\"]",
+        char *input = web_json_text(root);
+        web_errors_add_raw(e, "model_attributes_type", "[\"body\"]",
                            "Input should be a valid dictionary or object to extract fields from",
                            input, NULL);
         free(input);
@@ -59,7 +59,7 @@ json_t *api_body_object(http_exchange_t *ex, api_errors_t *e)
     return root;
 }
 
-void api_errors_add_body(api_errors_t *e, const char *type, const char *field, const char *msg,
+void web_errors_add_body(web_errors_t *e, const char *type, const char *field, const char *msg,
                          const json_t *input, const char *ctx_json)
 {
     buf_t loc;
@@ -70,16 +70,16 @@ void api_errors_add_body(api_errors_t *e, const char *type, const char *field, c
     jw_cstring(&w, "body");
     jw_cstring(&w, field);
     jw_array_end(&w);
-    char *in = api_json_text(input);
-    api_errors_add_raw(e, type, loc.data, msg, in, ctx_json);
+    char *in = web_json_text(input);
+    web_errors_add_raw(e, type, loc.data, msg, in, ctx_json);
     free(in);
     buf_dispose(&loc);
 }
 
-bool api_body_string_length(api_errors_t *e, const char *field, const json_t *v, int min_length,
+bool web_body_string_length(web_errors_t *e, const char *field, const json_t *v, int min_length,
                             int max_length)
 {
-    size_t chars = api_utf8_chars(json_string_value(v), json_string_length(v));
+    size_t chars = web_utf8_chars(json_string_value(v), json_string_length(v));
     const char *type, *bound, *ctx_key;
     int limit;
     if (min_length > 0 && chars < (size_t)min_length) {
@@ -93,11 +93,11 @@ bool api_body_string_length(api_errors_t *e, const char *field, const json_t *v,
     snprintf(msg, sizeof msg, "String should have %s %d character%s", bound, limit,
              limit == 1 ? "" : "s");
     snprintf(ctx, sizeof ctx, "{\"%s\":%d}", ctx_key, limit);
-    api_errors_add_body(e, type, field, msg, v, ctx);
+    web_errors_add_body(e, type, field, msg, v, ctx);
     return false;
 }
 
-void api_body_forbid_extra(api_errors_t *e, json_t *root, const char *const *fields, size_t n)
+void web_body_forbid_extra(web_errors_t *e, json_t *root, const char *const *fields, size_t n)
 {
     const char *key;
     json_t *v;
@@ -107,7 +107,7 @@ void api_body_forbid_extra(api_errors_t *e, json_t *root, const char *const *fie
         while (i < n && strcmp(fields[i], key) != 0)
             i++;
         if (i == n)
-            api_errors_add_body(e, "extra_forbidden", key, "Extra inputs are not permitted", v,
+            web_errors_add_body(e, "extra_forbidden", key, "Extra inputs are not permitted", v,
                                 NULL);
     }
 }

@@ -12,14 +12,14 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "api/validate.h"
+#include "web/validate.h"
 
 #define EMAIL_MAX_LOCAL  64
 #define EMAIL_MAX_DOMAIN 255
 #define EMAIL_MAX_LABEL  63
 #define EMAIL_MAX_TOTAL  254
 
-size_t api_utf8_chars(const char *s, size_t len)
+size_t web_utf8_chars(const char *s, size_t len)
 {
     size_t n = 0;
     for (size_t i = 0; i < len; i++)
@@ -114,7 +114,7 @@ static bool email_local(const char *s, size_t len, char *reason, size_t n)
         snprintf(reason, n, "There must be something before the @-sign.");
         return false;
     }
-    size_t chars = api_utf8_chars(s, len);
+    size_t chars = web_utf8_chars(s, len);
     if (chars > EMAIL_MAX_LOCAL) {
         email_too_long(reason, n, " before the @-sign", chars - EMAIL_MAX_LOCAL);
         return false;
@@ -187,7 +187,7 @@ static bool email_domain(const char *s, size_t len, char *reason, size_t n)
     return true;
 }
 
-bool api_email_valid(const char *s, size_t len, char *reason, size_t reason_len)
+bool web_email_valid(const char *s, size_t len, char *reason, size_t reason_len)
 {
     const char *at = memrchr(s, '@', len);
     if (!at) {
@@ -197,7 +197,7 @@ bool api_email_valid(const char *s, size_t len, char *reason, size_t reason_len)
     size_t local_len = (size_t)(at - s);
     if (!email_local(s, local_len, reason, reason_len)) return false;
     if (!email_domain(at + 1, len - local_len - 1, reason, reason_len)) return false;
-    size_t chars = api_utf8_chars(s, len);
+    size_t chars = web_utf8_chars(s, len);
     if (chars > EMAIL_MAX_TOTAL) {
         email_too_long(reason, reason_len, "", chars - EMAIL_MAX_TOTAL);
         return false;
@@ -207,15 +207,15 @@ bool api_email_valid(const char *s, size_t len, char *reason, size_t reason_len)
 
 /* ---- IP addresses ---- */
 
-bool api_ip_normalize(const char *s, size_t len, char out[API_IP_MAX])
+bool web_ip_normalize(const char *s, size_t len, char out[WEB_IP_MAX])
 {
-    char text[API_IP_MAX];
+    char text[WEB_IP_MAX];
     if (len == 0 || len >= sizeof text || memchr(s, '\0', len)) return false;
     memcpy(text, s, len);
     text[len] = '\0';
     struct in_addr v4;
     /* glibc's inet_pton takes exactly a.b.c.d with no leading zeros, as Python does. */
-    if (inet_pton(AF_INET, text, &v4) == 1) return inet_ntop(AF_INET, &v4, out, API_IP_MAX) != NULL;
+    if (inet_pton(AF_INET, text, &v4) == 1) return inet_ntop(AF_INET, &v4, out, WEB_IP_MAX) != NULL;
     /* IPv6, possibly scoped: "fe80::1%eth0" (the zone is kept verbatim). */
     char *zone = strchr(text, '%');
     if (zone) {
@@ -224,11 +224,11 @@ bool api_ip_normalize(const char *s, size_t len, char out[API_IP_MAX])
     }
     struct in6_addr v6;
     if (inet_pton(AF_INET6, text, &v6) != 1) return false;
-    if (!inet_ntop(AF_INET6, &v6, out, API_IP_MAX)) return false;
+    if (!inet_ntop(AF_INET6, &v6, out, WEB_IP_MAX)) return false;
     if (zone) {
         size_t k = strlen(out);
-        int w = snprintf(out + k, API_IP_MAX - k, "%%%s", zone);
-        if (w < 0 || (size_t)w >= API_IP_MAX - k) return false;
+        int w = snprintf(out + k, WEB_IP_MAX - k, "%%%s", zone);
+        if (w < 0 || (size_t)w >= WEB_IP_MAX - k) return false;
     }
     return true;
 }

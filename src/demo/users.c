@@ -12,8 +12,8 @@
 #include <string.h>
 
 #include "lakeapi/gen.h"
-#include "gen/put.h"
-#include "gen/users_internal.h"
+#include "demo/put.h"
+#include "demo/users_internal.h"
 
 #define USERS_CHUNK   (1 << 20)
 #define USERS_ROW_MAX 1024 /* one escaped row always fits */

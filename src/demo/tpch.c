@@ -14,8 +14,8 @@
 #include <string.h>
 
 #include "lakeapi/gen.h"
-#include "gen/put.h"
-#include "gen/tpch_internal.h"
+#include "demo/put.h"
+#include "demo/tpch_internal.h"
 
 #define TPCH_DATE_COUNT  2406  /* orderdate offsets 0..2405 from 1992-01-01 */
 #define TPCH_CURRENT_OFF 1263  /* 1995-06-17: lines shipped by then are "F" */

@@ -12,19 +12,19 @@
 
 #include <cmocka.h>
 
-#include "api/validate.h"
+#include "web/validate.h"
 
 static bool email_ok(const char *s)
 {
     char reason[256] = "";
-    return api_email_valid(s, strlen(s), reason, sizeof reason);
+    return web_email_valid(s, strlen(s), reason, sizeof reason);
 }
 
 static const char *email_reason(const char *s)
 {
     static char reason[256];
     reason[0] = '\0';
-    assert_false(api_email_valid(s, strlen(s), reason, sizeof reason));
+    assert_false(web_email_valid(s, strlen(s), reason, sizeof reason));
     return reason;
 }
 
@@ -118,7 +118,7 @@ static void test_email_length_limits(void **state)
 static void test_ip_accepts_and_normalises(void **state)
 {
     (void)state;
-    char out[API_IP_MAX];
+    char out[WEB_IP_MAX];
     struct {
         const char *in, *out;
     } cases[] = {
@@ -128,7 +128,7 @@ static void test_ip_accepts_and_normalises(void **state)
         {"fe80::1%eth0", "fe80::1%eth0"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        assert_true(api_ip_normalize(cases[i].in, strlen(cases[i].in), out));
+        assert_true(web_ip_normalize(cases[i].in, strlen(cases[i].in), out));
         assert_string_equal(out, cases[i].out);
     }
 }
@@ -136,26 +136,26 @@ static void test_ip_accepts_and_normalises(void **state)
 static void test_ip_rejects(void **state)
 {
     (void)state;
-    char out[API_IP_MAX];
+    char out[WEB_IP_MAX];
     const char *bad[] = {"",         "1.2.3",    "1.2.3.4.5",    "256.1.1.1", "01.2.3.4",
                          " 1.2.3.4", "1.2.3.4 ", "1.2.3.4/24",   "abc",       "1:2:3",
                          "fe80::1%", "::1%a%b",  "1.2.3.4%eth0", "::g",       "1..2.3"};
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
-        assert_false(api_ip_normalize(bad[i], strlen(bad[i]), out));
+        assert_false(web_ip_normalize(bad[i], strlen(bad[i]), out));
     char huge[200];
     memset(huge, '1', sizeof huge);
-    assert_false(api_ip_normalize(huge, sizeof huge, out));
-    assert_false(api_ip_normalize("1.2.3.4\0x", 9, out)); /* an embedded NUL is not hidden */
+    assert_false(web_ip_normalize(huge, sizeof huge, out));
+    assert_false(web_ip_normalize("1.2.3.4\0x", 9, out)); /* an embedded NUL is not hidden */
 }
 
 static void test_utf8_chars(void **state)
 {
     (void)state;
-    assert_int_equal(api_utf8_chars("", 0), 0);
-    assert_int_equal(api_utf8_chars("abc", 3), 3);
-    assert_int_equal(api_utf8_chars("\xc3\xa9t\xc3\xa9", 5), 3);        /* été */
-    assert_int_equal(api_utf8_chars("\xf0\x9f\x98\x80!", 5), 2);        /* emoji + ! */
-    assert_int_equal(api_utf8_chars("\xe6\xb9\x96\xe8\xbe\xb9", 6), 2); /* 湖边 */
+    assert_int_equal(web_utf8_chars("", 0), 0);
+    assert_int_equal(web_utf8_chars("abc", 3), 3);
+    assert_int_equal(web_utf8_chars("\xc3\xa9t\xc3\xa9", 5), 3);        /* été */
+    assert_int_equal(web_utf8_chars("\xf0\x9f\x98\x80!", 5), 2);        /* emoji + ! */
+    assert_int_equal(web_utf8_chars("\xe6\xb9\x96\xe8\xbe\xb9", 6), 2); /* 湖边 */
 }
 
 int main(void)

@@ -11,7 +11,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "api/html.h"
+#include "web/html.h"
 
 /* How a media range matched a type: 0 none, 1 "* / *", 2 "text / *", 3 exact. */
 typedef struct accept_rank {
@@ -97,13 +97,13 @@ static int accept_q(const char *accept, const char *type)
     return r.q;
 }
 
-bool api_accept_prefers_html(const char *accept)
+bool web_accept_prefers_html(const char *accept)
 {
     if (!accept) return false;
     return accept_q(accept, "text/html") > accept_q(accept, "application/json");
 }
 
-void api_html_escape(buf_t *b, const char *s, size_t len)
+void web_html_escape(buf_t *b, const char *s, size_t len)
 {
     size_t run = 0; /* bytes copied as they are, flushed in one append */
     for (size_t i = 0; i < len; i++) {

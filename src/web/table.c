@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 
 static void table_quote_ident(buf_t *b, const char *s, size_t len)
 {
@@ -24,7 +24,7 @@ static void table_quote_ident(buf_t *b, const char *s, size_t len)
     buf_append_char(b, '"');
 }
 
-int api_table_init(api_table_t *t, const char *qualified, const char *key, const api_column_t *cols,
+int web_table_init(web_table_t *t, const char *qualified, const char *key, const web_column_t *cols,
                    int ncols)
 {
     memset(t, 0, sizeof *t);
@@ -67,7 +67,7 @@ int api_table_init(api_table_t *t, const char *qualified, const char *key, const
     return 0;
 }
 
-void api_table_dispose(api_table_t *t)
+void web_table_dispose(web_table_t *t)
 {
     free(t->sql_name);
     free(t->select_list);
@@ -90,24 +90,24 @@ static char *table_sql(const char *fmt, ...)
     return buf_steal(&b);
 }
 
-char *api_sql_get(const api_table_t *t)
+char *web_sql_get(const web_table_t *t)
 {
     return table_sql("SELECT %s FROM %s WHERE \"%s\" = $1", t->select_list, t->sql_name, t->key);
 }
 
-char *api_sql_keyset(const api_table_t *t)
+char *web_sql_keyset(const web_table_t *t)
 {
     return table_sql("SELECT %s FROM %s WHERE \"%s\" > $1 ORDER BY \"%s\" LIMIT $2", t->select_list,
                      t->sql_name, t->key, t->key);
 }
 
-char *api_sql_offset(const api_table_t *t)
+char *web_sql_offset(const web_table_t *t)
 {
     return table_sql("SELECT %s FROM %s ORDER BY \"%s\" OFFSET $1 LIMIT $2", t->select_list,
                      t->sql_name, t->key);
 }
 
-char *api_sql_count(const api_table_t *t)
+char *web_sql_count(const web_table_t *t)
 {
     return table_sql("SELECT count(*) FROM %s", t->sql_name);
 }
@@ -118,32 +118,32 @@ char *api_sql_count(const api_table_t *t)
  * below them - the (page_size+1)-th largest key <= cursor - or 0 when there
  * are not that many. Correct for sparse keys, unlike cursor - page_size.
  */
-char *api_sql_prev_cursor(const api_table_t *t)
+char *web_sql_prev_cursor(const web_table_t *t)
 {
     return table_sql("SELECT COALESCE((SELECT \"%s\" FROM %s WHERE \"%s\" <= $1 ORDER BY \"%s\" "
                      "DESC OFFSET $2 LIMIT 1), 0)",
                      t->key, t->sql_name, t->key, t->key);
 }
 
-char *api_sql_keys(const api_table_t *t)
+char *web_sql_keys(const web_table_t *t)
 {
     return table_sql("SELECT \"%s\" FROM %s LIMIT $1", t->key, t->sql_name);
 }
 
-char *api_sql_anchors(const api_table_t *t)
+char *web_sql_anchors(const web_table_t *t)
 {
     return table_sql("SELECT k FROM (SELECT \"%s\" AS k, row_number() OVER (ORDER BY \"%s\") AS rn "
                      "FROM %s) s WHERE rn %% $1 = 0 ORDER BY k",
                      t->key, t->key, t->sql_name);
 }
 
-char *api_sql_keyset_offset(const api_table_t *t)
+char *web_sql_keyset_offset(const web_table_t *t)
 {
     return table_sql("SELECT %s FROM %s WHERE \"%s\" > $1 ORDER BY \"%s\" OFFSET $2 LIMIT $3",
                      t->select_list, t->sql_name, t->key, t->key);
 }
 
-char *api_sql_update_column(const api_table_t *t, const char *column)
+char *web_sql_update_column(const web_table_t *t, const char *column)
 {
     return table_sql("UPDATE %s SET \"%s\" = $2 WHERE \"%s\" = $1 RETURNING \"%s\"", t->sql_name,
                      column, t->key, t->key);
@@ -158,7 +158,7 @@ static void table_column_list(buf_t *b, const char *const *cols, int n)
     }
 }
 
-char *api_sql_insert(const api_table_t *t, const char *const *cols, int n)
+char *web_sql_insert(const web_table_t *t, const char *const *cols, int n)
 {
     buf_t b;
     buf_init(&b);
@@ -177,7 +177,7 @@ char *api_sql_insert(const api_table_t *t, const char *const *cols, int n)
  * to itself changes nothing, so a single prepared plan serves any partial
  * update and no SQL is ever built per request.
  */
-char *api_sql_update_partial(const api_table_t *t, const char *const *cols, int n)
+char *web_sql_update_partial(const web_table_t *t, const char *const *cols, int n)
 {
     buf_t b;
     buf_init(&b);
@@ -193,29 +193,29 @@ char *api_sql_update_partial(const api_table_t *t, const char *const *cols, int 
     return buf_steal(&b);
 }
 
-char *api_sql_delete(const api_table_t *t)
+char *web_sql_delete(const web_table_t *t)
 {
     return table_sql("DELETE FROM %s WHERE \"%s\" = $1 RETURNING \"%s\"", t->sql_name, t->key,
                      t->key);
 }
 
-char *api_sql_latest(const api_table_t *t, const char *order_col)
+char *web_sql_latest(const web_table_t *t, const char *order_col)
 {
     return table_sql("SELECT %s FROM %s ORDER BY \"%s\" DESC, \"%s\" DESC LIMIT $1", t->select_list,
                      t->sql_name, order_col, t->key);
 }
 
-static void table_encode_value(json_writer_t *w, api_col_kind_t kind, const char *v, int len)
+static void table_encode_value(json_writer_t *w, web_col_kind_t kind, const char *v, int len)
 {
     switch (kind) {
-    case API_COL_INT:
-    case API_COL_NUMBER:
+    case WEB_COL_INT:
+    case WEB_COL_NUMBER:
         jw_raw_number(w, v, (size_t)len);
         break;
-    case API_COL_BOOL:
+    case WEB_COL_BOOL:
         jw_bool(w, v[0] == 't');
         break;
-    case API_COL_TIMESTAMP: {
+    case WEB_COL_TIMESTAMP: {
         /* PostgreSQL's ISO output "2026-01-02 03:04:05.6" -> ISO 8601 with a 'T'. */
         char tmp[64];
         if (len > 10 && len < (int)sizeof tmp && v[10] == ' ') {
@@ -240,22 +240,22 @@ static void table_encode_value(json_writer_t *w, api_col_kind_t kind, const char
  * only numeric texts that are not JSON numbers (NaN, Infinity) go through the
  * checked path.
  */
-static void table_fast_value(buf_t *b, api_col_kind_t kind, const char *v, size_t len)
+static void table_fast_value(buf_t *b, web_col_kind_t kind, const char *v, size_t len)
 {
     switch (kind) {
-    case API_COL_INT:
+    case WEB_COL_INT:
         memcpy(b->data + b->len, v, len);
         b->len += len;
         return;
-    case API_COL_NUMBER:
+    case WEB_COL_NUMBER:
         if (len && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) && v[len - 1] != 'y') {
             memcpy(b->data + b->len, v, len);
             b->len += len;
             return;
         }
         break;
-    case API_COL_TEXT:
-    case API_COL_DATE:
+    case WEB_COL_TEXT:
+    case WEB_COL_DATE:
         if (json_plain_length(v, len) == len) {
             b->data[b->len++] = '"';
             memcpy(b->data + b->len, v, len);
@@ -276,7 +276,7 @@ static void table_fast_value(buf_t *b, api_col_kind_t kind, const char *v, size_
 }
 
 /* One row as a JSON object, straight into b: one reservation, keys pre-encoded. */
-static void table_write_row(buf_t *b, const api_table_t *t, const PGresult *res, int r)
+static void table_write_row(buf_t *b, const web_table_t *t, const PGresult *res, int r)
 {
     size_t need = t->row_overhead + 1;
     for (int c = 0; c < t->ncols; c++)
@@ -298,15 +298,15 @@ static void table_write_row(buf_t *b, const api_table_t *t, const PGresult *res,
     b->data[b->len] = '\0';
 }
 
-void api_encode_row(json_writer_t *w, const api_table_t *t, const PGresult *res, int row)
+void web_encode_row(json_writer_t *w, const web_table_t *t, const PGresult *res, int row)
 {
     if (jw_value_begin(w)) table_write_row(w->out, t, res, row);
 }
 
-void api_encode_rows(json_writer_t *w, const api_table_t *t, const PGresult *res, int nrows)
+void web_encode_rows(json_writer_t *w, const web_table_t *t, const PGresult *res, int nrows)
 {
     jw_array_begin(w);
     for (int r = 0; r < nrows; r++)
-        api_encode_row(w, t, res, r);
+        web_encode_row(w, t, res, r);
     jw_array_end(w);
 }

@@ -19,7 +19,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 #include "lakeapi/log.h"
 
 #define DOCS_MAX_FILE   (16 * 1024 * 1024)
@@ -69,7 +69,7 @@ static const char docs_initializer[] = "window.onload = function () {\n"
                                        "  });\n"
                                        "};\n";
 
-struct api_docs {
+struct web_docs {
     bool ready; /* every required file was read */
     char *dir;  /* where they were found (for the log) */
     char *data[DOCS_NFILES];
@@ -98,7 +98,7 @@ static int docs_read(const char *path, char **out, size_t *len)
     return 0;
 }
 
-static bool docs_try_dir(api_docs_t *d, const char *dir)
+static bool docs_try_dir(web_docs_t *d, const char *dir)
 {
     char path[PATH_MAX];
     for (size_t i = 0; i < DOCS_NFILES; i++) {
@@ -132,9 +132,9 @@ static void docs_exe_dir(char *out, size_t n)
     if (snprintf(out, n, "%s/web/node_modules/swagger-ui-dist", exe) >= (int)n) out[0] = '\0';
 }
 
-api_docs_t *api_docs_load(const char *dir)
+web_docs_t *web_docs_load(const char *dir)
 {
-    api_docs_t *d = calloc(1, sizeof *d);
+    web_docs_t *d = calloc(1, sizeof *d);
     if (!d) abort();
     if (dir && dir[0]) {
         if (!docs_try_dir(d, dir))
@@ -153,7 +153,7 @@ api_docs_t *api_docs_load(const char *dir)
     return d;
 }
 
-void api_docs_free(api_docs_t *d)
+void web_docs_free(web_docs_t *d)
 {
     if (!d) return;
     for (size_t i = 0; i < DOCS_NFILES; i++)
@@ -162,7 +162,7 @@ void api_docs_free(api_docs_t *d)
     free(d);
 }
 
-bool api_docs_ready(const api_docs_t *d)
+bool web_docs_ready(const web_docs_t *d)
 {
     return d && d->ready;
 }
@@ -177,19 +177,19 @@ static void docs_send(http_exchange_t *ex, const char *data, size_t len, const c
     http_exchange_send(ex, 200, type);
 }
 
-void api_docs_page_handler(http_exchange_t *ex, void *data)
+void web_docs_page_handler(http_exchange_t *ex, void *data)
 {
-    const api_app_t *app = data;
-    if (!api_docs_ready(app->docs)) {
-        api_send_detail(ex, 503, DOCS_UNAVAILABLE);
+    const web_docs_t *docs = data;
+    if (!web_docs_ready(docs)) {
+        web_send_detail(ex, 503, DOCS_UNAVAILABLE);
         return;
     }
     docs_send(ex, docs_page, sizeof docs_page - 1, "text/html; charset=utf-8");
 }
 
-void api_docs_file_handler(http_exchange_t *ex, void *data)
+void web_docs_file_handler(http_exchange_t *ex, void *data)
 {
-    const api_app_t *app = data;
+    const web_docs_t *docs = data;
     const char *name = http_exchange_param(ex, 0);
     if (name && strcmp(name, "swagger-initializer.js") == 0) {
         docs_send(ex, docs_initializer, sizeof docs_initializer - 1,
@@ -198,14 +198,14 @@ void api_docs_file_handler(http_exchange_t *ex, void *data)
     }
     for (size_t i = 0; name && i < DOCS_NFILES; i++) {
         if (strcmp(name, docs_files[i].name) != 0) continue;
-        if (!api_docs_ready(app->docs)) {
-            api_send_detail(ex, 503, DOCS_UNAVAILABLE);
-        } else if (!app->docs->data[i]) {
-            api_send_detail(ex, 404, "Not Found");
+        if (!web_docs_ready(docs)) {
+            web_send_detail(ex, 503, DOCS_UNAVAILABLE);
+        } else if (!docs->data[i]) {
+            web_send_detail(ex, 404, "Not Found");
         } else {
-            docs_send(ex, app->docs->data[i], app->docs->len[i], docs_files[i].content_type);
+            docs_send(ex, docs->data[i], docs->len[i], docs_files[i].content_type);
         }
         return;
     }
-    api_send_detail(ex, 404, "Not Found");
+    web_send_detail(ex, 404, "Not Found");
 }

@@ -16,17 +16,17 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "api/api_internal.h"
+#include "web/web.h"
 
 /* ---- count ---- */
 
 typedef struct cache_waiter {
     struct cache_waiter *next;
-    api_count_fn fn;
+    web_count_fn fn;
     void *data;
 } cache_waiter_t;
 
-void api_count_cache_init(api_count_cache_t *c, db_pool_t *pool, int stmt, double ttl_s)
+void web_count_cache_init(web_count_cache_t *c, db_pool_t *pool, int stmt, double ttl_s)
 {
     memset(c, 0, sizeof *c);
     c->pool = pool;
@@ -36,12 +36,12 @@ void api_count_cache_init(api_count_cache_t *c, db_pool_t *pool, int stmt, doubl
 
 static void cache_count_done(const db_result_t *r, void *data)
 {
-    api_count_cache_t *c = data;
+    web_count_cache_t *c = data;
     c->refreshing = false;
     cache_waiter_t *w = c->waiters;
     c->waiters = NULL;
     if (r->status == DB_OK) {
-        int64_t v = api_result_int(r->res, 0, 0);
+        int64_t v = web_result_int(r->res, 0, 0);
         if (c->valid && v != c->value && c->on_change) c->on_change(c->on_change_data);
         c->value = v;
         c->valid = true;
@@ -54,7 +54,7 @@ static void cache_count_done(const db_result_t *r, void *data)
     }
 }
 
-static void cache_count_refresh(api_count_cache_t *c)
+static void cache_count_refresh(web_count_cache_t *c)
 {
     if (c->refreshing) return;
     c->refreshing = true;
@@ -62,7 +62,7 @@ static void cache_count_refresh(api_count_cache_t *c)
     db_pool_query(c->pool, c->stmt, 0, NULL, cache_count_done, c);
 }
 
-void api_count_cache_get(api_count_cache_t *c, arena_t *arena, api_count_fn fn, void *data)
+void web_count_cache_get(web_count_cache_t *c, arena_t *arena, web_count_fn fn, void *data)
 {
     if (c->valid) {
         /*
@@ -84,14 +84,14 @@ void api_count_cache_get(api_count_cache_t *c, arena_t *arena, api_count_fn fn, 
     cache_count_refresh(c);
 }
 
-void api_count_cache_invalidate(api_count_cache_t *c)
+void web_count_cache_invalidate(web_count_cache_t *c)
 {
     c->valid = false;
 }
 
 /* ---- anchors ---- */
 
-void api_anchors_init(api_anchors_t *a, db_pool_t *pool, int stmt, int step, double ttl_s)
+void web_anchors_init(web_anchors_t *a, db_pool_t *pool, int stmt, int step, double ttl_s)
 {
     memset(a, 0, sizeof *a);
     a->pool = pool;
@@ -100,7 +100,7 @@ void api_anchors_init(api_anchors_t *a, db_pool_t *pool, int stmt, int step, dou
     a->ttl_ns = (uint64_t)(ttl_s * 1e9);
 }
 
-void api_anchors_dispose(api_anchors_t *a)
+void web_anchors_dispose(web_anchors_t *a)
 {
     free(a->keys);
     a->keys = NULL;
@@ -109,7 +109,7 @@ void api_anchors_dispose(api_anchors_t *a)
 
 static void cache_anchors_done(const db_result_t *r, void *data)
 {
-    api_anchors_t *a = data;
+    web_anchors_t *a = data;
     a->building = false;
     if (r->status != DB_OK) return;                      /* plain OFFSET keeps working meanwhile */
     if (a->generation != a->building_generation) return; /* invalidated while building */
@@ -117,14 +117,14 @@ static void cache_anchors_done(const db_result_t *r, void *data)
     int64_t *keys = malloc(sizeof *keys * (size_t)(n ? n : 1));
     if (!keys) return;
     for (int i = 0; i < n; i++)
-        keys[i] = api_result_int(r->res, i, 0);
+        keys[i] = web_result_int(r->res, i, 0);
     free(a->keys);
     a->keys = keys;
     a->n = n;
     a->built_ns = uv_hrtime();
 }
 
-static void cache_anchors_build(api_anchors_t *a)
+static void cache_anchors_build(web_anchors_t *a)
 {
     if (a->building) return;
     a->building = true;
@@ -134,13 +134,13 @@ static void cache_anchors_build(api_anchors_t *a)
     db_pool_query(a->pool, a->stmt, 1, a->params, cache_anchors_done, a);
 }
 
-void api_anchors_invalidate(api_anchors_t *a)
+void web_anchors_invalidate(web_anchors_t *a)
 {
     a->generation++;
-    api_anchors_dispose(a);
+    web_anchors_dispose(a);
 }
 
-bool api_anchors_lookup(api_anchors_t *a, int64_t offset, int64_t *after_key, int64_t *rest)
+bool web_anchors_lookup(web_anchors_t *a, int64_t offset, int64_t *after_key, int64_t *rest)
 {
     if (offset < a->step) return false;
     if (!a->keys || uv_hrtime() - a->built_ns > a->ttl_ns) cache_anchors_build(a);
