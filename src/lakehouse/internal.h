@@ -209,7 +209,7 @@ struct lakehouse {
     bool timer_ready;
     lh_stmt_t *stmts; /* in flight */
     struct lh_catalog *tables;
-    struct lh_users *users;
+    struct lh_store *stores; /* store.c: the keyed row stores made */
     struct lh_rest *rest;
 };
 
@@ -224,5 +224,7 @@ void lh_qualify(buf_t *out, const char *catalog, const char *schema, const char 
 void lh_quote_ident(buf_t *out, const char *name);
 /* statement.c: cancels everything in flight without calling back (shutdown). */
 void lh_stmts_drop(lakehouse_t *lh);
+/* store.c: frees the stores made by lakehouse_store_new. */
+void lh_stores_free(lakehouse_t *lh);
 
 #endif

@@ -21,7 +21,9 @@
 
 #include "lakeapi/buf.h"
 #include "lakeapi/config.h"
+#include "lakeapi/router.h"
 #include "lakeapi/workspace.h"
+#include "web/web.h"
 
 typedef struct lakehouse lakehouse_t;
 
@@ -34,9 +36,17 @@ bool lakehouse_configured(const config_t *cfg);
  */
 int lakehouse_check_config(const config_t *cfg, char *err, size_t errlen);
 
+/*
+ * check-config: asks the warehouse for its state once (a loop of its own).
+ * 0 with line "answers, state RUNNING"; -1 with line saying why not.
+ */
+int lakehouse_check_once(const config_t *cfg, char *line, size_t n);
+
 /* The backend on loop over ws (borrowed; it must outlive the backend). NULL with err. */
 lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws, char *err,
                            size_t errlen);
+/* Adds the /lakehouse/v1 routes to r (before the app builds its OpenAPI document). */
+int lakehouse_register(lakehouse_t *lh, router_t *r);
 /* Starts the warehouse state probe and table discovery (after the loop exists). */
 void lakehouse_start(lakehouse_t *lh);
 /* Closes the backend's handles (before the loop's last run at shutdown). */
@@ -47,6 +57,14 @@ void lakehouse_free(lakehouse_t *lh);
 bool lakehouse_ready(const lakehouse_t *lh, char *line, size_t n);
 /* Prometheus lines: cache hits/misses, statements, latency, bytes. */
 void lakehouse_metrics(const lakehouse_t *lh, buf_t *out);
+/*
+ * A keyed row store over the Delta table `table` of LAKEHOUSE_CATALOG.SCHEMA
+ * with desc's columns (key first) and writable columns wcols (both borrowed;
+ * they must outlive the backend). Owned by the backend. NULL with err.
+ */
+web_store_t *lakehouse_store_new(lakehouse_t *lh, const char *table, const web_table_t *desc,
+                                 const char *const *wcols, int nw, char *err, size_t errlen);
+
 /* The warehouse id the settings name ("" when none). */
 void lakehouse_warehouse_id(const config_t *cfg, char *id, size_t n);
 
