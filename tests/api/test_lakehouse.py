@@ -129,3 +129,159 @@ def test_seed_walkthrough_matches_postgres(lake, server):
 
 def fake_snapshot(s):
     return s.fake.snapshot()["warehouse"]
+
+
+def pg_get(server, path, **params):
+    r = httpx.get(server.url + path, params=params, timeout=30)
+    return r.status_code, r.json(), r.headers.get("link")
+
+
+def test_three_chunks_assembled_in_order(lake, fake, server):
+    ws, wh = fake
+    s = lake()
+    wh.control(chunk_rows=4, reset=True)
+    r = httpx.get(s.url + "/users/", params={"limit": 10, "after": 100}, timeout=30)
+    assert r.status_code == 200
+    assert r.headers["x-lakeapi-cache"] == "miss"
+    snap = wh.snapshot()
+    assert snap["submitted"] == 1 and snap["chunk_fetches"] == 2  # 11 rows: chunks 0, 1, 2
+    assert (r.status_code, r.json(), r.headers.get("link")) == pg_get(server, "/users/",
+                                                                      limit=10, after=100)
+    assert [u["id"] for u in r.json()] == list(range(101, 111))
+
+
+def test_cached_read_then_write_invalidates(lake, fake):
+    ws, wh = fake
+    s = lake()
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        wh.control(reset=True)
+        first = c.get("/user", params={"id": 3})
+        again = c.get("/user", params={"id": 3})
+        assert first.headers["x-lakeapi-cache"] == "miss"
+        assert again.headers["x-lakeapi-cache"] == "hit"
+        assert again.json() == first.json()
+        assert wh.snapshot()["submitted"] == 1  # the hit asked nobody
+        old = first.json()[0]["last_name"]
+        assert c.put("/user/3", json={"last_name": "Invalidated"}).status_code == 200
+        after = c.get("/user", params={"id": 3})
+        assert after.headers["x-lakeapi-cache"] == "miss"
+        assert after.json()[0]["last_name"] == "Invalidated"
+        c.put("/user/3", json={"last_name": old})
+        m = c.get("/metrics").text
+        assert 'lakeapi_lakehouse_cache_total{result="hit"} 1' in m
+
+
+def test_thousand_identical_reads_one_statement(lake, fake):
+    ws, wh = fake
+    s = lake()
+    wh.control(latency=0.5, reset=True)
+    n = 1000
+
+    async def one(i):
+        import asyncio
+        reader, writer = await asyncio.open_connection("127.0.0.1", s.port)
+        writer.write(b"GET /user?id=42 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        await writer.drain()
+        data = await reader.read()
+        writer.close()
+        return data
+
+    async def all_of_them():
+        import asyncio
+        return await asyncio.gather(*(one(i) for i in range(n)))
+
+    import asyncio
+    t0 = time.time()
+    answers = asyncio.run(all_of_them())
+    took = time.time() - t0
+    assert all(a.startswith(b"HTTP/1.1 200") for a in answers), answers[0][:200]
+    bodies = {a.split(b"\r\n\r\n", 1)[1] for a in answers}
+    assert len(bodies) == 1 and b'"id":42' in bodies.pop()
+    assert wh.snapshot()["submitted"] == 1
+    assert took < 5, took
+
+
+def test_client_that_leaves_cancels_its_statement(lake, fake):
+    ws, wh = fake
+    s = lake(LAKEHOUSE_WAIT_TIMEOUT=0)
+    wh.control(latency=5, reset=True)
+    sock = socket.create_connection(("127.0.0.1", s.port))
+    sock.sendall(b"GET /user?id=11 HTTP/1.1\r\nHost: x\r\n\r\n")
+    time.sleep(0.5)
+    sock.close()
+    deadline = time.time() + 3
+    while time.time() < deadline and wh.snapshot()["canceled"] == 0:
+        time.sleep(0.05)
+    snap = wh.snapshot()
+    assert snap["submitted"] == 1 and snap["canceled"] == 1, snap
+
+
+def test_command_timeout_is_504_and_cancels(lake, fake):
+    ws, wh = fake
+    s = lake(DB_COMMAND_TIMEOUT=1, LAKEHOUSE_WAIT_TIMEOUT=0)
+    wh.control(latency=4, reset=True)
+    t0 = time.time()
+    r = httpx.get(s.url + "/user", params={"id": 12}, timeout=30)
+    assert r.status_code == 504, r.text
+    assert time.time() - t0 < 2.5
+    deadline = time.time() + 3
+    while time.time() < deadline and wh.snapshot()["canceled"] == 0:
+        time.sleep(0.05)
+    assert wh.snapshot()["canceled"] == 1
+
+
+def test_starting_warehouse_is_503_with_retry_after(lake, fake):
+    ws, wh = fake
+    s = lake(LAKEHOUSE_WAIT_TIMEOUT=0)
+    wh.control(start_delay=30, state="STARTING")
+    time.sleep(1.1)  # past the last probe's freshness
+    try:
+        r = httpx.get(s.url + "/user", params={"id": 13}, timeout=30)
+        assert r.status_code == 503, r.text
+        assert int(r.headers["retry-after"]) > 0
+        assert r.json()["warehouse_state"] == "STARTING"
+        rz = httpx.get(s.url + "/readyz")
+        assert rz.status_code == 503 and "STARTING" in rz.json()["warehouse"]
+    finally:
+        wh.control(state="RUNNING")
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        r = httpx.get(s.url + "/user", params={"id": 13}, timeout=30)
+        if r.status_code == 200:
+            break
+        time.sleep(0.5)
+    assert r.status_code == 200 and r.json()[0]["id"] == 13
+    assert httpx.get(s.url + "/readyz").status_code == 200
+
+
+def test_rate_limit_429_is_honoured(lake, fake):
+    ws, wh = fake
+    s = lake()
+    wh.control(rate_limit=2, retry_after=1, reset=True)
+    t0 = time.time()
+    r = httpx.get(s.url + "/user", params={"id": 14}, timeout=30)
+    assert r.status_code == 200 and r.json()[0]["id"] == 14
+    assert time.time() - t0 >= 1.0  # waited as told
+    snap = wh.snapshot()
+    assert snap["rate_limited"] == 2 and snap["submitted"] == 1
+
+
+def test_failed_statement_is_502_with_error_code(lake, fake):
+    ws, wh = fake
+    s = lake()
+    wh.control(fail_next=1, fail_code="BAD_REQUEST", fail_message="[DELTA_BROKEN] boom")
+    r = httpx.get(s.url + "/user", params={"id": 15}, timeout=30)
+    assert r.status_code == 502
+    assert "BAD_REQUEST" in r.json()["detail"] and "DELTA_BROKEN" in r.json()["detail"]
+    r = httpx.get(s.url + "/user", params={"id": 15}, timeout=30)  # failures are not cached
+    assert r.status_code == 200 and r.headers["x-lakeapi-cache"] == "miss"
+
+
+def test_check_config_reports_the_warehouse(fake, loaded):
+    import subprocess
+    from conftest import BIN, clean_env
+    ws, wh = fake
+    out = subprocess.run([BIN, "check-config"], env=clean_env(dict(loaded, **lake_env(ws))),
+                         capture_output=True, text=True, timeout=30)
+    assert f"SQL warehouse {WAREHOUSE}: answers, state RUNNING" in out.stdout, out.stdout
+    assert PAT not in out.stdout + out.stderr
