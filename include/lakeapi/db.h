@@ -87,7 +87,8 @@ typedef struct db_pool_config {
 } db_pool_config_t;
 
 typedef struct db_pool_stats {
-    int total, ready, busy, connecting; /* connections */
+    int total, ready, busy, connecting; /* connections (busy includes leased) */
+    int leased;                         /* checked out by a streamed read */
     int waiting;                        /* queries queued for a connection */
     uint64_t acquire_timeouts, reconnects, connect_failures, statement_timeouts;
     uint64_t queries, batches;
@@ -109,6 +110,45 @@ void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out);
 /* Fails queued queries, closes every connection, then calls done. */
 void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data);
 void db_pool_free(db_pool_t *p); /* after db_pool_close's done */
+
+/* ---- streamed reads: a SELECT's rows in batches, on a connection of its own ----
+ *
+ * db_stream_open() checks one connection out of the pool (waiting like a query,
+ * up to the acquire timeout), opens a read-only transaction with a server-side
+ * cursor over sql and FETCHes batch_rows rows at a time: one batch is being
+ * produced by the server while the previous one is handed to on_rows, so at
+ * most two batches are in memory, whatever the size of the result. The
+ * statement timeout applies to each step (the DECLARE and every FETCH), so an
+ * export may run for longer than it as long as rows keep coming.
+ *
+ * db_stream_pause() stops further FETCHes (the one in flight is held until
+ * db_stream_resume()); the server then simply waits, nothing piles up.
+ * db_stream_cancel() (the client went away) ends the stream without further
+ * callbacks: a FETCH in flight is cancelled (PQcancel, off the loop in a
+ * worker thread), the transaction rolled back and the connection returned to
+ * the pool clean, or closed if anything about it is in doubt.
+ *
+ * sql and values are copied. Callbacks are never called from inside
+ * db_stream_open/pause/cancel; a held batch is handed to on_rows from inside
+ * db_stream_resume. After on_end the stream is gone (do not cancel it then).
+ * db_stream_open returns NULL when the pool is closing.
+ */
+typedef struct db_stream db_stream_t;
+typedef struct db_stream_ops {
+    /*
+     * A batch of rows (text format); res is valid during the call only. The
+     * first batch comes even when empty (it names the columns); later ones have rows.
+     */
+    void (*on_rows)(db_stream_t *s, const PGresult *res, void *data);
+    /* Exactly once unless cancelled: DB_OK after the last batch, or the error. */
+    void (*on_end)(db_stream_t *s, const db_result_t *r, void *data);
+} db_stream_ops_t;
+
+db_stream_t *db_stream_open(db_pool_t *p, const char *sql, int nparams, const char *const *values,
+                            int batch_rows, const db_stream_ops_t *ops, void *data);
+void db_stream_pause(db_stream_t *s);
+void db_stream_resume(db_stream_t *s);
+void db_stream_cancel(db_stream_t *s);
 
 /* Maps a server SQLSTATE to a db_status_t. */
 db_status_t db_status_from_sqlstate(const char *sqlstate);

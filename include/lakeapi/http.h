@@ -77,6 +77,50 @@ void http_exchange_note_pool_wait(http_exchange_t *ex, double ms);
 /* true when the client has disconnected: handlers may skip work. */
 bool http_exchange_client_gone(const http_exchange_t *ex);
 
+/* ---- streamed responses (chunked transfer encoding) ----
+ *
+ * Instead of http_exchange_send(), a handler may stream: http_stream_begin()
+ * fixes status and headers (Transfer-Encoding: chunked; an HTTP/1.0 client gets
+ * the body until the connection closes), http_stream_write() appends body
+ * bytes, http_stream_end() finishes (exactly once; ex must not be used after).
+ * Bytes are framed and written once per loop iteration (or at once when a
+ * chunk is big), in request order with the other pipelined responses.
+ *
+ * Back-pressure: http_stream_write() returns false once the bytes not yet
+ * taken by the socket pass the high-water mark (HTTP_STREAM_HIGH_WATER); the
+ * producer should then pause until on_drain, which is called once the queue is
+ * back under HTTP_STREAM_LOW_WATER. Memory stays bounded by what the producer
+ * writes past the mark. A client that stops reading for body_timeout_ms is
+ * disconnected.
+ *
+ * on_gone: the client disconnected (or the connection failed): stop producing
+ * and call http_stream_end() (writes are dropped meanwhile). It is called from
+ * the loop, never from inside http_stream_write()/http_stream_end().
+ * For HEAD the head is sent and every body byte is dropped.
+ */
+#define HTTP_STREAM_HIGH_WATER (256 * 1024)
+#define HTTP_STREAM_LOW_WATER  (64 * 1024)
+
+typedef struct http_stream_ops {
+    void (*on_drain)(http_exchange_t *ex, void *data);
+    void (*on_gone)(http_exchange_t *ex, void *data);
+} http_stream_ops_t;
+
+/* ops may be NULL (a producer that never pauses); ops and data must outlive the stream. */
+void http_stream_begin(http_exchange_t *ex, int status, const char *content_type,
+                       const http_stream_ops_t *ops, void *data);
+/* false: above the high-water mark (or the client is gone): pause until on_drain. */
+bool http_stream_write(http_exchange_t *ex, const void *data, size_t n);
+/* true while the bytes not yet taken by the socket are above the high-water mark. */
+bool http_stream_congested(const http_exchange_t *ex);
+void http_stream_end(http_exchange_t *ex);
+/*
+ * Ends a stream that failed half-way: the bytes written so far leave, then the
+ * connection closes without the terminating chunk, so the client sees an
+ * incomplete body rather than a short one that looks whole.
+ */
+void http_stream_abort(http_exchange_t *ex);
+
 const char *http_status_reason(int status);
 
 #endif

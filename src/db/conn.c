@@ -137,6 +137,12 @@ void db_conn_close(db_conn_t *c, db_status_t st, const char *why)
     if (c->state == CONN_CLOSED) return;
     bool was_ready = c->state == CONN_READY;
     c->state = CONN_CLOSED;
+    if (c->lease) {
+        db_stream_t *s = c->lease;
+        c->lease = NULL;
+        c->pool->nleased--;
+        db_stream_conn_lost(s, why);
+    }
     /* Reads may run again elsewhere; a write's outcome is unknown once sent. */
     for (db_query_t *q; (q = conn_pop_inflight(c));) {
         if (q->stmt >= 0 && c->pool->stmts[q->stmt].kind == DB_STMT_WRITE) {
@@ -189,6 +195,11 @@ static int conn_flush(db_conn_t *c)
     int r = PQflush(c->pg);
     if (r < 0) return -1;
     return conn_watch(c, r == 1 ? UV_READABLE | UV_WRITABLE : UV_READABLE);
+}
+
+int db_conn_flush(db_conn_t *c)
+{
+    return conn_flush(c);
 }
 
 void db_conn_send_batch(db_conn_t *c, db_query_t *first)
@@ -363,6 +374,8 @@ static void conn_read_results(db_conn_t *c)
     }
     if (c->state == CONN_READY && c->retiring && c->inflight == 0 && !c->held_head)
         db_conn_close(c, DB_ERR_UNAVAILABLE, "recycled");
+    else if (c->state == CONN_READY && c->inflight == 0 && c->pool->co_head)
+        db_pool_wake(c->pool); /* a stream waits for an idle connection */
 }
 
 /* ---- connecting ---- */
@@ -434,6 +447,10 @@ static void conn_on_poll(uv_poll_t *h, int status, int events)
     }
     if (status < 0) {
         db_conn_close(c, DB_ERR_UNAVAILABLE, "socket error");
+        return;
+    }
+    if (c->lease && c->state == CONN_READY) {
+        db_stream_on_poll(c->lease, events);
         return;
     }
     if (events & UV_WRITABLE) {

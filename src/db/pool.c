@@ -107,7 +107,7 @@ static db_query_t *pool_dequeue(db_pool_t *p)
 
 static void pool_dispatch(uv_prepare_t *h);
 
-static void pool_wake(db_pool_t *p)
+void db_pool_wake(db_pool_t *p)
 {
     if (!p->closing && !uv_is_active((uv_handle_t *)&p->dispatcher))
         uv_prepare_start(&p->dispatcher, pool_dispatch);
@@ -120,7 +120,7 @@ void db_pool_requeue(db_pool_t *p, db_query_t *q)
     p->q_head = q;
     if (!p->q_tail) p->q_tail = q;
     p->waiting++;
-    pool_wake(p);
+    db_pool_wake(p);
 }
 
 void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
@@ -133,7 +133,7 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
     if (!p->q_head) p->q_tail = last;
     p->q_head = head;
     p->waiting += n;
-    pool_wake(p);
+    db_pool_wake(p);
 }
 
 void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,
@@ -169,7 +169,8 @@ static void pool_fail_all_queued(db_pool_t *p, db_status_t st, const char *why)
 
 static bool pool_conn_usable(const db_pool_t *p, const db_conn_t *c)
 {
-    return c->state == CONN_READY && !c->retiring && c->inflight < p->cfg.pipeline_depth;
+    return c->state == CONN_READY && !c->retiring && !c->lease &&
+           c->inflight < p->cfg.pipeline_depth;
 }
 
 /*
@@ -221,10 +222,103 @@ static void pool_maybe_grow(db_pool_t *p, db_conn_t *least)
     }
 }
 
+/* ---- checkouts (streamed reads) ---- */
+
+static bool pool_conn_idle(const db_conn_t *c)
+{
+    return c->state == CONN_READY && !c->retiring && !c->lease && c->inflight == 0 &&
+           !c->held_head && !c->expect_sync;
+}
+
+/* The most connections streams may hold at once: one is always left to the queries. */
+static int pool_lease_limit(const db_pool_t *p)
+{
+    int limit = p->cfg.size + p->cfg.max_overflow - 1;
+    return limit < 1 ? 1 : limit;
+}
+
+static void pool_serve_checkouts(db_pool_t *p)
+{
+    while (p->co_head && p->nleased < pool_lease_limit(p)) {
+        db_conn_t *c = p->conns;
+        while (c && !pool_conn_idle(c))
+            c = c->next;
+        if (!c) {
+            bool room = p->nconns < p->cfg.size + p->cfg.max_overflow;
+            if (room && p->nconnecting == 0 && (p->healthy || db_pool_now_ns() >= p->down_until_ns))
+                db_conn_open(p);
+            return;
+        }
+        db_stream_t *s = p->co_head;
+        p->co_head = s->next;
+        if (!p->co_head) p->co_tail = NULL;
+        s->next = NULL;
+        s->wait_ms = (double)(db_pool_now_ns() - s->enqueued_ns) / 1e6;
+        c->lease = s;
+        c->last_used_ns = db_pool_now_ns();
+        p->nleased++;
+        db_stream_attach(s, c);
+    }
+}
+
+void db_pool_checkin(db_pool_t *p, db_conn_t *c)
+{
+    c->lease = NULL;
+    p->nleased--;
+    c->last_used_ns = db_pool_now_ns();
+    if (c->retiring)
+        db_conn_close(c, DB_ERR_UNAVAILABLE, "recycled");
+    else
+        db_pool_wake(p);
+}
+
+void db_pool_enqueue_checkout(db_pool_t *p, db_stream_t *s)
+{
+    s->next = NULL;
+    s->enqueued_ns = db_pool_now_ns();
+    if (p->co_tail)
+        p->co_tail->next = s;
+    else
+        p->co_head = s;
+    p->co_tail = s;
+    db_pool_wake(p);
+}
+
+/* Fails waiting streams older than the acquire timeout (all of them when limit is 0). */
+static void pool_expire_checkouts(db_pool_t *p, uint64_t now, uint64_t limit, db_status_t st,
+                                  const char *why)
+{
+    while (p->co_head && now - p->co_head->enqueued_ns >= limit) {
+        db_stream_t *s = p->co_head;
+        p->co_head = s->next;
+        if (!p->co_head) p->co_tail = NULL;
+        s->next = NULL;
+        s->wait_ms = (double)(now - s->enqueued_ns) / 1e6;
+        if (st == DB_ERR_POOL_TIMEOUT) p->stats.acquire_timeouts++;
+        db_stream_fail_waiting(s, st, why);
+    }
+}
+
+/* Takes a stream that was cancelled while waiting off the checkout queue. */
+void db_pool_forget_checkout(db_pool_t *p, db_stream_t *s)
+{
+    db_stream_t *prev = NULL;
+    for (db_stream_t *q = p->co_head; q; prev = q, q = q->next) {
+        if (q != s) continue;
+        if (prev)
+            prev->next = q->next;
+        else
+            p->co_head = q->next;
+        if (p->co_tail == q) p->co_tail = prev;
+        return;
+    }
+}
+
 static void pool_dispatch(uv_prepare_t *h)
 {
     db_pool_t *p = h->data;
     uv_prepare_stop(h);
+    pool_serve_checkouts(p);
     while (p->q_head) {
         int usable;
         db_conn_t *c = pool_least_loaded(p, &usable);
@@ -269,7 +363,7 @@ void db_pool_conn_ready(db_pool_t *p, db_conn_t *c)
     p->backoff_ms = 0;
     p->stats.last_error[0] = '\0';
     c->born_ns = db_pool_now_ns();
-    pool_wake(p);
+    db_pool_wake(p);
 }
 
 void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char *why)
@@ -310,7 +404,7 @@ void db_pool_conn_gone(db_pool_t *p, db_conn_t *c)
         p->stats.reconnects++;
         db_conn_open(p);
     }
-    pool_wake(p);
+    db_pool_wake(p);
 }
 
 /* ---- the ticker ---- */
@@ -334,7 +428,7 @@ static void pool_recycle(db_pool_t *p, uint64_t now)
         if (c->state == CONN_READY && !c->retiring) ready++;
     for (db_conn_t *c = p->conns, *n; c; c = n) {
         n = c->next;
-        if (c->state != CONN_READY || c->retiring) continue;
+        if (c->state != CONN_READY || c->retiring || c->lease) continue;
         bool old = p->cfg.lifetime_s > 0 && now - c->born_ns > (uint64_t)(p->cfg.lifetime_s * 1e9);
         /* Recycle ahead of token expiry: 2 minutes, or half the life of short tokens. */
         double born_wall = wall - (double)(now - c->born_ns) / 1e9;
@@ -354,13 +448,15 @@ static void pool_tick(uv_timer_t *t)
     db_pool_t *p = t->data;
     uint64_t now = db_pool_now_ns();
     pool_expire_waiting(p, now);
+    pool_expire_checkouts(p, now, (uint64_t)(p->cfg.acquire_timeout_s * 1e9), DB_ERR_POOL_TIMEOUT,
+                          "pool acquire timeout");
     pool_recycle(p, now);
     /* Keep one connection open (readiness) and retry after the backoff. */
     if (p->nconns == 0 && !p->closing && now >= p->down_until_ns) {
         if (!p->healthy) p->stats.reconnects++;
         db_conn_open(p);
     }
-    pool_wake(p);
+    db_pool_wake(p);
 }
 
 /* ---- public API ---- */
@@ -414,7 +510,7 @@ void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *value
     q->data = data;
     q->enqueued_ns = db_pool_now_ns();
     pool_enqueue_tail(p, q);
-    pool_wake(p);
+    db_pool_wake(p);
 }
 
 void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out)
@@ -426,8 +522,9 @@ void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out)
     for (const db_conn_t *c = p->conns; c; c = c->next) {
         if (c->state != CONN_READY) continue;
         out->ready++;
-        if (c->inflight > 0) out->busy++;
+        if (c->inflight > 0 || c->lease) out->busy++;
     }
+    out->leased = p->nleased;
     out->waiting = p->waiting;
     out->healthy = p->healthy && out->ready > 0;
 }
@@ -445,6 +542,7 @@ void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data)
     p->close_done = done;
     p->close_data = data;
     pool_fail_all_queued(p, DB_ERR_UNAVAILABLE, "shutting down");
+    pool_expire_checkouts(p, db_pool_now_ns(), 0, DB_ERR_UNAVAILABLE, "shutting down");
     /* Two handles plus one token for the connections (released when none remain). */
     p->handles_open = 3;
     uv_close((uv_handle_t *)&p->dispatcher, pool_handle_closed);

@@ -15,6 +15,42 @@
 typedef struct db_query db_query_t;
 typedef struct db_conn db_conn_t;
 
+/* Expected results of a stream's commands, in send order (stream.c). */
+typedef enum { ST_BEGIN, ST_DECLARE, ST_FETCH, ST_SYNC, ST_END } db_stream_step_t;
+#define DB_STREAM_STEPS 8
+
+/* A streamed read (db.h): waits in the pool's checkout queue, then leases a connection. */
+struct db_stream {
+    db_pool_t *pool;
+    db_stream_t *next; /* checkout queue */
+    db_conn_t *conn;   /* the leased connection, NULL while waiting or after it was lost */
+    const db_stream_ops_t *ops;
+    void *data;
+    char *sql; /* "DECLARE ... FOR <sql>" */
+    char fetch[64];
+    int nparams;
+    char **values;
+    int batch_rows;
+    uint64_t enqueued_ns;
+    double wait_ms;
+    db_stream_step_t steps[DB_STREAM_STEPS]; /* ring of expected results */
+    int step_head, nsteps;
+    PGresult *cur;  /* result being collected for the head step */
+    PGresult *held; /* a batch waiting for db_stream_resume() */
+    bool fetching;  /* a FETCH is in flight */
+    bool last;      /* the last batch has arrived */
+    bool paused, cancelled, ending, failed;
+    bool delivered; /* on_rows has been called (the first batch goes out even when empty) */
+    bool cancel_running; /* PQcancel in a worker thread */
+    bool freed_pending;  /* freed once the worker returns */
+    int depth;           /* inside stream_read/resume: freeing waits until they return */
+    bool zombie;         /* finished while depth > 0 */
+    char sqlstate[6];
+    char message[256];
+    uv_work_t cancel_work;
+    PGcancel *cancel;
+};
+
 /* A queued or in-flight query. Recycled through the pool's freelist. */
 struct db_query {
     db_query_t *next;
@@ -58,6 +94,7 @@ struct db_conn {
     bool cred_pending;                 /* the credential provider has not answered yet */
     unsigned char *prepared;           /* per statement id: prepared on this connection */
     bool retiring;                     /* takes no new queries; closes when drained */
+    db_stream_t *lease;                /* checked out by this stream: the pool keeps off */
     uint64_t born_ns;
     uint64_t last_used_ns;
     double token_expires_at;
@@ -77,6 +114,8 @@ struct db_pool {
     db_query_t *q_head, *q_tail; /* waiting for a connection */
     int waiting;
     db_query_t *free_queries;
+    db_stream_t *co_head, *co_tail; /* streams waiting for a connection of their own */
+    int nleased;
     db_conn_t *conns;
     int nconns, nconnecting;
     uv_prepare_t dispatcher; /* writes queued queries once per loop iteration */
@@ -103,6 +142,12 @@ void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char 
 void db_pool_conn_gone(db_pool_t *p, db_conn_t *c);
 void db_pool_query_free(db_pool_t *p, db_query_t *q);
 uint64_t db_pool_now_ns(void);
+void db_pool_wake(db_pool_t *p);
+/* Streams waiting for a connection of their own (pool.c's checkout queue). */
+void db_pool_enqueue_checkout(db_pool_t *p, db_stream_t *s);
+void db_pool_forget_checkout(db_pool_t *p, db_stream_t *s);
+/* A leased connection comes back (clean: its transaction is over). */
+void db_pool_checkin(db_pool_t *p, db_conn_t *c);
 
 /* conn.c */
 db_conn_t *db_conn_open(db_pool_t *p);
@@ -110,5 +155,17 @@ db_conn_t *db_conn_open(db_pool_t *p);
 void db_conn_send_batch(db_conn_t *c, db_query_t *first);
 /* Fails or requeues everything in flight and starts closing. */
 void db_conn_close(db_conn_t *c, db_status_t st, const char *why);
+/* Flushes libpq's output and watches the socket accordingly; -1 on failure. */
+int db_conn_flush(db_conn_t *c);
+
+/* stream.c, for the pool and the connection */
+/* The stream got its connection: send the first batch. */
+void db_stream_attach(db_stream_t *s, db_conn_t *c);
+/* The stream could not get a connection (timeout, pool closing). */
+void db_stream_fail_waiting(db_stream_t *s, db_status_t st, const char *why);
+/* Socket events of a leased connection. */
+void db_stream_on_poll(db_stream_t *s, int events);
+/* The leased connection is closing under the stream. */
+void db_stream_conn_lost(db_stream_t *s, const char *why);
 
 #endif

@@ -80,7 +80,10 @@ static void conn_kill(http_conn_t *c)
         http_exchange_t *next = ex->next;
         ex->next = NULL;
         c->nqueued--;
-        if (ex->state != HTTP_EX_HANDLING) http_exchange_release(ex);
+        if (ex->state == HTTP_EX_STREAMING)
+            http_stream_orphan(ex);
+        else if (ex->state != HTTP_EX_HANDLING)
+            http_exchange_release(ex);
         ex = next;
     }
 }
@@ -336,6 +339,9 @@ static void conn_update(http_conn_t *c)
                           c->had_request ? s->cfg.keepalive_timeout_ms : s->cfg.header_timeout_ms);
     else if (!c->qhead && c->whead)
         conn_arm_from_now(c, TM_SEND, s->cfg.body_timeout_ms);
+    else if (c->qhead && c->qhead->state == HTTP_EX_STREAMING &&
+             uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) > 0)
+        conn_arm_from_now(c, TM_SEND, s->cfg.body_timeout_ms); /* a client not reading */
     else
         conn_arm(c, TM_NONE, 0);
 }
@@ -518,6 +524,10 @@ static void conn_flush(http_conn_t *c)
         if (r > 0) wrote = true;
     }
     if (wrote) conn_after_write(c);
+    if (!c->dead && c->qhead && c->qhead->state == HTTP_EX_STREAMING) {
+        http_stream_flush(c, c->qhead);
+        if (!c->dead) http_stream_check_drain(c->qhead);
+    }
     if (!c->dead) conn_maybe_continue(c);
 }
 
@@ -531,8 +541,21 @@ void http_conn_mark_dirty(http_conn_t *c)
     s->dirty = c;
 }
 
+void http_conn_close_now(http_conn_t *c)
+{
+    conn_close(c);
+}
+
+void http_conn_progress(http_conn_t *c)
+{
+    if (c->closing) return;
+    if (c->tmode == TM_SEND) c->tmode = TM_NONE; /* the deadline counts from now */
+    conn_update(c);
+}
+
 void http_conn_flush_dirty(http_server_t *s)
 {
+    http_stream_notify_gone(s);
     while (s->dirty) {
         http_conn_t *c = s->dirty;
         s->dirty = c->dirty_next;

@@ -285,11 +285,11 @@ static void http_append_lit(buf_t *b, const char *s)
     buf_append(b, s, strlen(s));
 }
 
-static void http_build_head(http_exchange_t *ex, const char *content_type)
+void http_exchange_build_head(http_exchange_t *ex, const char *content_type, bool stream)
 {
     int st = ex->status;
     bool no_body_status = (st >= 100 && st < 200) || st == 204 || st == 304;
-    ex->send_body = !no_body_status && ex->method != HTTP_HEAD && ex->body_out.len > 0;
+    ex->send_body = !no_body_status && ex->method != HTTP_HEAD && (stream || ex->body_out.len > 0);
     buf_t *h = &ex->head;
     buf_reset(h);
     buf_reserve(h, 256 + ex->extra.len);
@@ -308,7 +308,9 @@ static void http_build_head(http_exchange_t *ex, const char *content_type)
         http_append_lit(h, content_type);
         http_append_lit(h, "\r\n");
     }
-    if (!no_body_status) {
+    if (stream && !no_body_status) {
+        if (ex->chunked) http_append_lit(h, "Transfer-Encoding: chunked\r\n");
+    } else if (!no_body_status) {
         http_append_lit(h, "Content-Length: ");
         buf_append_i64(h, (int64_t)ex->body_out.len);
         http_append_lit(h, "\r\n");
@@ -375,8 +377,7 @@ static void http_access_log(http_exchange_t *ex, const http_exchange_info_t *inf
     if (b->len > HTTP_LOG_BATCH) http_server_flush_log(s);
 }
 
-/* The access log line and the observer, once per finished exchange. */
-static void http_exchange_report(http_exchange_t *ex)
+void http_exchange_report(http_exchange_t *ex)
 {
     http_server_t *s = ex->srv;
     if (!s->cfg.access_log && !s->observer) return;
@@ -385,7 +386,9 @@ static void http_exchange_report(http_exchange_t *ex)
         .route = ex->match.route ? ex->match.route->pattern : "",
         .path = ex->path,
         .status = ex->status,
-        .bytes = ex->send_body ? ex->body_out.len : 0,
+        .bytes = ex->stream      ? ex->streamed
+                 : ex->send_body ? ex->body_out.len
+                                 : 0,
         .duration_ms = (double)(uv_hrtime() - ex->start_ns) / 1e6,
         .pool_wait_ms = ex->pool_wait_ms,
         .request_id = ex->request_id,
@@ -407,7 +410,7 @@ void http_exchange_send(http_exchange_t *ex, int status, const char *content_typ
         return;
     }
     if (!ex->keep_alive || (c->draining && ex->next == NULL)) ex->close_after = true;
-    http_build_head(ex, content_type);
+    http_exchange_build_head(ex, content_type, false);
     ex->state = HTTP_EX_READY;
     if (ex == c->qhead) http_conn_mark_dirty(c);
     http_exchange_report(ex);

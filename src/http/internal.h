@@ -38,6 +38,7 @@ typedef struct http_conn http_conn_t;
 typedef enum {
     HTTP_EX_RECV_BODY, /* head parsed, body still arriving */
     HTTP_EX_HANDLING,  /* dispatched: a handler owns it until http_exchange_send() */
+    HTTP_EX_STREAMING, /* http_stream_begin() called: a handler owns it until http_stream_end() */
     HTTP_EX_READY,     /* response built, waiting for the responses before it */
     HTTP_EX_WRITING,   /* handed to uv_write */
 } http_ex_state_t;
@@ -78,6 +79,17 @@ struct http_exchange {
     buf_t extra;     /* header fields added by the handler, already formatted */
     uv_write_t wreq; /* used when this exchange leads a write batch */
     unsigned wcount; /* exchanges in the batch this one leads */
+
+    /* streamed response (stream.c) */
+    bool stream;       /* http_stream_begin() was called */
+    bool chunked;      /* framed as chunks (HTTP/1.1); else the body ends with the connection */
+    bool head_sent;    /* the head has been handed to the socket */
+    bool wants_drain;  /* the producer was told to pause: call on_drain when drained */
+    bool gone_pending; /* on the server's list of streams to tell about a lost client */
+    bool aborted;      /* http_stream_abort(): no terminating chunk, close after */
+    size_t streamed;   /* body bytes the handler wrote */
+    const http_stream_ops_t *sops;
+    void *sdata;
 };
 
 struct http_conn {
@@ -139,6 +151,7 @@ struct http_server {
     unsigned nconns;    /* open (counted against max_connections) */
     unsigned nlive;     /* allocated, including those closing */
     http_conn_t *dirty;
+    http_exchange_t *gone; /* streams whose client went away, to tell from the loop */
     unsigned in_flight;
 
     http_exchange_t *free_ex;
@@ -178,6 +191,10 @@ void http_conn_drain(http_conn_t *c);
 void http_conn_flush_dirty(http_server_t *s);
 void http_conn_mark_dirty(http_conn_t *c);
 void http_conn_unref(http_conn_t *c);
+/* Closes the connection now (a write failed). */
+void http_conn_close_now(http_conn_t *c);
+/* A streamed write completed: the send timeout starts again. */
+void http_conn_progress(http_conn_t *c);
 
 /* exchange.c */
 http_exchange_t *http_exchange_acquire(http_server_t *s, http_conn_t *c);
@@ -189,5 +206,19 @@ void http_exchange_adopt_head(http_exchange_t *ex, const http_request_head_t *h,
 void http_exchange_init_bare(http_exchange_t *ex);
 /* Answers {"detail": detail} with status. */
 void http_exchange_send_error(http_exchange_t *ex, int status, const char *detail);
+/* Fills ex->head for status and content type; stream: chunked or close-delimited body. */
+void http_exchange_build_head(http_exchange_t *ex, const char *content_type, bool stream);
+/* The access log line and the observer, once per finished exchange. */
+void http_exchange_report(http_exchange_t *ex);
+
+/* stream.c */
+/* Writes the head (once) and the pending bytes of a stream at the head of the queue. */
+void http_stream_flush(http_conn_t *c, http_exchange_t *ex);
+/* Calls on_drain when a paused producer's bytes are back under the low-water mark. */
+void http_stream_check_drain(http_exchange_t *ex);
+/* The connection died under a stream: queue its on_gone. */
+void http_stream_orphan(http_exchange_t *ex);
+/* Calls on_gone for every stream whose client went away (from the flush hooks). */
+void http_stream_notify_gone(http_server_t *s);
 
 #endif
