@@ -132,6 +132,8 @@ class FakeWarehouse:
     def execute(self, sql, params=()):
         """Runs setup SQL; complex types (ARRAY<INT>) may be written as in Databricks."""
         sql = re.sub(r"\b((?:ARRAY|MAP|STRUCT)<[^\s]*>)", r'"\1"', sql)
+        # DECIMAL keeps its digits as text (sqlite's NUMERIC affinity would make it a double)
+        sql = re.sub(r"\bDECIMAL\((\d+),\s*(\d+)\)", r'"DECIMAL(\1,\2)__TEXT"', sql)
         with self.db_lock:
             return self.db.execute(sql, params).fetchall()
 
@@ -213,7 +215,7 @@ class FakeWarehouse:
         for t in tables:
             for cid, name, decl, notnull, _d, _pk in self.db.execute(
                     f'SELECT * FROM pragma_table_info(?)', (t,)):
-                full = (decl or "STRING").upper()
+                full = (decl or "STRING").upper().replace("__TEXT", "")
                 self.db.execute(
                     "INSERT INTO fake_information_schema_columns VALUES (?,?,?,?,?,?,?,?)",
                     (self.catalog, self.schema, t, name, cid, type_name(full), full,
@@ -226,7 +228,7 @@ class FakeWarehouse:
                             re.I):
             for _cid, name, decl, *_ in self.db.execute("SELECT * FROM pragma_table_info(?)",
                                                          (t,)):
-                out.setdefault(name, (decl or "STRING").upper())
+                out.setdefault(name, (decl or "STRING").upper().replace("__TEXT", ""))
         return out
 
     @staticmethod

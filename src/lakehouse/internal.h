@@ -141,7 +141,15 @@ typedef struct lh_outcome {
     int retry_after;      /* > 0: a Retry-After to send */
     const char *wh_state; /* the warehouse state when it was the reason, else NULL */
     lh_result_t *result;  /* on success; the receiver takes it */
+    /* LH_STMT_EXTERNAL_CSV: the first chunk's links and the next chunk's path (borrowed) */
+    char *const *links;
+    int nlinks;
+    const char *next_link;
+    int64_t total_rows;
 } lh_outcome_t;
+
+/* lh_stmt_run_ext flags */
+#define LH_STMT_EXTERNAL_CSV 1 /* EXTERNAL_LINKS + CSV: answered with the links, no rows */
 
 typedef void (*lh_stmt_cb)(const lh_outcome_t *o, void *data);
 /* Asked now and then while the statement runs: false when nobody wants the answer any more. */
@@ -155,6 +163,8 @@ typedef struct lh_stmt lh_stmt_t;
  */
 lh_stmt_t *lh_stmt_run(lakehouse_t *lh, const char *sql, const lh_param_t *params, int nparams,
                        lh_stmt_cb cb, lh_wanted_fn wanted, void *data);
+lh_stmt_t *lh_stmt_run_ext(lakehouse_t *lh, const char *sql, const lh_param_t *params,
+                           int nparams, int flags, lh_stmt_cb cb, lh_wanted_fn wanted, void *data);
 
 /* ---- cache.c ---- */
 

@@ -55,6 +55,7 @@ struct lh_stmt {
     bool answered, cancel_sent, closing;
     double started, deadline, next_at, backoff, wanted_at;
     char *next_link;
+    int flags;
     lh_stmt_cb cb;
     lh_wanted_fn wanted;
     void *data;
@@ -210,8 +211,26 @@ static void lh_failed(lh_stmt_t *s, const lh_reply_t *p)
 }
 
 /* A reply with state SUCCEEDED (a statement or a chunk): on to the next chunk, or done. */
+static void lh_external_done(lh_stmt_t *s, lh_reply_t *p)
+{
+    if (s->answered) return;
+    s->answered = true;
+    s->phase = LH_PH_DONE;
+    lh_observe_latency(s->lh, lh_now() - s->started);
+    lh_outcome_t o = {.links = p->links,
+                      .nlinks = p->nlinks,
+                      .next_link = p->next_link,
+                      .total_rows = p->total_rows};
+    s->cb(&o, s->data);
+    lh_stmt_maybe_close(s);
+}
+
 static void lh_next_chunk(lh_stmt_t *s, lh_reply_t *p)
 {
+    if (s->flags & LH_STMT_EXTERNAL_CSV) {
+        lh_external_done(s, p);
+        return;
+    }
     free(s->next_link);
     s->next_link = p->next_link;
     p->next_link = NULL;
@@ -352,7 +371,8 @@ static void lh_on_tick(uv_timer_t *t)
     lh_stmt_maybe_close(s);
 }
 
-static char *lh_request_body(lakehouse_t *lh, const char *sql, const lh_param_t *params, int n)
+static char *lh_request_body(lakehouse_t *lh, const char *sql, const lh_param_t *params, int n,
+                             int flags)
 {
     json_t *req = json_object();
     json_object_set_new(req, "warehouse_id", json_string(lh->warehouse_id));
@@ -363,8 +383,9 @@ static char *lh_request_body(lakehouse_t *lh, const char *sql, const lh_param_t 
     snprintf(wait, sizeof wait, "%ds", lh->wait_timeout_s);
     json_object_set_new(req, "wait_timeout", json_string(wait));
     json_object_set_new(req, "on_wait_timeout", json_string("CONTINUE"));
-    json_object_set_new(req, "disposition", json_string("INLINE"));
-    json_object_set_new(req, "format", json_string("JSON_ARRAY"));
+    bool csv = flags & LH_STMT_EXTERNAL_CSV;
+    json_object_set_new(req, "disposition", json_string(csv ? "EXTERNAL_LINKS" : "INLINE"));
+    json_object_set_new(req, "format", json_string(csv ? "CSV" : "JSON_ARRAY"));
     json_t *ps = json_array();
     for (int i = 0; i < n; i++) {
         json_t *p = json_object();
@@ -384,13 +405,20 @@ static char *lh_request_body(lakehouse_t *lh, const char *sql, const lh_param_t 
 lh_stmt_t *lh_stmt_run(lakehouse_t *lh, const char *sql, const lh_param_t *params, int nparams,
                        lh_stmt_cb cb, lh_wanted_fn wanted, void *data)
 {
+    return lh_stmt_run_ext(lh, sql, params, nparams, 0, cb, wanted, data);
+}
+
+lh_stmt_t *lh_stmt_run_ext(lakehouse_t *lh, const char *sql, const lh_param_t *params,
+                           int nparams, int flags, lh_stmt_cb cb, lh_wanted_fn wanted, void *data)
+{
     lh_stmt_t *s = calloc(1, sizeof *s);
     if (!s) abort();
     s->lh = lh;
+    s->flags = flags;
     s->cb = cb;
     s->wanted = wanted;
     s->data = data;
-    s->request = lh_request_body(lh, sql, params, nparams);
+    s->request = lh_request_body(lh, sql, params, nparams, flags);
     s->result = lh_result_new();
     s->started = lh_now();
     s->deadline = s->started + lh->command_timeout_s;
