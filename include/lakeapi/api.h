@@ -29,6 +29,14 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
 void api_app_free(api_app_t *app);
 
 /*
+ * The access-control state (borrowed; it must outlive the app): its hook runs
+ * before routing, after CORS, and its families join /metrics. Call before
+ * api_app_attach().
+ */
+struct auth;
+void api_app_set_auth(api_app_t *app, struct auth *auth);
+
+/*
  * Hooks the app's operational parts into server (which must outlive the app):
  * the metrics observer, the CORS pre-route hook when CORS_ALLOW_ORIGINS is
  * set, and the in-flight gauge. credentials (may be NULL) feeds the token

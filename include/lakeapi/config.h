@@ -73,6 +73,25 @@ typedef struct config {
     int lakehouse_cache_mb;        /* LAKEHOUSE_CACHE_MB (64) */
     double lakehouse_wait_s;       /* LAKEHOUSE_WAIT_TIMEOUT (5; 0 or 5..50) */
     double lakehouse_reload_s;     /* LAKEHOUSE_RELOAD_INTERVAL (300; 0 = only on _reload) */
+
+    /* access control (src/auth); none set: the open demo mode */
+    char *jwt_secret;              /* JWT_SECRET (secret; at least 32 bytes) */
+    char *jwt_jwks_url;            /* JWT_JWKS_URL */
+    char *jwt_issuer;              /* JWT_ISSUER (also discovers the JWKS) */
+    char *jwt_audience;            /* JWT_AUDIENCE */
+    double jwt_clock_skew_s;       /* JWT_CLOCK_SKEW (30) */
+    double jwt_jwks_refresh_s;     /* JWT_JWKS_REFRESH_INTERVAL (30): unknown-kid refetch pace */
+    char *jwt_role_claim;          /* JWT_ROLE_CLAIM (.role) */
+    char *db_anon_role;            /* DB_ANON_ROLE */
+    char *db_pre_request;          /* DB_PRE_REQUEST ([schema.]function) */
+    bool trust_forwarded_identity; /* TRUST_FORWARDED_IDENTITY (false) */
+    bool role_from_email;          /* ROLE_FROM_EMAIL (false) */
+    char *admin_claim;             /* ADMIN_CLAIM (e.g. ".lakeapi_admin == true") */
+    char *admin_roles;             /* ADMIN_ROLES (comma list) */
+    bool resources_enabled;        /* RESOURCES_ENABLED (false) */
+    char *metrics_token;           /* METRICS_TOKEN (secret) */
+    double rate_limit_rps;         /* RATE_LIMIT_RPS (0 = off) */
+    int rate_limit_burst;          /* RATE_LIMIT_BURST (0 = RATE_LIMIT_RPS rounded up) */
 } config_t;
 
 void config_init(config_t *c);    /* the defaults */

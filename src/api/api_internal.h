@@ -12,6 +12,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "auth/auth.h"
 #include "lakeapi/api.h"
 #include "lakehouse/lakehouse.h"
 #include "web/web.h"
@@ -30,6 +31,7 @@ struct api_app {
     } orders_sql;
     web_count_cache_t orders_count;
     web_anchors_t orders_anchors;
+    web_cursor_cache_t orders_cursors; /* /stream's previous cursors (web/cursors.c) */
     web_table_t users;
     web_store_pg_t users_pg;
     web_store_t users_store; /* users_pg's, or the lakehouse's (api_users_use_lakehouse) */
@@ -46,6 +48,7 @@ struct api_app {
     web_openapi_schema_t row_schemas[API_ROW_SCHEMAS]; /* schemas.c: Order, User, Note ... */
     struct web_metrics *metrics;
     struct web_cors *cors; /* NULL when CORS is not configured */
+    auth_t *auth;          /* api_app_set_auth(); NULL: no access-control hook */
     struct web_docs *docs;
     http_server_t *server;               /* api_app_attach(); NULL before */
     const db_credentials_t *credentials; /* api_app_attach(); may be NULL */

@@ -53,6 +53,7 @@ void api_app_free(api_app_t *app)
         if (api_resources_all[i]->dispose_fn) api_resources_all[i]->dispose_fn(app);
     }
     web_anchors_dispose(&app->orders_anchors);
+    web_cursor_cache_dispose(&app->orders_cursors);
     web_table_dispose(&app->orders);
     web_table_dispose(&app->users);
     web_table_dispose(&app->notes);

@@ -359,8 +359,8 @@ static int users_register(api_app_t *app, router_t *r)
                        (int)(sizeof users_columns / sizeof users_columns[0])) != 0)
         return -1;
     /* Postgres unless api_users_use_lakehouse() swaps the store (USERS_BACKEND=lakehouse). */
-    web_store_pg_init(&app->users_pg, &app->users_store, app->pool, t, users_write_cols,
-                      USERS_NFIELDS);
+    web_store_pg_init(&app->users_pg, &app->users_store, app->pool, auth_db_query, t,
+                      users_write_cols, USERS_NFIELDS);
     if (web_add_routes(r, users_routes, sizeof users_routes / sizeof users_routes[0], app) != 0)
         return -1;
     return router_add(r, HTTP_GET, "/users", users_list_redirect, app, NULL);

@@ -89,6 +89,24 @@ const config_setting_t config_settings[] = {
     {{"LAKEHOUSE_CACHE_MB"}, NULL, CONFIG_OVERFLOW, FIELD(lakehouse_cache_mb), false},
     {{"LAKEHOUSE_WAIT_TIMEOUT"}, NULL, CONFIG_SECONDS0, FIELD(lakehouse_wait_s), false},
     {{"LAKEHOUSE_RELOAD_INTERVAL"}, NULL, CONFIG_SECONDS0, FIELD(lakehouse_reload_s), false},
+    /* access control (src/auth) */
+    {{"JWT_SECRET"}, NULL, CONFIG_STR, FIELD(jwt_secret), true},
+    {{"JWT_JWKS_URL"}, NULL, CONFIG_STR, FIELD(jwt_jwks_url), false},
+    {{"JWT_ISSUER"}, NULL, CONFIG_STR, FIELD(jwt_issuer), false},
+    {{"JWT_AUDIENCE"}, NULL, CONFIG_STR, FIELD(jwt_audience), false},
+    {{"JWT_CLOCK_SKEW"}, NULL, CONFIG_SECONDS0, FIELD(jwt_clock_skew_s), false},
+    {{"JWT_JWKS_REFRESH_INTERVAL"}, NULL, CONFIG_SECONDS0, FIELD(jwt_jwks_refresh_s), false},
+    {{"JWT_ROLE_CLAIM"}, NULL, CONFIG_STR, FIELD(jwt_role_claim), false},
+    {{"DB_ANON_ROLE"}, NULL, CONFIG_STR, FIELD(db_anon_role), false},
+    {{"DB_PRE_REQUEST"}, NULL, CONFIG_TABLE, FIELD(db_pre_request), false},
+    {{"TRUST_FORWARDED_IDENTITY"}, NULL, CONFIG_BOOL, FIELD(trust_forwarded_identity), false},
+    {{"ROLE_FROM_EMAIL"}, NULL, CONFIG_BOOL, FIELD(role_from_email), false},
+    {{"ADMIN_CLAIM"}, NULL, CONFIG_STR, FIELD(admin_claim), false},
+    {{"ADMIN_ROLES"}, NULL, CONFIG_STR, FIELD(admin_roles), false},
+    {{"RESOURCES_ENABLED"}, NULL, CONFIG_BOOL, FIELD(resources_enabled), false},
+    {{"METRICS_TOKEN"}, NULL, CONFIG_STR, FIELD(metrics_token), true},
+    {{"RATE_LIMIT_RPS"}, NULL, CONFIG_NUMBER0, FIELD(rate_limit_rps), false},
+    {{"RATE_LIMIT_BURST"}, NULL, CONFIG_OVERFLOW, FIELD(rate_limit_burst), false},
 };
 const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
 
@@ -139,6 +157,8 @@ void config_init(config_t *c)
     c->lakehouse_cache_mb = 64;
     c->lakehouse_wait_s = 5;
     c->lakehouse_reload_s = 300;
+    c->jwt_clock_skew_s = 30;
+    c->jwt_jwks_refresh_s = 30;
 }
 
 void config_dispose(config_t *c)
@@ -410,6 +430,15 @@ static int config_apply(config_t *c, const config_setting_t *s, const char *v,
         return 0;
     case CONFIG_DBX_HOST:
         return config_norm_dbx_host(c, s, v, src, err, errlen);
+    case CONFIG_NUMBER0: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || !(d >= 0) || d > 1e9)
+            return config_fail(err, errlen, src, "'%s' is not a number >= 0", v);
+        *(double *)field = d;
+        return 0;
+    }
     }
     return 0;
 }
@@ -614,5 +643,10 @@ int config_load(config_t *c, int argc, char **argv, config_getenv_fn getenv_fn, 
     dotenv_dispose(&dotenv);
     if (rc == 0) rc = config_check_auth(c, err, errlen);
     if (rc == 0) rc = config_check_lakehouse(c, err, errlen);
+    if (rc == 0 && c->jwt_secret && strlen(c->jwt_secret) < 32) {
+        /* HS256 with a short secret can be brute-forced offline from one token. */
+        snprintf(err, errlen, "JWT_SECRET must be at least 32 bytes long");
+        rc = -1;
+    }
     return rc;
 }

@@ -26,6 +26,7 @@ typedef enum {
     CONFIG_TABLE,     /* [schema.]name of SQL identifiers */
     CONFIG_AUTH_TYPE, /* pat | oauth-m2m */
     CONFIG_DBX_HOST,  /* normalised to scheme://host without trailing slash */
+    CONFIG_NUMBER0,   /* double >= 0 */
 } config_kind_t;
 
 #define CONFIG_MAX_ALIASES 3

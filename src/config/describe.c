@@ -150,6 +150,7 @@ static void config_describe_one(const config_t *c, const config_setting_t *s, bu
         return;
     case CONFIG_SECONDS:
     case CONFIG_SECONDS0:
+    case CONFIG_NUMBER0:
         buf_printf(out, "%g\n", *(const double *)field);
         return;
     case CONFIG_BOOL:

@@ -66,6 +66,8 @@ struct db_query {
     int retries;     /* re-runs after a batch failed elsewhere or a lost connection */
     bool sync_after; /* the batch's Sync follows this query */
     PGresult *res;   /* its result while held */
+    const db_session_t *session; /* run under this role/settings (session.c), or NULL */
+    bool session_step;           /* internal step: a session's settings or pre-request */
 };
 
 typedef enum {
@@ -129,6 +131,7 @@ struct db_pool {
     void (*close_done)(void *data);
     void *close_data;
     db_pool_stats_t stats;
+    int session_stmt, pre_request_stmt; /* session.c's statements, or -1 */
 };
 
 /* pool.c, for conn.c */
@@ -140,7 +143,10 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head);
 void db_pool_conn_ready(db_pool_t *p, db_conn_t *c);
 void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char *why);
 void db_pool_conn_gone(db_pool_t *p, db_conn_t *c);
+/* The connection has nothing in flight any more: queued queries may go to it. */
+void db_pool_conn_idle(db_pool_t *p, db_conn_t *c);
 void db_pool_query_free(db_pool_t *p, db_query_t *q);
+db_query_t *db_pool_query_alloc(db_pool_t *p); /* zeroed, from the freelist */
 uint64_t db_pool_now_ns(void);
 void db_pool_wake(db_pool_t *p);
 /* Streams waiting for a connection of their own (pool.c's checkout queue). */

@@ -24,6 +24,16 @@ typedef struct pg_call {
     const char **params;
 } pg_call_t;
 
+/* The statement under the request's identity when a query function was given. */
+static void pg_run(web_store_pg_t *pg, pg_call_t *c, int stmt, int n, db_result_fn cb)
+{
+    const char *const *values = c->params;
+    if (pg->query)
+        pg->query(c->ex, pg->pool, stmt, n, values, cb, c);
+    else
+        db_pool_query(pg->pool, stmt, n, values, cb, c);
+}
+
 static pg_call_t *pg_call_new(web_store_pg_t *pg, http_exchange_t *ex, int nparams,
                               web_store_cb cb, void *data)
 {
@@ -69,7 +79,7 @@ static void pg_get(void *self, http_exchange_t *ex, int64_t key, web_store_cb cb
     web_store_pg_t *pg = self;
     pg_call_t *c = pg_call_new(pg, ex, 1, cb, data);
     c->params[0] = web_i64_text(ex, key);
-    db_pool_query(pg->pool, pg->get, 1, c->params, pg_rows_done, c);
+    pg_run(pg, c, pg->get, 1, pg_rows_done);
 }
 
 static void pg_list(void *self, http_exchange_t *ex, int64_t after, int64_t limit,
@@ -80,7 +90,7 @@ static void pg_list(void *self, http_exchange_t *ex, int64_t after, int64_t limi
     c->limit = limit;
     c->params[0] = web_i64_text(ex, after);
     c->params[1] = web_i64_text(ex, limit + 1);
-    db_pool_query(pg->pool, pg->list, 2, c->params, pg_rows_done, c);
+    pg_run(pg, c, pg->list, 2, pg_rows_done);
 }
 
 static void pg_insert(void *self, http_exchange_t *ex, const char *const *values, web_store_cb cb,
@@ -90,7 +100,7 @@ static void pg_insert(void *self, http_exchange_t *ex, const char *const *values
     pg_call_t *c = pg_call_new(pg, ex, pg->nw, cb, data);
     for (int i = 0; i < pg->nw; i++)
         c->params[i] = values[i];
-    db_pool_query(pg->pool, pg->insert, pg->nw, c->params, pg_written_done, c);
+    pg_run(pg, c, pg->insert, pg->nw, pg_written_done);
 }
 
 static void pg_update(void *self, http_exchange_t *ex, int64_t key, const bool *set,
@@ -104,7 +114,7 @@ static void pg_update(void *self, http_exchange_t *ex, int64_t key, const bool *
         c->params[1 + 2 * i] = set[i] ? "true" : "false";
         c->params[2 + 2 * i] = values[i];
     }
-    db_pool_query(pg->pool, pg->update, n, c->params, pg_written_done, c);
+    pg_run(pg, c, pg->update, n, pg_written_done);
 }
 
 static void pg_remove(void *self, http_exchange_t *ex, int64_t key, web_store_cb cb, void *data)
@@ -112,16 +122,18 @@ static void pg_remove(void *self, http_exchange_t *ex, int64_t key, web_store_cb
     web_store_pg_t *pg = self;
     pg_call_t *c = pg_call_new(pg, ex, 1, cb, data);
     c->params[0] = web_i64_text(ex, key);
-    db_pool_query(pg->pool, pg->del, 1, c->params, pg_written_done, c);
+    pg_run(pg, c, pg->del, 1, pg_written_done);
 }
 
 static const web_store_ops_t pg_ops = {pg_get, pg_list, pg_insert, pg_update, pg_remove};
 
 void web_store_pg_init(web_store_pg_t *pg, web_store_t *store, db_pool_t *pool,
-                       const web_table_t *t, const char *const *wcols, int nw)
+                       web_query_fn query, const web_table_t *t, const char *const *wcols,
+                       int nw)
 {
     memset(pg, 0, sizeof *pg);
     pg->pool = pool;
+    pg->query = query;
     pg->table = t;
     pg->nw = nw;
     pg->get = web_prepare(pool, web_sql_get(t), 1, DB_STMT_READ);

@@ -59,7 +59,8 @@ char *web_sql_get(const web_table_t *t);    /* $1 key */
 char *web_sql_keyset(const web_table_t *t); /* $1 after key, $2 limit */
 char *web_sql_offset(const web_table_t *t); /* $1 offset, $2 limit */
 char *web_sql_count(const web_table_t *t);
-char *web_sql_prev_cursor(const web_table_t *t);   /* $1 cursor, $2 page size */
+/* $1 cursor, $2 page size: (previous cursor, largest key <= cursor), each 0 when none */
+char *web_sql_prev_cursor(const web_table_t *t);
 char *web_sql_keys(const web_table_t *t);          /* $1 limit */
 char *web_sql_anchors(const web_table_t *t);       /* $1 step: keys at positions step, 2*step.. */
 char *web_sql_keyset_offset(const web_table_t *t); /* $1 after key, $2 offset, $3 limit */
@@ -124,6 +125,28 @@ void web_anchors_invalidate(web_anchors_t *a);
  * anchors are not built yet (a build is then started in the background).
  */
 bool web_anchors_lookup(web_anchors_t *a, int64_t offset, int64_t *after_key, int64_t *rest);
+
+/* ---- previous cursors of recently served cursor pages (cursors.c) ---- */
+
+typedef struct web_cursor_slot {
+    int64_t cursor, page_size, prev;
+    uint64_t stored_ns; /* 0: empty */
+} web_cursor_slot_t;
+
+typedef struct web_cursor_cache {
+    web_cursor_slot_t *slots;
+    unsigned mask;
+    uint64_t ttl_ns;
+    uint64_t hits, misses, puts;
+} web_cursor_cache_t;
+
+/* 2^slots_log2 entries; -1 when they cannot be allocated (the cache then never hits). */
+int web_cursor_cache_init(web_cursor_cache_t *c, int slots_log2, double ttl_s);
+void web_cursor_cache_dispose(web_cursor_cache_t *c);
+/* prev: the previous cursor of the page after `cursor` (a row key, or 0 for the start). */
+void web_cursor_cache_put(web_cursor_cache_t *c, int64_t cursor, int64_t page_size, int64_t prev);
+bool web_cursor_cache_get(web_cursor_cache_t *c, int64_t cursor, int64_t page_size, int64_t *prev);
+void web_cursor_cache_clear(web_cursor_cache_t *c);
 
 /* ---- validation in FastAPI's 422 shape (params.c) ---- */
 
@@ -325,9 +348,18 @@ typedef struct web_store {
     void *self;
 } web_store_t;
 
+/*
+ * How the Postgres store runs a statement for an exchange: db_pool_query's
+ * contract plus the exchange, so access control can run it under the
+ * request's role (auth_db_query); NULL: a plain db_pool_query.
+ */
+typedef void (*web_query_fn)(http_exchange_t *ex, db_pool_t *pool, int stmt, int nparams,
+                             const char *const *values, db_result_fn cb, void *data);
+
 /* The Postgres store: prepared statements over t with writable columns wcols[0..nw). */
 typedef struct web_store_pg {
     db_pool_t *pool;
+    web_query_fn query;
     const web_table_t *table;
     int nw;
     int get, list, insert, update, del;
@@ -335,7 +367,8 @@ typedef struct web_store_pg {
 
 /* Prepares the statements with pool (before db_pool_start); fills store. */
 void web_store_pg_init(web_store_pg_t *pg, web_store_t *store, db_pool_t *pool,
-                       const web_table_t *t, const char *const *wcols, int nw);
+                       web_query_fn query, const web_table_t *t, const char *const *wcols,
+                       int nw);
 
 /* ---- operations: OpenAPI, metrics, CORS, Swagger UI ---- */
 
@@ -386,6 +419,7 @@ typedef struct web_metrics_sources {
     const http_server_t *server;
     const db_credentials_t *credentials;
     uint64_t started_ns;
+    uv_loop_t *loop; /* the server's loop: idle time (configured with UV_METRICS_IDLE_TIME) */
 } web_metrics_sources_t;
 void web_metrics_set_sources(web_metrics_t *m, const web_metrics_sources_t *src);
 /* Other rooms (the Data API, auth, the lakehouse) append their own families. */

@@ -40,7 +40,9 @@ struct ws_http_xfer {
     ws_http_data_cb on_data; /* streaming: the body goes here instead of response */
     bool paused, aborted;
     char errbuf[CURL_ERROR_SIZE];
-    ws_http_cb cb;
+    ws_http_result_cb cb;
+    ws_http_cb plain_cb; /* ws_http_start's callers */
+    void *plain_data;
     void *data;
     http_xfer_t *prev, *next;
 };
@@ -318,13 +320,25 @@ static int http_setup(http_xfer_t *x, const ws_http_request_t *req)
     return rc == CURLE_OK ? 0 : -1;
 }
 
+/* ws_http_start's callback, from the result. */
+static void http_plain(const ws_http_result_t *r, void *data)
+{
+    http_xfer_t *x = data;
+    x->plain_cb(r->status, r->body, r->len, r->error, x->plain_data);
+}
+
 int ws_http_start(ws_http_t *h, const ws_http_request_t *req, ws_http_cb cb, void *data)
 {
-    return ws_http_stream(h, req, NULL, cb, data, NULL);
+    http_xfer_t *x = NULL;
+    if (ws_http_stream(h, req, NULL, http_plain, NULL, &x) != 0) return -1;
+    x->data = x;
+    x->plain_cb = cb;
+    x->plain_data = data;
+    return 0;
 }
 
 int ws_http_stream(ws_http_t *h, const ws_http_request_t *req, ws_http_data_cb on_data,
-                   ws_http_cb cb, void *data, ws_http_xfer_t **out)
+                   ws_http_result_cb cb, void *data, ws_http_xfer_t **out)
 {
     if (!h->timer_ready) {
         uv_timer_init(h->loop, &h->timer);

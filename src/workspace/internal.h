@@ -66,7 +66,10 @@ typedef struct ws_http_result {
     long retry_after; /* seconds from a Retry-After header, -1 when none */
 } ws_http_result_t;
 
-typedef void (*ws_http_cb)(const ws_http_result_t *r, void *data);
+typedef void (*ws_http_result_cb)(const ws_http_result_t *r, void *data);
+/* The same, as separate arguments (without Retry-After). */
+typedef void (*ws_http_cb)(long status, const char *body, size_t len, const char *error,
+                           void *data);
 /* A piece of a streamed 2xx body: 0 to go on, 1 to pause (ws_http_resume), -1 to stop. */
 typedef int (*ws_http_data_cb)(const char *data, size_t len, void *arg);
 typedef struct ws_http_xfer ws_http_xfer_t;
@@ -80,7 +83,7 @@ int ws_http_start(ws_http_t *h, const ws_http_request_t *req, ws_http_cb cb, voi
  * transfer, valid until cb has run or ws_http_abort().
  */
 int ws_http_stream(ws_http_t *h, const ws_http_request_t *req, ws_http_data_cb on_data,
-                   ws_http_cb cb, void *data, ws_http_xfer_t **out);
+                   ws_http_result_cb cb, void *data, ws_http_xfer_t **out);
 /* Continues a transfer whose on_data asked to pause. */
 void ws_http_resume(ws_http_xfer_t *x);
 /* Drops a transfer in flight; its cb never runs. */

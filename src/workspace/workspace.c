@@ -266,7 +266,7 @@ static int ws_fetch(workspace_t *w, char *err, size_t errlen)
         .timeout_s = WORKSPACE_TIMEOUT_S,
     };
     w->fetching = true;
-    if (ws_http_start(w->http, &req, ws_on_token, w) != 0) {
+    if (ws_http_stream(w->http, &req, NULL, ws_on_token, w, NULL) != 0) {
         w->fetching = false;
         w->failures++;
         snprintf(err, errlen, "workspace OAuth token request to %.120s: cannot start (curl)",
@@ -349,7 +349,7 @@ static int ws_call_send(ws_call_t *c, const char *bearer)
         .timeout_s = c->timeout_s,
     };
     c->token_gen = c->w->token_gen;
-    return ws_http_start(c->w->http, &req, ws_call_on_http, c);
+    return ws_http_stream(c->w->http, &req, NULL, ws_call_on_http, c, NULL);
 }
 
 static void ws_call_on_bearer(const char *bearer, const char *error, void *data)
