@@ -32,7 +32,7 @@
 #include "lakeapi/buf.h"
 #include "lakeapi/config.h"
 
-#define WORKSPACE_TIMEOUT_S    10.0 /* default per call */
+#define WORKSPACE_TIMEOUT_S    10.0               /* default per call */
 #define WORKSPACE_MAX_RESPONSE (32 * 1024 * 1024) /* a statement chunk is at most 25 MiB */
 
 typedef struct workspace workspace_t;

@@ -262,9 +262,9 @@ static void users_list_done(http_exchange_t *ex, const web_store_reply_t *r, voi
 {
     users_req_t *rq = data;
     if (r->more) {
-        char *link = arena_sprintf(http_exchange_arena(ex),
-                                   "</users/?after=%lld&limit=%lld>; rel=\"next\"",
-                                   (long long)r->last_key, (long long)rq->limit);
+        char *link =
+            arena_sprintf(http_exchange_arena(ex), "</users/?after=%lld&limit=%lld>; rel=\"next\"",
+                          (long long)r->last_key, (long long)rq->limit);
         http_exchange_add_header(ex, "Link", link);
     }
     users_cache_header(ex, r);

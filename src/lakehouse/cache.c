@@ -332,10 +332,8 @@ void lh_cache_read(lh_cache_t *c, const char *table, const char *sql, const lh_p
         free(key);
         char detail[200];
         snprintf(detail, sizeof detail, "SQL warehouse %s is %s", lh->warehouse_id, lh->wh_state);
-        lh_outcome_t o = {.status = 503,
-                          .detail = detail,
-                          .retry_after = retry_after,
-                          .wh_state = lh->wh_state};
+        lh_outcome_t o = {
+            .status = 503, .detail = detail, .retry_after = retry_after, .wh_state = lh->wh_state};
         cb(&o, "miss", data);
         return;
     }

@@ -163,8 +163,8 @@ typedef struct lh_stmt lh_stmt_t;
  */
 lh_stmt_t *lh_stmt_run(lakehouse_t *lh, const char *sql, const lh_param_t *params, int nparams,
                        lh_stmt_cb cb, lh_wanted_fn wanted, void *data);
-lh_stmt_t *lh_stmt_run_ext(lakehouse_t *lh, const char *sql, const lh_param_t *params,
-                           int nparams, int flags, lh_stmt_cb cb, lh_wanted_fn wanted, void *data);
+lh_stmt_t *lh_stmt_run_ext(lakehouse_t *lh, const char *sql, const lh_param_t *params, int nparams,
+                           int flags, lh_stmt_cb cb, lh_wanted_fn wanted, void *data);
 
 /* ---- cache.c ---- */
 
@@ -193,8 +193,8 @@ char *lh_cache_key(const char *sql, const lh_param_t *params, int nparams);
 /* ---- lakehouse.c: shared state ---- */
 
 typedef struct lh_metrics {
-    uint64_t hits, misses, stale, coalesced, statements, submitted, polls, chunks, failed,
-        canceled, timeouts, rate_limited, bytes, external_bytes;
+    uint64_t hits, misses, stale, coalesced, statements, submitted, polls, chunks, failed, canceled,
+        timeouts, rate_limited, bytes, external_bytes;
     uint64_t latency_count;
     double latency_sum_s;
     uint64_t latency_buckets[12];

@@ -106,8 +106,8 @@ void lh_qualify(buf_t *out, const char *catalog, const char *schema, const char 
 static void lh_on_started(const workspace_response_t *res, void *data)
 {
     lakehouse_t *lh = data;
-    if (res->error) log_warn("SQL warehouse %s: start request failed: %s", lh->warehouse_id,
-                             res->error);
+    if (res->error)
+        log_warn("SQL warehouse %s: start request failed: %s", lh->warehouse_id, res->error);
 }
 
 static void lh_on_probe(const workspace_response_t *res, void *data)
@@ -183,8 +183,8 @@ lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws
     snprintf(lh->schema, sizeof lh->schema, "%s", cfg->lakehouse_schema);
     lh->command_timeout_s = cfg->command_timeout_s;
     lh->wait_timeout_s = (int)cfg->lakehouse_wait_s;
-    lh->cache = lh_cache_new(lh, cfg->lakehouse_cache_ttl_s,
-                             (size_t)cfg->lakehouse_cache_mb * 1024 * 1024);
+    lh->cache =
+        lh_cache_new(lh, cfg->lakehouse_cache_ttl_s, (size_t)cfg->lakehouse_cache_mb * 1024 * 1024);
     lh->tables = lh_tables_new(lh, cfg->lakehouse_reload_s);
     return lh;
 }

@@ -149,6 +149,18 @@ static bool lh_valid_url(const char *s)
     return true;
 }
 
+/* obj's next_chunk_internal_link, unless out has one already; checked before it is kept. */
+static int lh_take_next_link(const json_t *obj, lh_reply_t *out, char *err, size_t errlen)
+{
+    const char *next = json_string_value(json_object_get(obj, "next_chunk_internal_link"));
+    if (!next || out->next_link) return 0;
+    if (!lh_valid_next_link(next))
+        return lh_fail(err, errlen, "a next_chunk_internal_link outside the API");
+    out->next_link = strdup(next);
+    if (!out->next_link) abort();
+    return 0;
+}
+
 static int lh_parse_links(const json_t *links, lh_reply_t *out, char *err, size_t errlen)
 {
     if (!json_is_array(links)) return lh_fail(err, errlen, "external_links is not an array");
@@ -163,13 +175,7 @@ static int lh_parse_links(const json_t *links, lh_reply_t *out, char *err, size_
         if (!out->links[out->nlinks]) abort();
         out->nlinks++;
         /* one link per chunk: a link's own next link is the chunk's */
-        const char *next = json_string_value(json_object_get(l, "next_chunk_internal_link"));
-        if (next && !out->next_link) {
-            if (!lh_valid_next_link(next))
-                return lh_fail(err, errlen, "a next_chunk_internal_link outside the API");
-            out->next_link = strdup(next);
-            if (!out->next_link) abort();
-        }
+        if (lh_take_next_link(l, out, err, errlen) != 0) return -1;
     }
     return 0;
 }
@@ -185,14 +191,7 @@ static int lh_parse_chunk(const json_t *res, lh_result_t *r, lh_reply_t *out, ch
     if (rows && lh_parse_rows(rows, r, err, errlen) != 0) return -1;
     json_t *links = json_object_get(res, "external_links");
     if (links && lh_parse_links(links, out, err, errlen) != 0) return -1;
-    const char *next = json_string_value(json_object_get(res, "next_chunk_internal_link"));
-    if (next && !out->next_link) {
-        if (!lh_valid_next_link(next))
-            return lh_fail(err, errlen, "a next_chunk_internal_link outside the API");
-        out->next_link = strdup(next);
-        if (!out->next_link) abort();
-    }
-    return 0;
+    return lh_take_next_link(res, out, err, errlen);
 }
 
 int lh_parse_reply(const char *body, size_t len, bool chunk_only, lh_result_t *r, lh_reply_t *out,
@@ -212,8 +211,7 @@ int lh_parse_reply(const char *body, size_t len, bool chunk_only, lh_result_t *r
         out->state = LH_SUCCEEDED;
         rc = lh_parse_chunk(root, r, out, err, errlen);
     } else {
-        lh_copy(out->statement_id, sizeof out->statement_id,
-                json_object_get(root, "statement_id"));
+        lh_copy(out->statement_id, sizeof out->statement_id, json_object_get(root, "statement_id"));
         const json_t *status = json_object_get(root, "status");
         out->state = lh_state_parse(json_string_value(json_object_get(status, "state")));
         const json_t *e = json_object_get(status, "error");

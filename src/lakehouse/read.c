@@ -45,10 +45,10 @@ typedef struct lh_rd {
     /* the translation */
     buf_t sql, where, count_sql;
     lh_param_t params[LH_MAX_PARAMS];
-    int nparams, nwhere;  /* nwhere: the parameters the count statement needs */
-    const char **labels;  /* JSON keys, per selected column */
+    int nparams, nwhere; /* nwhere: the parameters the count statement needs */
+    const char **labels; /* JSON keys, per selected column */
     int nlabels;
-    char *tkey;           /* the invalidation key (arena) */
+    char *tkey; /* the invalidation key (arena) */
     long limit, offset;
     rest_prefer_t prefer;
     rest_export_format_t fmt;
@@ -150,14 +150,19 @@ static int lh_cond(lh_rd_t *rd, const lh_table_t *t, const rest_cond_t *k, buf_t
 
 static int lh_leaf(lh_rd_t *rd, const lh_table_t *t, const rest_cond_t *k, buf_t *out)
 {
-    static const char *const cmp[] = {[REST_OP_EQ] = " = ",       [REST_OP_NEQ] = " <> ",
-                                      [REST_OP_GT] = " > ",       [REST_OP_GTE] = " >= ",
-                                      [REST_OP_LT] = " < ",       [REST_OP_LTE] = " <= ",
-                                      [REST_OP_LIKE] = " LIKE ",  [REST_OP_ILIKE] = " ILIKE ",
+    static const char *const cmp[] = {[REST_OP_EQ] = " = ",
+                                      [REST_OP_NEQ] = " <> ",
+                                      [REST_OP_GT] = " > ",
+                                      [REST_OP_GTE] = " >= ",
+                                      [REST_OP_LT] = " < ",
+                                      [REST_OP_LTE] = " <= ",
+                                      [REST_OP_LIKE] = " LIKE ",
+                                      [REST_OP_ILIKE] = " ILIKE ",
                                       [REST_OP_ISDISTINCT] = " IS DISTINCT FROM "};
     const lh_tcol_t *c = lh_field_col(rd, t, &k->field);
     if (!c) return -1;
-    if (k->mod != REST_MOD_NONE) return lh_bad(rd, "any/all modifiers are not supported here", NULL);
+    if (k->mod != REST_MOD_NONE)
+        return lh_bad(rd, "any/all modifiers are not supported here", NULL);
     lh_quote_ident(out, c->name);
     if (k->op == REST_OP_IS) {
         static const char *const is[] = {" IS NULL", " IS NOT NULL", " IS TRUE", " IS FALSE",
@@ -180,9 +185,9 @@ static int lh_leaf(lh_rd_t *rd, const lh_table_t *t, const rest_cond_t *k, buf_t
         return 0;
     }
     if ((size_t)k->op >= sizeof cmp / sizeof cmp[0] || !cmp[k->op]) {
-        char *msg = arena_sprintf(http_exchange_arena(rd->ex),
-                                  "operator %s is not supported on Lakehouse tables",
-                                  rest_op_name(k->op));
+        char *msg =
+            arena_sprintf(http_exchange_arena(rd->ex),
+                          "operator %s is not supported on Lakehouse tables", rest_op_name(k->op));
         return lh_bad(rd, msg, NULL);
     }
     bool like = k->op == REST_OP_LIKE || k->op == REST_OP_ILIKE;
@@ -251,9 +256,8 @@ static int lh_order(lh_rd_t *rd, const lh_table_t *t, const rest_scope_t *root)
         buf_append_str(&rd->sql, i ? ", " : " ORDER BY ");
         lh_quote_ident(&rd->sql, c->name);
         buf_append_str(&rd->sql, root->order[i].desc ? " DESC" : " ASC");
-        if (root->order[i].nulls) buf_append_str(&rd->sql, root->order[i].nulls == 1
-                                                               ? " NULLS FIRST"
-                                                               : " NULLS LAST");
+        if (root->order[i].nulls)
+            buf_append_str(&rd->sql, root->order[i].nulls == 1 ? " NULLS FIRST" : " NULLS LAST");
     }
     return 0;
 }
@@ -533,8 +537,8 @@ static const web_route_t lh_read_routes[] = {
     {HTTP_GET | HTTP_HEAD,
      "/lakehouse/v1/{table}",
      lh_read_handler,
-     {"lakehouse_read", "Read a Lakehouse table in the Data API's grammar", "lakehouse", NULL,
-      NULL, lh_resp_read}},
+     {"lakehouse_read", "Read a Lakehouse table in the Data API's grammar", "lakehouse", NULL, NULL,
+      lh_resp_read}},
 };
 
 int lh_read_register(lakehouse_t *lh, router_t *r)

@@ -24,13 +24,25 @@ lh_type_t lh_type_from_name(const char *t)
         const char *name;
         lh_type_t type;
     } map[] = {
-        {"BYTE", LH_T_INT},       {"SHORT", LH_T_INT},       {"INT", LH_T_INT},
-        {"LONG", LH_T_INT},       {"TINYINT", LH_T_INT},     {"SMALLINT", LH_T_INT},
-        {"BIGINT", LH_T_INT},     {"INTEGER", LH_T_INT},     {"DECIMAL", LH_T_DECIMAL},
-        {"FLOAT", LH_T_FLOAT},    {"DOUBLE", LH_T_FLOAT},    {"BOOLEAN", LH_T_BOOL},
-        {"DATE", LH_T_DATE},      {"TIMESTAMP", LH_T_TIMESTAMP},
-        {"TIMESTAMP_NTZ", LH_T_TIMESTAMP},                   {"ARRAY", LH_T_JSON},
-        {"MAP", LH_T_JSON},       {"STRUCT", LH_T_JSON},     {"BINARY", LH_T_BINARY},
+        {"BYTE", LH_T_INT},
+        {"SHORT", LH_T_INT},
+        {"INT", LH_T_INT},
+        {"LONG", LH_T_INT},
+        {"TINYINT", LH_T_INT},
+        {"SMALLINT", LH_T_INT},
+        {"BIGINT", LH_T_INT},
+        {"INTEGER", LH_T_INT},
+        {"DECIMAL", LH_T_DECIMAL},
+        {"FLOAT", LH_T_FLOAT},
+        {"DOUBLE", LH_T_FLOAT},
+        {"BOOLEAN", LH_T_BOOL},
+        {"DATE", LH_T_DATE},
+        {"TIMESTAMP", LH_T_TIMESTAMP},
+        {"TIMESTAMP_NTZ", LH_T_TIMESTAMP},
+        {"ARRAY", LH_T_JSON},
+        {"MAP", LH_T_JSON},
+        {"STRUCT", LH_T_JSON},
+        {"BINARY", LH_T_BINARY},
     };
     for (size_t i = 0; t && i < sizeof map / sizeof map[0]; i++)
         if (strcasecmp(t, map[i].name) == 0) return map[i].type;
@@ -77,8 +89,8 @@ int lh_result_add_row(lh_result_t *r, const char *const *vals, const size_t *len
     if (r->data.len + need > LH_RESULT_MAX) return -1;
     if (r->nrows == r->cap) {
         r->cap = r->cap ? r->cap * 2 : 16;
-        r->values = realloc(r->values, r->cap * (size_t)(r->ncols ? r->ncols : 1) *
-                                           sizeof *r->values);
+        r->values =
+            realloc(r->values, r->cap * (size_t)(r->ncols ? r->ncols : 1) * sizeof *r->values);
         if (!r->values) abort();
     }
     lh_value_t *row = r->values + r->nrows * (size_t)r->ncols;

@@ -69,8 +69,8 @@ static const web_route_t lh_routes[] = {
     {HTTP_POST,
      "/lakehouse/v1/_reload",
      lh_reload_handler,
-     {"lakehouse_reload", "Discover the tables again (information_schema)", "lakehouse", NULL,
-      NULL, lh_resp_reload}},
+     {"lakehouse_reload", "Discover the tables again (information_schema)", "lakehouse", NULL, NULL,
+      lh_resp_reload}},
 };
 
 int lakehouse_register(lakehouse_t *lh, router_t *r)

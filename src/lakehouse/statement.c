@@ -47,11 +47,11 @@ typedef enum {
 
 struct lh_stmt {
     lakehouse_t *lh;
-    char *request;          /* the submit body */
-    char id[128];           /* statement_id once known */
-    lh_result_t *result;    /* rows so far */
+    char *request;       /* the submit body */
+    char id[128];        /* statement_id once known */
+    lh_result_t *result; /* rows so far */
     lh_phase_t phase;
-    int busy;               /* workspace calls of ours in flight */
+    int busy; /* workspace calls of ours in flight */
     bool answered, cancel_sent, closing;
     double started, deadline, next_at, backoff, wanted_at;
     char *next_link;
@@ -235,8 +235,7 @@ static void lh_next_chunk(lh_stmt_t *s, lh_reply_t *p)
     s->next_link = p->next_link;
     p->next_link = NULL;
     if (p->nlinks > 0) { /* INLINE was asked: links are a warehouse surprise */
-        lh_answer(s, 502, "SQL warehouse answered EXTERNAL_LINKS to an INLINE statement", 0,
-                  NULL);
+        lh_answer(s, 502, "SQL warehouse answered EXTERNAL_LINKS to an INLINE statement", 0, NULL);
         return;
     }
     if (!s->next_link) {
@@ -408,8 +407,8 @@ lh_stmt_t *lh_stmt_run(lakehouse_t *lh, const char *sql, const lh_param_t *param
     return lh_stmt_run_ext(lh, sql, params, nparams, 0, cb, wanted, data);
 }
 
-lh_stmt_t *lh_stmt_run_ext(lakehouse_t *lh, const char *sql, const lh_param_t *params,
-                           int nparams, int flags, lh_stmt_cb cb, lh_wanted_fn wanted, void *data)
+lh_stmt_t *lh_stmt_run_ext(lakehouse_t *lh, const char *sql, const lh_param_t *params, int nparams,
+                           int flags, lh_stmt_cb cb, lh_wanted_fn wanted, void *data)
 {
     lh_stmt_t *s = calloc(1, sizeof *s);
     if (!s) abort();

@@ -165,8 +165,7 @@ static void lh_read(lh_call_t *c, const lh_table_t *t, buf_t *sql, const lh_para
     buf_dispose(sql);
 }
 
-static void lh_store_get(void *self, http_exchange_t *ex, int64_t key, web_store_cb cb,
-                         void *data)
+static void lh_store_get(void *self, http_exchange_t *ex, int64_t key, web_store_cb cb, void *data)
 {
     lh_store_t *st = self;
     const lh_table_t *t = lh_store_table(st, ex);
@@ -220,8 +219,8 @@ static void lh_written(const lh_outcome_t *o, void *data)
         lh_send_outcome(c->ex, o, NULL);
         return;
     }
-    const lh_table_t *t = lh_tables_find(c->st->lh->tables, c->st->lh->catalog, c->st->lh->schema,
-                                         c->st->table);
+    const lh_table_t *t =
+        lh_tables_find(c->st->lh->tables, c->st->lh->catalog, c->st->lh->schema, c->st->table);
     if (t) lh_cache_invalidate(c->st->lh->cache, t->key);
     web_store_reply_t rep = {.found = lh_affected(o->result) > 0, .key = c->key};
     lh_result_free(o->result);
@@ -327,8 +326,8 @@ static void lh_range_seeded(const lh_outcome_t *o, void *data)
 /* The ranges row does not exist: create it from the table's largest key. */
 static void lh_range_seed(lh_store_t *st)
 {
-    const lh_table_t *t = lh_tables_find(st->lh->tables, st->lh->catalog, st->lh->schema,
-                                         st->table);
+    const lh_table_t *t =
+        lh_tables_find(st->lh->tables, st->lh->catalog, st->lh->schema, st->table);
     buf_t sql;
     buf_init(&sql);
     buf_append_str(&sql, "INSERT INTO ");
@@ -362,8 +361,8 @@ static void lh_range_read(const lh_outcome_t *o, void *data)
     }
     st->seen = strtoll(v, NULL, 10);
     lh_result_free(o->result);
-    const lh_table_t *t = lh_tables_find(st->lh->tables, st->lh->catalog, st->lh->schema,
-                                         st->table);
+    const lh_table_t *t =
+        lh_tables_find(st->lh->tables, st->lh->catalog, st->lh->schema, st->table);
     buf_t sql;
     buf_init(&sql);
     buf_append_str(&sql, "UPDATE ");
@@ -390,8 +389,8 @@ static void lh_reserve_read(lh_store_t *st)
         lh_fail_waiting(st, &o);
         return;
     }
-    const lh_table_t *t = lh_tables_find(st->lh->tables, st->lh->catalog, st->lh->schema,
-                                         st->table);
+    const lh_table_t *t =
+        lh_tables_find(st->lh->tables, st->lh->catalog, st->lh->schema, st->table);
     buf_t sql;
     buf_init(&sql);
     buf_append_str(&sql, "SELECT next_id FROM ");

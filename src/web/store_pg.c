@@ -34,8 +34,8 @@ static void pg_run(web_store_pg_t *pg, pg_call_t *c, int stmt, int n, db_result_
         db_pool_query(pg->pool, stmt, n, values, cb, c);
 }
 
-static pg_call_t *pg_call_new(web_store_pg_t *pg, http_exchange_t *ex, int nparams,
-                              web_store_cb cb, void *data)
+static pg_call_t *pg_call_new(web_store_pg_t *pg, http_exchange_t *ex, int nparams, web_store_cb cb,
+                              void *data)
 {
     arena_t *a = http_exchange_arena(ex);
     pg_call_t *c = arena_calloc(a, sizeof *c);
@@ -82,8 +82,8 @@ static void pg_get(void *self, http_exchange_t *ex, int64_t key, web_store_cb cb
     pg_run(pg, c, pg->get, 1, pg_rows_done);
 }
 
-static void pg_list(void *self, http_exchange_t *ex, int64_t after, int64_t limit,
-                    web_store_cb cb, void *data)
+static void pg_list(void *self, http_exchange_t *ex, int64_t after, int64_t limit, web_store_cb cb,
+                    void *data)
 {
     web_store_pg_t *pg = self;
     pg_call_t *c = pg_call_new(pg, ex, 2, cb, data);
@@ -127,9 +127,8 @@ static void pg_remove(void *self, http_exchange_t *ex, int64_t key, web_store_cb
 
 static const web_store_ops_t pg_ops = {pg_get, pg_list, pg_insert, pg_update, pg_remove};
 
-void web_store_pg_init(web_store_pg_t *pg, web_store_t *store, db_pool_t *pool,
-                       web_query_fn query, const web_table_t *t, const char *const *wcols,
-                       int nw)
+void web_store_pg_init(web_store_pg_t *pg, web_store_t *store, db_pool_t *pool, web_query_fn query,
+                       const web_table_t *t, const char *const *wcols, int nw)
 {
     memset(pg, 0, sizeof *pg);
     pg->pool = pool;
@@ -139,8 +138,7 @@ void web_store_pg_init(web_store_pg_t *pg, web_store_t *store, db_pool_t *pool,
     pg->get = web_prepare(pool, web_sql_get(t), 1, DB_STMT_READ);
     pg->list = web_prepare(pool, web_sql_keyset(t), 2, DB_STMT_READ);
     pg->insert = web_prepare(pool, web_sql_insert(t, wcols, nw), nw, DB_STMT_WRITE);
-    pg->update =
-        web_prepare(pool, web_sql_update_partial(t, wcols, nw), 1 + 2 * nw, DB_STMT_WRITE);
+    pg->update = web_prepare(pool, web_sql_update_partial(t, wcols, nw), 1 + 2 * nw, DB_STMT_WRITE);
     pg->del = web_prepare(pool, web_sql_delete(t), 1, DB_STMT_WRITE);
     store->ops = &pg_ops;
     store->self = pg;

@@ -320,10 +320,10 @@ const char *web_i64_text(http_exchange_t *ex, int64_t v);
 typedef struct web_store_reply {
     /* get/list: the rows were written into the exchange's body buffer as a JSON array */
     int nrows;
-    bool more;        /* list: rows remain after these */
-    int64_t last_key; /* list: the key of the last row written */
-    bool found;       /* update/remove: the row existed */
-    int64_t key;      /* insert: the new row's key */
+    bool more;         /* list: rows remain after these */
+    int64_t last_key;  /* list: the key of the last row written */
+    bool found;        /* update/remove: the row existed */
+    int64_t key;       /* insert: the new row's key */
     const char *cache; /* "hit" | "miss" | "stale" (X-Lakeapi-Cache), NULL: no cache */
 } web_store_reply_t;
 
@@ -366,9 +366,8 @@ typedef struct web_store_pg {
 } web_store_pg_t;
 
 /* Prepares the statements with pool (before db_pool_start); fills store. */
-void web_store_pg_init(web_store_pg_t *pg, web_store_t *store, db_pool_t *pool,
-                       web_query_fn query, const web_table_t *t, const char *const *wcols,
-                       int nw);
+void web_store_pg_init(web_store_pg_t *pg, web_store_t *store, db_pool_t *pool, web_query_fn query,
+                       const web_table_t *t, const char *const *wcols, int nw);
 
 /* ---- operations: OpenAPI, metrics, CORS, Swagger UI ---- */
 

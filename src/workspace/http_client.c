@@ -36,7 +36,7 @@ struct ws_http_xfer {
     struct curl_slist *headers;
     buf_t response;
     bool too_big;
-    long retry_after;       /* the Retry-After header in seconds, -1 when absent */
+    long retry_after;        /* the Retry-After header in seconds, -1 when absent */
     ws_http_data_cb on_data; /* streaming: the body goes here instead of response */
     bool paused, aborted;
     char errbuf[CURL_ERROR_SIZE];

@@ -483,8 +483,7 @@ workspace_download_t *workspace_download(workspace_t *w, const char *url, double
     d->done = done;
     d->arg = arg;
     ws_http_request_t req = {.method = WORKSPACE_GET, .url = url, .timeout_s = timeout_s};
-    if (ws_http_stream(w->http, &req, ws_download_on_data, ws_download_on_http, d, &d->xfer) !=
-        0) {
+    if (ws_http_stream(w->http, &req, ws_download_on_data, ws_download_on_http, d, &d->xfer) != 0) {
         free(d);
         return NULL;
     }

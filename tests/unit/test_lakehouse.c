@@ -47,7 +47,8 @@ static void test_parse_statement(void **state)
     lh_reply_dispose(&p);
 
     /* a chunk response appends to the same result */
-    const char *chunk = "{\"chunk_index\":1,\"row_count\":1,\"data_array\":[[\"3\",\"1.5\",\"[]\"]]}";
+    const char *chunk =
+        "{\"chunk_index\":1,\"row_count\":1,\"data_array\":[[\"3\",\"1.5\",\"[]\"]]}";
     assert_int_equal(lh_parse_reply(chunk, strlen(chunk), true, r, &p, err, sizeof err), 0);
     assert_null(p.next_link);
     assert_int_equal(r->nrows, 3);
@@ -93,8 +94,7 @@ static void test_parse_refusals(void **state)
         lh_result_t *r = lh_result_new();
         lh_reply_t p;
         char err[200] = "";
-        assert_int_equal(lh_parse_reply(bad[i], strlen(bad[i]), false, r, &p, err, sizeof err),
-                         -1);
+        assert_int_equal(lh_parse_reply(bad[i], strlen(bad[i]), false, r, &p, err, sizeof err), -1);
         assert_non_null(strstr(err, "unexpected SQL warehouse response"));
         lh_result_free(r);
     }
@@ -183,7 +183,7 @@ static void test_cache_key(void **state)
     char *k3 = lh_cache_key("SELECT a FROM t WHERE x = 'a b'", a, 1);
     char *k4 = lh_cache_key("SELECT a FROM t WHERE x = 'a  b'", b, 1);
     char *k5 = lh_cache_key("SELECT a FROM t WHERE x = 'a  b'", c, 1);
-    assert_string_equal(k1, k2); /* blanks outside quotes do not matter */
+    assert_string_equal(k1, k2);     /* blanks outside quotes do not matter */
     assert_string_not_equal(k2, k3); /* inside quotes they do */
     assert_string_not_equal(k4, k5); /* NULL is not "NULL" */
     assert_string_not_equal(k2, k4);
@@ -209,9 +209,12 @@ static void test_http_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_statement), cmocka_unit_test(test_parse_refusals),
-        cmocka_unit_test(test_parse_failed_and_links), cmocka_unit_test(test_encode_types),
-        cmocka_unit_test(test_csv_field), cmocka_unit_test(test_cache_key),
+        cmocka_unit_test(test_parse_statement),
+        cmocka_unit_test(test_parse_refusals),
+        cmocka_unit_test(test_parse_failed_and_links),
+        cmocka_unit_test(test_encode_types),
+        cmocka_unit_test(test_csv_field),
+        cmocka_unit_test(test_cache_key),
         cmocka_unit_test(test_http_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
