@@ -309,6 +309,12 @@ static void lh_once_done(const workspace_response_t *res, void *data)
     o->rc = 0;
 }
 
+static void lh_close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
 int lakehouse_check_once(const config_t *cfg, char *line, size_t n)
 {
     char err[512], id[160];
@@ -329,6 +335,8 @@ int lakehouse_check_once(const config_t *cfg, char *line, size_t n)
         snprintf(line, n, "the request could not be started");
     else
         uv_run(&loop, UV_RUN_DEFAULT);
+    uv_walk(&loop, lh_close_walk, NULL); /* the client's timer: closed before it is freed */
+    uv_run(&loop, UV_RUN_DEFAULT);
     workspace_free(ws);
     uv_loop_close(&loop);
     return o.rc;

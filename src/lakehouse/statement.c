@@ -172,6 +172,8 @@ static void lh_submit(lh_stmt_t *s)
 {
     s->phase = LH_PH_SUBMIT;
     s->lh->m.submitted++;
+    /* alongside: is the warehouse running? (a stopped one keeps the submit PENDING) */
+    lh_probe(s->lh, 2.0);
     lh_call(s, WORKSPACE_POST, "/api/2.0/sql/statements", s->request);
 }
 
@@ -353,7 +355,9 @@ static void lh_on_tick(uv_timer_t *t)
     } else if (ask && s->wanted && !s->wanted(s->data)) {
         lh_cancel(s);
         lh_answer(s, 499, "client closed request", 0, NULL);
-    } else if (s->phase == LH_PH_WAIT && !lh_warehouse_usable(s->lh, &retry_after)) {
+    } else if ((s->phase == LH_PH_WAIT || s->phase == LH_PH_SUBMIT) &&
+               !lh_warehouse_usable(s->lh, &retry_after)) {
+        /* (a submit still out is cancelled when its answer brings the statement id) */
         char detail[200];
         snprintf(detail, sizeof detail, "SQL warehouse %s is %s", s->lh->warehouse_id,
                  s->lh->wh_state);

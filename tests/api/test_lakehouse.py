@@ -357,3 +357,21 @@ def test_reload_discovers_new_tables(lake, fake):
         assert httpx.get(s.url + "/lakehouse/v1/late_table").json() == []
     finally:
         wh.execute("DROP TABLE late_table")
+
+
+def test_stale_while_revalidate(lake, fake):
+    ws, wh = fake
+    s = lake(LAKEHOUSE_CACHE_TTL=1)
+    wh.control(reset=True)
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        assert c.get("/user", params={"id": 21}).headers["x-lakeapi-cache"] == "miss"
+        wh.control(latency=1.0)
+        time.sleep(1.2)
+        t0 = time.time()
+        r = c.get("/user", params={"id": 21})
+        assert r.headers["x-lakeapi-cache"] == "stale" and r.json()[0]["id"] == 21
+        assert time.time() - t0 < 0.5  # answered from memory, not after the 1 s statement
+        time.sleep(1.5)  # the background refresh has landed
+        r = c.get("/user", params={"id": 21})
+        assert r.headers["x-lakeapi-cache"] == "hit"
+        assert wh.snapshot()["submitted"] == 2
