@@ -165,7 +165,7 @@ def machine(env, lakeapi):
 
 LK_METRICS = ("lakeapi_db_queries_total", "lakeapi_db_batches_total",
               "lakeapi_loop_cpu_seconds_total", "lakeapi_loop_runqueue_wait_seconds_total",
-              "lakeapi_loop_involuntary_switches_total", "lakeapi_loop_idle_seconds_total",
+              "lakeapi_loop_involuntary_switches_total",
               "lakeapi_log_lines_written_total", "lakeapi_log_lines_dropped_total",
               "lakeapi_log_writes_total", "lakeapi_db_overflow_opens_total")
 

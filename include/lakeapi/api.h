@@ -66,5 +66,7 @@ int api_app_set_lakehouse(api_app_t *app, struct lakehouse *lh, char *err, size_
  */
 struct web_openapi *api_app_openapi(api_app_t *app);
 struct web_metrics *api_app_metrics(api_app_t *app);
+/* The per-table count caches (owned by the app), shared with the Data API. */
+struct web_counts *api_app_counts(api_app_t *app);
 
 #endif

@@ -30,6 +30,7 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
     app->cfg = cfg;
     app->pool = pool;
     app->started_ns = uv_hrtime();
+    app->counts = web_counts_new(pool, cfg->rest_count_ttl_s);
     for (size_t i = 0; i < API_NRESOURCES; i++) {
         if (api_resources_all[i]->register_fn(app, router) != 0) {
             snprintf(err, errlen, "registering the %s routes failed", api_resources_all[i]->name);
@@ -57,6 +58,7 @@ void api_app_free(api_app_t *app)
     web_table_dispose(&app->orders);
     web_table_dispose(&app->users);
     web_table_dispose(&app->notes);
+    web_counts_free(app->counts);
     free(app);
 }
 
@@ -72,4 +74,9 @@ int api_app_set_lakehouse(api_app_t *app, struct lakehouse *lh, char *err, size_
     if (strcmp(app->cfg->users_backend, "lakehouse") == 0)
         return api_users_use_lakehouse(app, lh, err, errlen);
     return 0;
+}
+
+struct web_counts *api_app_counts(api_app_t *app)
+{
+    return app->counts;
 }

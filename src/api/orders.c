@@ -117,7 +117,7 @@ static void orders_count_handler(http_exchange_t *ex, void *data)
     api_app_t *app = data;
     orders_req_t *rq = orders_req_new(ex, app);
     rq->pending = 1;
-    web_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_count_done, rq);
+    web_count_cache_get(app->orders_count, http_exchange_arena(ex), orders_count_done, rq);
 }
 
 /* ---- GET /sample ---- */
@@ -229,7 +229,7 @@ static void orders_pages_handler(http_exchange_t *ex, void *data)
                       orders_pages_rows_done, rq);
     }
     if (rq->include_count)
-        web_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
+        web_count_cache_get(app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
                             rq);
 }
 
@@ -491,11 +491,10 @@ static const web_route_t orders_routes[] = {
 
 /*
  * Freshness of the derived views for writes made outside lakeapi (the synced
- * table pipeline): the count is at most this old (served from memory,
- * refreshed in the background), and anchors are rebuilt at least this often
+ * table pipeline): the count is at most REST_COUNT_TTL old (served from
+ * memory by the shared per-table cache, refreshed in the background), and anchors are rebuilt at least this often
  * and at once when the count moves. Status updates change neither.
  */
-#define ORDERS_COUNT_TTL_S  1.0
 #define ORDERS_ANCHOR_TTL_S 60.0
 #define ORDERS_ANCHOR_STEP  100
 /* /stream's previous cursors: 4096 recent pages, each trusted this long. */
@@ -513,7 +512,6 @@ static int orders_register(api_app_t *app, router_t *r)
     if (web_table_init(t, app->cfg->orders_table, "o_orderkey", orders_columns,
                        (int)(sizeof orders_columns / sizeof orders_columns[0])) != 0)
         return -1;
-    app->orders_sql.count = api_prepare(app, web_sql_count(t), 0, DB_STMT_READ);
     app->orders_sql.sample = api_prepare(app, web_sql_keys(t), 1, DB_STMT_READ);
     app->orders_sql.get = api_prepare(app, web_sql_get(t), 1, DB_STMT_READ);
     app->orders_sql.keyset = api_prepare(app, web_sql_keyset(t), 2, DB_STMT_READ);
@@ -523,13 +521,14 @@ static int orders_register(api_app_t *app, router_t *r)
         api_prepare(app, web_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
     app->orders_sql.anchors = api_prepare(app, web_sql_anchors(t), 1, DB_STMT_READ);
     app->orders_sql.keyset_offset = api_prepare(app, web_sql_keyset_offset(t), 3, DB_STMT_READ);
-    web_count_cache_init(&app->orders_count, app->pool, app->orders_sql.count, ORDERS_COUNT_TTL_S);
+    /* The shared per-table cache: the Data API counts this table through the same entry. */
+    app->orders_count = web_counts_table(app->counts, t->sql_name);
     web_anchors_init(&app->orders_anchors, app->pool, app->orders_sql.anchors, ORDERS_ANCHOR_STEP,
                      ORDERS_ANCHOR_TTL_S);
     web_cursor_cache_init(&app->orders_cursors, ORDERS_CURSOR_SLOTS_LOG2, ORDERS_CURSOR_TTL_S);
     /* A count that moved means rows came or went: the anchors are stale at once. */
-    app->orders_count.on_change = orders_anchors_stale;
-    app->orders_count.on_change_data = &app->orders_anchors;
+    app->orders_count->on_change = orders_anchors_stale;
+    app->orders_count->on_change_data = &app->orders_anchors;
     return web_add_routes(r, orders_routes, sizeof orders_routes / sizeof orders_routes[0], app);
 }
 

@@ -23,6 +23,7 @@
 #include "lakeapi/http_server.h"
 #include "lakeapi/json.h"
 #include "lakeapi/log.h"
+#include "lakeapi/rest.h"
 #include "lakeapi/workspace.h"
 
 typedef struct serve_state {
@@ -32,9 +33,12 @@ typedef struct serve_state {
     workspace_t *workspace; /* for the resource routes; NULL when not configured */
     lakehouse_t *lakehouse; /* the SQL warehouse backend; NULL when not configured */
     db_pool_t *pool;
+    db_route_t *route; /* the read/write split; NULL without replicas */
+    cli_replicas_t *replicas;
     router_t *router;
     api_app_t *app;
     auth_t *auth; /* access control (always present: open mode still gates the resource routes) */
+    rest_app_t *rest; /* the Data API */
     http_server_t *server;
     uv_signal_t sigint, sigterm;
     int signals;
@@ -62,11 +66,21 @@ static void serve_pool_closed(void *data)
     uv_walk(&s->loop, serve_close_walk, NULL);
 }
 
+static void serve_route_closed(void *data)
+{
+    serve_state_t *s = data;
+    db_pool_close(s->pool, serve_pool_closed, s);
+}
+
 static void serve_http_drained(void *data)
 {
     serve_state_t *s = data;
     log_info("http server drained");
-    db_pool_close(s->pool, serve_pool_closed, s);
+    rest_app_stop(s->rest);
+    if (s->route)
+        db_route_close(s->route, serve_route_closed, s);
+    else
+        db_pool_close(s->pool, serve_pool_closed, s);
 }
 
 static void serve_on_signal(uv_signal_t *h, int signum)
@@ -172,6 +186,11 @@ static int serve_build(serve_state_t *s)
     pc.conninfo_data = s;
     pc.credentials = s->credentials;
     s->pool = db_pool_new(&s->loop, &pc);
+    s->route = cli_replicas_build(&s->replicas, s->cfg, &s->loop, &pc, s->pool, err, sizeof err);
+    if (!s->route && (s->cfg->pg_host_read || s->cfg->database_read_url)) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->auth = auth_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->auth || auth_register(s->auth, s->pool) != 0) {
         log_error("startup failed: %s", s->auth ? "session statements" : err);
@@ -181,11 +200,17 @@ static int serve_build(serve_state_t *s)
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
     if (serve_lakehouse(s) != 0) return -1;
+    s->rest = rest_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
+    if (!s->rest) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->app = api_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->app) {
         log_error("startup failed: %s", err);
         return -1;
     }
+    rest_app_bind(s->rest, api_app_openapi(s->app), api_app_counts(s->app));
     api_app_set_workspace(s->app, s->workspace);
     api_app_set_auth(s->app, s->auth);
     if (s->lakehouse && api_app_set_lakehouse(s->app, s->lakehouse, err, sizeof err) != 0) {
@@ -210,10 +235,13 @@ static void serve_dispose(serve_state_t *s)
 {
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
+    rest_app_free(s->rest);
     lakehouse_free(s->lakehouse); /* before the workspace: its calls carry our statements */
     workspace_free(s->workspace);
     auth_free(s->auth);
     if (s->router) router_free(s->router);
+    db_route_free(s->route);
+    cli_replicas_free(s->replicas);
     if (s->pool) db_pool_free(s->pool);
     if (s->credentials) s->credentials->free(s->credentials);
 }
@@ -224,7 +252,6 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     uv_loop_init(&s.loop);
-    uv_loop_configure(&s.loop, UV_METRICS_IDLE_TIME); /* lakeapi_loop_idle_seconds_total */
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
     /* From here on the loop never writes to stderr itself (util/log.c). */
@@ -234,12 +261,14 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
         rc = 1;
         uv_walk(&s.loop, serve_close_walk, NULL);
     } else {
+        if (s.route) db_route_start(s.route);
         db_pool_start(s.pool);
         auth_start(s.auth);
         if (auth_configured(s.auth))
             log_info("%s", auth_describe(s.auth));
         else
             log_warn("%s", auth_describe(s.auth));
+        rest_app_start(s.rest);
         uv_signal_init(&s.loop, &s.sigint);
         uv_signal_init(&s.loop, &s.sigterm);
         s.sigint.data = s.sigterm.data = &s;

@@ -142,6 +142,7 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
 void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,
                       const char *sqlstate, const char *message)
 {
+    if (q->stmt >= 0) db_stmt_release(p, q->stmt);
     if (q->stmt >= 0 && q->cb) {
         db_result_t r = {
             .status = st,
@@ -522,7 +523,7 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
     int id = p->nstmts++;
     p->stmts[id].sql = strdup(sql);
     if (!p->stmts[id].sql) abort();
-    snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%d", id);
+    snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%dg0", id);
     p->stmts[id].nparams = nparams;
     p->stmts[id].kind = kind;
     return id;
@@ -543,6 +544,15 @@ void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *value
 
 void db_pool_query_as(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
                       const char *const *values, db_result_fn cb, void *data)
+{
+    if (p->route)
+        db_route_query(p->route, s, stmt, nparams, values, cb, data);
+    else
+        db_pool_enqueue(p, s, stmt, nparams, values, cb, data);
+}
+
+void db_pool_enqueue(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
+                     const char *const *values, db_result_fn cb, void *data)
 {
     db_query_t *q = db_pool_query_alloc(p);
     if (s && p->session_stmt < 0) abort(); /* db_session_register() was not called: a bug */

@@ -91,6 +91,8 @@ typedef struct web_count_cache {
     struct cache_waiter *waiters;
     void (*on_change)(void *data); /* the count moved: dependent views are stale */
     void *on_change_data;
+    char *sql; /* the count statement as text (statement cache), or NULL: stmt */
+    unsigned generation, refresh_generation; /* invalidations; the one a refresh started in */
 } web_count_cache_t;
 
 void web_count_cache_init(web_count_cache_t *c, db_pool_t *pool, int stmt, double ttl_s);
@@ -101,6 +103,19 @@ void web_count_cache_init(web_count_cache_t *c, db_pool_t *pool, int stmt, doubl
  */
 void web_count_cache_get(web_count_cache_t *c, arena_t *arena, web_count_fn fn, void *data);
 void web_count_cache_invalidate(web_count_cache_t *c);
+
+/*
+ * The per-table count caches every route shares (the orders routes and the
+ * Data API count the same table through the same cache, so a write through
+ * either invalidates both answers). qname is the quoted, qualified name as
+ * it appears in SQL ("public"."orders_synced"): it must come from the catalog
+ * or a validated setting. The caches live as long as the registry.
+ */
+typedef struct web_counts web_counts_t;
+web_counts_t *web_counts_new(db_pool_t *pool, double ttl_s);
+void web_counts_free(web_counts_t *c);
+web_count_cache_t *web_counts_table(web_counts_t *c, const char *qname);
+void web_counts_invalidate(web_counts_t *c, const char *qname); /* no-op for an unknown table */
 
 typedef struct web_anchors {
     db_pool_t *pool;
@@ -418,7 +433,6 @@ typedef struct web_metrics_sources {
     const http_server_t *server;
     const db_credentials_t *credentials;
     uint64_t started_ns;
-    uv_loop_t *loop; /* the server's loop: idle time (configured with UV_METRICS_IDLE_TIME) */
 } web_metrics_sources_t;
 void web_metrics_set_sources(web_metrics_t *m, const web_metrics_sources_t *src);
 /* Other rooms (the Data API, auth, the lakehouse) append their own families. */
@@ -436,6 +450,20 @@ int web_cors_new(const char *origins, bool credentials, const router_t *r, web_c
                  char *err, size_t errlen);
 void web_cors_free(web_cors_t *c);
 bool web_cors_pre_route(http_exchange_t *ex, void *data); /* http_pre_route_fn; data: cors */
+
+/*
+ * split.c: the web side of the read/write split (db route.c). Its pre-route
+ * hook gives the route each request's context (method, X-Lakeapi-Min-LSN,
+ * identity and connection); it answers only a malformed X-Lakeapi-Min-LSN
+ * (400). Its renderer adds the per-target metrics. NULL when p has no route.
+ */
+typedef struct web_split web_split_t;
+web_split_t *web_split_new(db_pool_t *p);
+void web_split_free(web_split_t *s);
+bool web_split_pre_route(http_exchange_t *ex, void *data); /* data: the split */
+void web_split_render_metrics(buf_t *out, void *data);     /* data: the split */
+/* Adds X-Lakeapi-Min-LSN for a committed write (web_db_ok does it for every result). */
+void web_split_note_lsn(http_exchange_t *ex, uint64_t lsn);
 
 /* static.c: the Swagger UI files from dir (NULL: the default places); never NULL. */
 web_docs_t *web_docs_load(const char *dir);
