@@ -5,7 +5,7 @@
 set -euo pipefail
 
 pkgs=(gcc make cmake ninja-build pkg-config clang libclang-rt-dev
-      libuv1-dev libjansson-dev libpq-dev libcurl4-openssl-dev libcmocka-dev
+      libuv1-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
       postgresql postgresql-contrib python3 python3-pytest python3-httpx chromium ${DEPS_EXTRA:-})
 
 # Node.js + npm (Swagger UI, OpenAPI validator, browser tests): the machine image may ship
