@@ -27,12 +27,13 @@
 #include <string.h>
 
 #include "db/pool_internal.h"
+#include "lakeapi/buf.h"
 
 #define STREAM_CURSOR "lakeapi_stream"
 
 static void stream_step_push(db_stream_t *s, db_stream_step_t st)
 {
-    if (s->nsteps == DB_STREAM_STEPS) abort(); /* at most BEGIN DECLARE FETCH SYNC FETCH SYNC */
+    if (s->nsteps == DB_STREAM_STEPS) abort(); /* BEGIN DECLARE (FETCH SYNC)x2 END SYNC at most */
     s->steps[(s->step_head + s->nsteps) % DB_STREAM_STEPS] = st;
     s->nsteps++;
 }
@@ -56,7 +57,8 @@ static void stream_free(db_stream_t *s)
         return;
     }
     if (s->cur) PQclear(s->cur);
-    if (s->held) PQclear(s->held);
+    for (int i = 0; i < s->nheld; i++)
+        PQclear(s->held[i]);
     for (int i = 0; i < s->nparams; i++)
         free(s->values[i]);
     free(s->values);
@@ -106,7 +108,7 @@ static bool stream_send_fetch(db_stream_t *s)
         return false;
     stream_step_push(s, ST_FETCH);
     stream_step_push(s, ST_SYNC);
-    s->fetching = true;
+    s->nfetch++;
     return db_conn_flush(s->conn) == 0;
 }
 
@@ -122,18 +124,40 @@ static bool stream_send_end(db_stream_t *s)
     return db_conn_flush(s->conn) == 0;
 }
 
+/* DECLARE over select (or the stream's own SELECT) and the first FETCH. */
+static bool stream_send_declare(db_stream_t *s, const char *select)
+{
+    buf_t d;
+    buf_init(&d);
+    buf_printf(&d, "DECLARE " STREAM_CURSOR " NO SCROLL CURSOR FOR %s", select ? select : s->sql);
+    bool ok = PQsendQueryParams(s->conn->pg, d.data, s->nparams, NULL,
+                                (const char *const *)s->values, NULL, NULL, 0);
+    buf_dispose(&d);
+    if (!ok) return false;
+    stream_step_push(s, ST_DECLARE);
+    return stream_send_fetch(s);
+}
+
 void db_stream_attach(db_stream_t *s, db_conn_t *c)
 {
     s->conn = c;
     PGconn *pg = c->pg;
-    bool ok = PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) &&
-              PQsendQueryParams(pg, s->sql, s->nparams, NULL, (const char *const *)s->values, NULL,
-                                NULL, 0);
-    if (ok) {
-        stream_step_push(s, ST_BEGIN);
-        stream_step_push(s, ST_DECLARE);
+    bool ok = PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0);
+    if (ok) stream_step_push(s, ST_BEGIN);
+    if (ok && s->ops->on_describe) {
+        /* The unnamed statement, described: the consumer picks the SELECT to declare. */
+        ok = PQsendPrepare(pg, "", s->sql, s->nparams, NULL) && PQsendDescribePrepared(pg, "") &&
+             PQpipelineSync(pg);
+        if (ok) {
+            stream_step_push(s, ST_PREPARE);
+            stream_step_push(s, ST_DESCRIBE);
+            stream_step_push(s, ST_SYNC);
+            ok = db_conn_flush(c) == 0;
+        }
+    } else if (ok) {
+        ok = stream_send_declare(s, NULL);
     }
-    if (!ok || !stream_send_fetch(s)) stream_break(s, DB_ERR_UNAVAILABLE, "stream send failed");
+    if (!ok) stream_break(s, DB_ERR_UNAVAILABLE, "stream send failed");
 }
 
 void db_stream_fail_waiting(db_stream_t *s, db_status_t st, const char *why)
@@ -196,7 +220,7 @@ static void stream_deliver(db_stream_t *s, PGresult *res)
         return;
     }
     if (s->paused) {
-        s->held = res;
+        s->held[s->nheld++] = res; /* at most one per FETCH in flight when it paused */
         return;
     }
     s->delivered = true;
@@ -213,8 +237,14 @@ static void stream_advance(db_stream_t *s)
             stream_break(s, DB_ERR_UNAVAILABLE, "stream send failed");
         return;
     }
-    if (s->paused || s->held || s->fetching) return;
-    bool ok = s->last ? stream_send_end(s) : stream_send_fetch(s);
+    if (s->paused || s->nheld) return;
+    bool ok = true;
+    if (s->last) {
+        if (s->nfetch == 0) ok = stream_send_end(s);
+    } else {
+        while (ok && s->nfetch < DB_STREAM_AHEAD)
+            ok = stream_send_fetch(s);
+    }
     if (!ok) stream_break(s, DB_ERR_UNAVAILABLE, "stream send failed");
 }
 
@@ -233,10 +263,14 @@ static void stream_step_done(db_stream_t *s, db_stream_step_t step, PGresult *re
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_FATAL_ERROR && res) stream_note_error(s, res);
+    if (step == ST_DESCRIBE && st == PGRES_COMMAND_OK && !s->cancelled && !s->failed) {
+        const char *select = s->ops->on_describe(s, res, s->data);
+        if (!stream_send_declare(s, select)) stream_break(s, DB_ERR_UNAVAILABLE, "send failed");
+    }
     if (step == ST_FETCH) {
-        s->fetching = false;
+        s->nfetch--;
         if (st == PGRES_TUPLES_OK) {
-            s->last = PQntuples(res) < s->batch_rows;
+            if (PQntuples(res) < s->batch_rows) s->last = true;
             PGresult *batch = res;
             res = NULL;
             /* Prefetch: the server works on the next batch while this one is encoded. */
@@ -326,10 +360,8 @@ db_stream_t *db_stream_open(db_pool_t *p, const char *sql, int nparams, const ch
     s->ops = ops;
     s->data = data;
     s->batch_rows = batch_rows > 0 ? batch_rows : 1000;
-    size_t n = strlen(sql) + 64;
-    s->sql = malloc(n);
+    s->sql = strdup(sql);
     if (!s->sql) abort();
-    snprintf(s->sql, n, "DECLARE " STREAM_CURSOR " NO SCROLL CURSOR FOR %s", sql);
     snprintf(s->fetch, sizeof s->fetch, "FETCH FORWARD %d FROM " STREAM_CURSOR, s->batch_rows);
     s->nparams = nparams;
     s->values = calloc((size_t)(nparams > 0 ? nparams : 1), sizeof *s->values);
@@ -352,10 +384,12 @@ void db_stream_resume(db_stream_t *s)
     s->paused = false;
     if (!s->conn) return;
     stream_enter(s);
-    if (s->held) {
-        PGresult *res = s->held;
-        s->held = NULL;
-        if (!s->last && !s->fetching) stream_advance(s); /* keep the server one batch ahead */
+    /* In order; a consumer that pauses again keeps the rest held. */
+    while (s->conn && s->nheld > 0 && !s->paused) {
+        PGresult *res = s->held[0];
+        s->nheld--;
+        memmove(s->held, s->held + 1, sizeof s->held[0] * (size_t)s->nheld);
+        if (s->nheld == 0) stream_advance(s); /* the server works while we encode */
         if (s->conn)
             stream_deliver(s, res);
         else
@@ -369,17 +403,16 @@ void db_stream_cancel(db_stream_t *s)
 {
     if (s->cancelled) return;
     s->cancelled = true;
-    if (s->held) {
-        PQclear(s->held);
-        s->held = NULL;
-    }
+    for (int i = 0; i < s->nheld; i++)
+        PQclear(s->held[i]);
+    s->nheld = 0;
     if (!s->conn) {
         /* Still waiting for a connection: just leave the queue. */
         db_pool_forget_checkout(s->pool, s);
         stream_free(s);
         return;
     }
-    if (s->fetching) stream_start_cancel(s);
+    if (s->nfetch > 0) stream_start_cancel(s);
     /* ROLLBACK now if nothing is outstanding, else once the results are in (stream_read). */
     stream_advance(s);
 }

@@ -9,11 +9,14 @@
  * is bounded by two batches plus the stream's high-water mark, whatever the
  * size of the result. A client that disconnects cancels the query.
  *
- * NDJSON: one line per row, PostgreSQL's own row_to_json() of the row (so the
- * JSON is exactly what PostgREST would embed in its array: numeric digits,
- * bigint, timestamps, json columns, arrays). The one change: a raw CR or LF,
- * which can only be insignificant whitespace inside a json column, becomes a
- * blank, so every object stays on its line.
+ * NDJSON: one line per row, byte for byte PostgreSQL's own row_to_json() of
+ * the row (so the JSON is exactly what PostgREST would embed in its array:
+ * numeric digits, bigint, timestamps, json columns, arrays). Encoded here from
+ * the text columns when every column's type allows (rest/export_json: it
+ * keeps the server as cheap as a plain SELECT), else by row_to_json() on the
+ * server. The one change: a raw CR or LF, which can only be insignificant
+ * whitespace inside a json column, becomes a blank, so every object stays on
+ * its line.
  * CSV: a header row of the column names, then the rows, quoted as PostgreSQL's
  * COPY ... (FORMAT csv, HEADER) quotes them (RFC 4180 quoting: a field with a
  * comma, quote, CR or LF is quoted, quotes doubled; NULL is an empty field, an
@@ -57,9 +60,6 @@ typedef struct rest_export_opts {
 void rest_export_start(http_exchange_t *ex, db_pool_t *pool, rest_export_format_t fmt,
                        const char *sql, int nparams, const char *const *values,
                        const rest_export_opts_t *opts);
-
-/* The statement the export runs for fmt (exposed for tests and the bench); caller frees. */
-char *rest_export_sql(rest_export_format_t fmt, const char *sql);
 
 /* ---- encoders (exposed for unit tests) ---- */
 #include "lakeapi/buf.h"

@@ -53,7 +53,7 @@ static void sink_end(db_stream_t *s, const db_result_t *r, void *data)
     k->status = r->status;
 }
 
-static const db_stream_ops_t sink_ops = {sink_rows, sink_end};
+static const db_stream_ops_t sink_ops = {sink_rows, sink_end, NULL};
 
 static void sink_init(sink_t *k, harness_t *h)
 {
