@@ -8,6 +8,11 @@ It implements what lakeapi's credential providers call:
   POST /api/2.0/database/credentials   Lakebase Provisioned {"request_id","instance_names"}
                                        -> {"token","expiration_time"}
 
+the token issuer's keys for the access-control tests (set `jwks` to rotate them):
+
+  GET  /oidc/.well-known/openid-configuration   {"issuer": <url>/oidc, "jwks_uri"}
+  GET  /oidc/v1/keys                            the JWKS (`jwks`), counted as "jwks"
+
 and what the resource lifecycle routes call, keeping state in memory:
 
   POST   /api/2.0/database/instances            create (state STARTING; AVAILABLE after
@@ -98,12 +103,13 @@ class FakeWorkspace:
         self.pipeline_after = 1
         self.synced_fail = False
         self.fail_ops = {}  # "catalog.create" -> {"status","code","message","times"}
+        self.jwks = {"keys": []}  # served at /oidc/v1/keys
 
     def reset(self):
         with self.lock:
             self.counts = {"oidc": 0, "oidc_ok": 0, "credentials": 0, "mints": 0, "failures": 0,
                            "unauthorized": 0, "in_flight": 0, "max_in_flight": 0,
-                           "resource_calls": 0}
+                           "resource_calls": 0, "jwks": 0}
             self.tokens = []  # every database token issued, in order
             self.requests = []  # (path, parsed body) of credential calls
             # resources: the objects, every call ("GET /api/2.0/...?query") in order,
@@ -256,8 +262,16 @@ class WorkspaceHandler(BaseHTTPRequestHandler):
         return self.rfile.read(n) if n else b""
 
     def do_GET(self):
+        ws = self.workspace
         if self.path == "/control":
             self.send_json(200, self.workspace.snapshot())
+        elif self.path == "/oidc/.well-known/openid-configuration":
+            self.send_json(200, {"issuer": ws.url + "/oidc", "jwks_uri": ws.url + "/oidc/v1/keys"})
+        elif self.path == "/oidc/v1/keys":
+            with ws.lock:
+                ws.counts["jwks"] += 1
+                keys = json.loads(json.dumps(ws.jwks))
+            self.send_json(200, keys)
         elif self.path.startswith(RESOURCE_PREFIX):
             self.resource("GET", b"")
         else:

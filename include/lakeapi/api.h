@@ -29,6 +29,14 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
 void api_app_free(api_app_t *app);
 
 /*
+ * The access-control state (borrowed; it must outlive the app): its hook runs
+ * before routing, after CORS, and its families join /metrics. Call before
+ * api_app_attach().
+ */
+struct auth;
+void api_app_set_auth(api_app_t *app, struct auth *auth);
+
+/*
  * Hooks the app's operational parts into server (which must outlive the app):
  * the metrics observer, the CORS pre-route hook when CORS_ALLOW_ORIGINS is
  * set, and the in-flight gauge. credentials (may be NULL) feeds the token
@@ -50,5 +58,7 @@ void api_app_set_workspace(api_app_t *app, workspace_t *workspace);
  */
 struct web_openapi *api_app_openapi(api_app_t *app);
 struct web_metrics *api_app_metrics(api_app_t *app);
+/* The per-table count caches (owned by the app), shared with the Data API. */
+struct web_counts *api_app_counts(api_app_t *app);
 
 #endif

@@ -50,6 +50,13 @@ typedef struct config {
     char *orders_table; /* ORDERS_TABLE (public.orders_synced) */
     char *users_table;  /* USERS_TABLE (public.users) */
 
+    /* the Data API (src/rest) */
+    char *rest_schemas;          /* LAKEAPI_SCHEMAS (public): comma list; the first is the default */
+    char *rest_prefix;           /* REST_PREFIX (/rest/v1) */
+    int db_max_rows;             /* DB_MAX_ROWS (1000): rows of a non-streamed answer; 0 = no cap */
+    double rest_count_ttl_s;     /* REST_COUNT_TTL (1 s): freshness of cached whole-table counts */
+    bool rest_unfiltered_writes; /* REST_ALLOW_UNFILTERED_WRITES (false): PATCH/DELETE with no filter */
+
     /* Lakebase / Databricks */
     char *lakebase_instance_name;   /* LAKEBASE_INSTANCE_NAME */
     char *lakebase_catalog_name;    /* LAKEBASE_CATALOG_NAME */
@@ -61,6 +68,25 @@ typedef struct config {
     char *databricks_client_id;     /* DATABRICKS_CLIENT_ID */
     char *databricks_client_secret; /* DATABRICKS_CLIENT_SECRET (secret) */
     char *databricks_auth_type;     /* DATABRICKS_AUTH_TYPE (pat|oauth-m2m) */
+
+    /* access control (src/auth); none set: the open demo mode */
+    char *jwt_secret;              /* JWT_SECRET (secret; at least 32 bytes) */
+    char *jwt_jwks_url;            /* JWT_JWKS_URL */
+    char *jwt_issuer;              /* JWT_ISSUER (also discovers the JWKS) */
+    char *jwt_audience;            /* JWT_AUDIENCE */
+    double jwt_clock_skew_s;       /* JWT_CLOCK_SKEW (30) */
+    double jwt_jwks_refresh_s;     /* JWT_JWKS_REFRESH_INTERVAL (30): unknown-kid refetch pace */
+    char *jwt_role_claim;          /* JWT_ROLE_CLAIM (.role) */
+    char *db_anon_role;            /* DB_ANON_ROLE */
+    char *db_pre_request;          /* DB_PRE_REQUEST ([schema.]function) */
+    bool trust_forwarded_identity; /* TRUST_FORWARDED_IDENTITY (false) */
+    bool role_from_email;          /* ROLE_FROM_EMAIL (false) */
+    char *admin_claim;             /* ADMIN_CLAIM (e.g. ".lakeapi_admin == true") */
+    char *admin_roles;             /* ADMIN_ROLES (comma list) */
+    bool resources_enabled;        /* RESOURCES_ENABLED (false) */
+    char *metrics_token;           /* METRICS_TOKEN (secret) */
+    double rate_limit_rps;         /* RATE_LIMIT_RPS (0 = off) */
+    int rate_limit_burst;          /* RATE_LIMIT_BURST (0 = RATE_LIMIT_RPS rounded up) */
 } config_t;
 
 void config_init(config_t *c);    /* the defaults */

@@ -37,11 +37,13 @@ typedef enum {
     DB_ERR_BAD_INPUT,    /* data exception (class 22) or check violation (23514): 422 */
     DB_ERR_CREDENTIALS,  /* the credential provider failed: 503 */
     DB_ERR_INTERNAL,     /* anything else: 500 */
+    DB_ERR_FORBIDDEN,    /* insufficient privilege (42501): 403, or 401 when anonymous */
 } db_status_t;
 
 typedef struct db_result {
     db_status_t status;
-    const PGresult *res;  /* DB_OK: the rows (text format); valid during the callback only */
+    const PGresult *res;  /* DB_OK: the rows (text format); on a server error its error
+                             result, or NULL; valid during the callback only */
     const char *sqlstate; /* server error code, or NULL */
     const char *message;  /* detail for the log, never for clients; NULL on success */
     double wait_ms;       /* time the query waited for a connection */
@@ -84,7 +86,11 @@ typedef struct db_pool_config {
     db_conninfo_free_fn conninfo_free;
     void *conninfo_data;
     db_credentials_t *credentials; /* not owned; NULL = no password from us */
+    int stmt_cache_size;           /* run-time statements kept prepared (0 = 256) */
 } db_pool_config_t;
+
+/* Batches by queries per Sync: 1, 2, 3-4, 5-8, 9-16, 17-32, more (bucket k: <= 2^k). */
+#define DB_BATCH_BUCKETS 7
 
 typedef struct db_pool_stats {
     int total, ready, busy, connecting; /* connections (busy includes leased) */
@@ -92,8 +98,10 @@ typedef struct db_pool_stats {
     int waiting;                        /* queries queued for a connection */
     uint64_t acquire_timeouts, reconnects, connect_failures, statement_timeouts;
     uint64_t queries, batches;
-    bool healthy;         /* a connection works right now */
-    char last_error[256]; /* why the pool is unhealthy (no secrets) */
+    uint64_t batch_hist[DB_BATCH_BUCKETS]; /* batches by size, see DB_BATCH_BUCKETS */
+    uint64_t overflow_opens;               /* connections opened beyond `size` */
+    bool healthy;                          /* a connection works right now */
+    char last_error[256];                  /* why the pool is unhealthy (no secrets) */
 } db_pool_stats_t;
 
 typedef enum { DB_STMT_READ = 0, DB_STMT_WRITE = 1 } db_stmt_kind_t;
@@ -106,10 +114,67 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
 void db_pool_start(db_pool_t *p);
 void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
                    void *data);
+/*
+ * A statement given by its SQL text (built at run time, e.g. by the Data API):
+ * the pool keeps the last stmt_cache_size distinct texts as statement slots
+ * (LRU), each prepared per connection on first use, so a repeated request
+ * shape costs one Bind/Execute. Same callback rules as db_pool_query(); on
+ * an error r->res is the error result (PQresultErrorField works on it).
+ * sql is copied; values are not.
+ */
+void db_pool_query_sql(db_pool_t *p, const char *sql, int nparams, const char *const *values,
+                       db_stmt_kind_t kind, db_result_fn cb, void *data);
+/*
+ * The statement slot for sql, held for ONE query: pass the id at once to
+ * db_pool_query() or db_pool_query_as() (the slot is released when that
+ * query completes, and may then take other SQL).
+ */
+int db_pool_stmt_for_sql(db_pool_t *p, const char *sql, int nparams, db_stmt_kind_t kind);
+/* Slots the statement cache holds. */
+int db_pool_stmt_cache_size(const db_pool_t *p);
 void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out);
 /* Fails queued queries, closes every connection, then calls done. */
 void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data);
 void db_pool_free(db_pool_t *p); /* after db_pool_close's done */
+
+/* ---- LISTEN: a dedicated connection reporting NOTIFYs (listen.c) ---- */
+typedef struct db_listen db_listen_t;
+/* channel NULL: (re)connected - notifications may have been missed meanwhile. */
+typedef void (*db_notify_fn)(const char *channel, const char *payload, void *data);
+/* Logs in like the pool's connections (conninfo, credentials); reconnects with a backoff. */
+db_listen_t *db_listen_start(db_pool_t *p, const char *channel, db_notify_fn fn, void *data);
+/* Stops; the listener frees itself once the loop has closed its handles. */
+void db_listen_stop(db_listen_t *l);
+/* ---- sessions: one statement under a role, as one transaction (session.c) ---- */
+
+/*
+ * What a request runs as. The strings are borrowed until the query's callback
+ * (the request arena). role is a verified Postgres role name, passed as a bound
+ * parameter (set_config('role', $1, true) is SET LOCAL ROLE), never spliced.
+ */
+typedef struct db_session {
+    const char *values[5]; /* role, request.jwt.claims, request.method, request.path,
+                              request.headers */
+} db_session_t;
+
+/*
+ * Registers the session statements; before db_pool_start(). pre_request
+ * (DB_PRE_REQUEST, "[schema.]function", already validated as identifiers) may
+ * be NULL. Returns 0, or -1 when called after the start.
+ */
+int db_session_register(db_pool_t *p, const char *pre_request);
+void db_session_init(db_session_t *s, const char *role, const char *claims, const char *method,
+                     const char *path, const char *headers);
+/*
+ * db_pool_query() under session s: the pool sends, in the same pipeline
+ * batch as everybody else's queries, Sync; the settings (and the pre-request
+ * function); the statement; Sync - so the statement runs in a transaction of
+ * its own whose settings are transaction-local (the Sync is the COMMIT).
+ * A failing setting or pre-request fails the statement with that error.
+ * db_session_register() must have been called.
+ */
+void db_pool_query_as(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
+                      const char *const *values, db_result_fn cb, void *data);
 
 /* ---- streamed reads: a SELECT's rows in batches, on a connection of its own ----
  *

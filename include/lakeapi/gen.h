@@ -3,7 +3,11 @@
  *
  * gen_tpch_orders_* reproduces TPC-H dbgen's ORDERS table byte for byte
  * (shared/tpch/ORDERS.md). Rows are numbered by their dbgen ordinal 1..N; any
- * row can be generated without the ones before it (streams are jumped).
+ * row can be generated without the ones before it (streams are jumped; from
+ * SF 30000 on, where dbgen uses a 64-bit generator, one stream is replayed
+ * from a checkpoint: at most 2^26 rows, ~1 s, up to SF 100000's last row, and
+ * from the last checkpoint beyond that). Rows are those of a dbgen run from
+ * row 1 (`dbgen -s SF -T O`); chunked dbgen runs (-C/-S) differ from SF 30000.
  * gen_users_* produces realistic, deterministic fake users for a seed.
  *
  * Both emit rows into a caller-supplied sink so the same code feeds stdout
@@ -25,7 +29,7 @@ typedef int (*gen_sink_fn)(const char *data, size_t len, void *sink_data);
 
 /*
  * Number of ORDERS rows dbgen makes at scale factor sf (15000 at 0.01), or -1
- * for an sf gen_tpch_new rejects (<= 0, NaN, >= 30000).
+ * for an sf gen_tpch_new rejects (<= 0, NaN, > 1e9).
  */
 int64_t gen_tpch_orders_count(double sf);
 /* The printed o_orderkey of ordinal i (sparse keys); -1 for ordinal < 1. */
@@ -35,8 +39,7 @@ typedef struct gen_tpch gen_tpch_t;
 /*
  * Builds the generator for sf: the 300 MiB text pool is built here (about a
  * second) unless another live generator already holds it (it is shared and
- * freed with the last one). Returns NULL on OOM or a bad sf (<= 0, or >= 30000
- * where dbgen's output depends on the chunking - see ORDERS.md 7).
+ * freed with the last one). Returns NULL on OOM or a bad sf (<= 0, NaN, > 1e9).
  * A generator is read-only after creation: threads may share it.
  */
 gen_tpch_t *gen_tpch_new(double sf);

@@ -61,6 +61,25 @@ const struct route *http_exchange_route(const http_exchange_t *ex);
 const char *http_exchange_request_id(const http_exchange_t *ex);
 /* Per-exchange slot handlers may use for their own state (e.g. db wait time). */
 void **http_exchange_user_slot(http_exchange_t *ex);
+/* The slot the access-control hook (src/auth) keeps the request's identity in. */
+void **http_exchange_identity_slot(http_exchange_t *ex);
+/*
+ * Whether the request carries a verified identity (set by the access-control
+ * hook): a refusal by the database is then 403, else 401 + WWW-Authenticate.
+ */
+void http_exchange_set_authenticated(http_exchange_t *ex, bool yes);
+bool http_exchange_authenticated(const http_exchange_t *ex);
+/* Number of request header fields, and the i-th (name/value not NUL-terminated). */
+size_t http_exchange_header_count(const http_exchange_t *ex);
+void http_exchange_header_at(const http_exchange_t *ex, size_t i, const char **name,
+                             size_t *name_len, const char **value, size_t *value_len);
+/* The client's address as text ("127.0.0.1", "::1"); "" when unknown. */
+const char *http_exchange_peer(http_exchange_t *ex);
+/*
+ * Routes and handles an exchange a pre-route hook took over (returned true
+ * for without sending), once the hook's asynchronous work is done.
+ */
+void http_exchange_route_now(http_exchange_t *ex);
 
 /* ---- response side ---- */
 /* The body buffer to fill before sending (owned by the exchange). */

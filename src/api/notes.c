@@ -73,7 +73,7 @@ static void notes_list_handler(http_exchange_t *ex, void *data)
     if (web_send_errors_if_any(ex, &e)) return;
     notes_req_t *rq = notes_req_new(ex, app);
     notes_params_one(ex, &rq->params, web_i64_text(ex, limit));
-    db_pool_query(app->pool, app->notes_sql.latest, 1, rq->params, notes_list_done, rq);
+    auth_db_query(rq->ex, app->pool, app->notes_sql.latest, 1, rq->params, notes_list_done, rq);
 }
 
 /* ---- POST /api/v1/notes ---- */
@@ -113,7 +113,7 @@ static void notes_create_handler(http_exchange_t *ex, void *data)
     if (web_send_errors_if_any(ex, &e)) return;
     notes_req_t *rq = notes_req_new(ex, app);
     notes_params_one(ex, &rq->params, content);
-    db_pool_query(app->pool, app->notes_sql.insert, 1, rq->params, notes_create_done, rq);
+    auth_db_query(rq->ex, app->pool, app->notes_sql.insert, 1, rq->params, notes_create_done, rq);
 }
 
 /* ---- GET / : JSON for API clients, the HTML page for browsers ---- */
@@ -187,7 +187,7 @@ static void landing_handler(http_exchange_t *ex, void *data)
     if (web_accept_prefers_html(http_exchange_header(ex, "Accept", NULL))) {
         const char **params;
         notes_params_one(ex, &params, NOTES_ON_PAGE);
-        db_pool_query(app->pool, app->notes_sql.latest, 1, params, landing_page_done, ex);
+        auth_db_query(ex, app->pool, app->notes_sql.latest, 1, params, landing_page_done, ex);
         return;
     }
     web_send_field(ex, 200, "message", "Hello Lakehouse");

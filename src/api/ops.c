@@ -191,7 +191,8 @@ static void ops_metrics_sources(api_app_t *app)
                                  .max_overflow = app->cfg->max_overflow,
                                  .server = app->server,
                                  .credentials = app->credentials,
-                                 .started_ns = app->started_ns};
+                                 .started_ns = app->started_ns,
+                                 .loop = app->loop};
     web_metrics_set_sources(app->metrics, &src);
 }
 
@@ -235,13 +236,32 @@ void api_ops_dispose(api_app_t *app)
     web_docs_free(app->docs);
 }
 
+static void ops_auth_metrics(buf_t *out, void *data)
+{
+    auth_metrics_render(data, out);
+}
+
+void api_app_set_auth(api_app_t *app, auth_t *auth)
+{
+    app->auth = auth;
+    if (auth) web_metrics_add_renderer(app->metrics, ops_auth_metrics, auth);
+}
+
+/* CORS first (a preflight carries no credentials), then access control. */
+static bool ops_pre_route(http_exchange_t *ex, void *data)
+{
+    api_app_t *app = data;
+    if (app->cors && web_cors_pre_route(ex, app->cors)) return true;
+    return app->auth && auth_pre_route(ex, app->auth);
+}
+
 void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_t *credentials)
 {
     app->server = server;
     app->credentials = credentials;
     ops_metrics_sources(app);
     http_server_set_observer(server, web_metrics_observe, app->metrics);
-    if (app->cors) http_server_set_pre_route(server, web_cors_pre_route, app->cors);
+    if (app->cors || app->auth) http_server_set_pre_route(server, ops_pre_route, app);
 }
 
 web_openapi_t *api_app_openapi(api_app_t *app)

@@ -199,7 +199,7 @@ static void users_get_handler(http_exchange_t *ex, void *data)
     if (web_send_errors_if_any(ex, &e)) return;
     users_req_t *rq = users_req_new(ex, app, 1);
     rq->params[0] = web_i64_text(ex, id);
-    db_pool_query(app->pool, app->users_sql.get, 1, rq->params, users_get_done, rq);
+    auth_db_query(rq->ex, app->pool, app->users_sql.get, 1, rq->params, users_get_done, rq);
 }
 
 /* ---- POST /user ---- */
@@ -229,7 +229,7 @@ static void users_create_handler(http_exchange_t *ex, void *data)
     users_req_t *rq = users_req_new(ex, app, USERS_NFIELDS);
     for (int i = 0; i < USERS_NFIELDS; i++)
         rq->params[i] = body.value[i];
-    db_pool_query(app->pool, app->users_sql.insert, USERS_NFIELDS, rq->params, users_create_done,
+    auth_db_query(rq->ex, app->pool, app->users_sql.insert, USERS_NFIELDS, rq->params, users_create_done,
                   rq);
 }
 
@@ -254,7 +254,7 @@ static void users_update_handler(http_exchange_t *ex, void *data)
         rq->params[1 + 2 * i] = body.set[i] ? "true" : "false";
         rq->params[2 + 2 * i] = body.value[i];
     }
-    db_pool_query(app->pool, app->users_sql.update, nparams, rq->params, users_written_done, rq);
+    auth_db_query(rq->ex, app->pool, app->users_sql.update, nparams, rq->params, users_written_done, rq);
 }
 
 /* ---- DELETE /user/{id} ---- */
@@ -271,7 +271,7 @@ static void users_delete_handler(http_exchange_t *ex, void *data)
     rq->id = id;
     rq->msg = "record deleted";
     rq->params[0] = web_i64_text(ex, id);
-    db_pool_query(app->pool, app->users_sql.del, 1, rq->params, users_written_done, rq);
+    auth_db_query(rq->ex, app->pool, app->users_sql.del, 1, rq->params, users_written_done, rq);
 }
 
 /* ---- GET /users/ : keyset list, limit+1 rows fetched to know whether more remain ---- */
@@ -304,7 +304,7 @@ static void users_list_handler(http_exchange_t *ex, void *data)
     rq->limit = limit;
     rq->params[0] = web_i64_text(ex, after);
     rq->params[1] = web_i64_text(ex, limit + 1);
-    db_pool_query(app->pool, app->users_sql.list, 2, rq->params, users_list_done, rq);
+    auth_db_query(rq->ex, app->pool, app->users_sql.list, 2, rq->params, users_list_done, rq);
 }
 
 /* GET /users: FastAPI's redirect_slashes answer, keeping the query string. */

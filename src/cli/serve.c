@@ -14,6 +14,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "auth/auth.h"
 #include "cli/cli.h"
 #include "lakeapi/api.h"
 #include "lakeapi/credentials.h"
@@ -21,6 +22,7 @@
 #include "lakeapi/http_server.h"
 #include "lakeapi/json.h"
 #include "lakeapi/log.h"
+#include "lakeapi/rest.h"
 #include "lakeapi/workspace.h"
 
 typedef struct serve_state {
@@ -31,10 +33,15 @@ typedef struct serve_state {
     db_pool_t *pool;
     router_t *router;
     api_app_t *app;
+    auth_t *auth; /* access control (always present: open mode still gates the resource routes) */
+    rest_app_t *rest; /* the Data API */
     http_server_t *server;
     uv_signal_t sigint, sigterm;
     int signals;
 } serve_state_t;
+
+/* Log lines buffered while stderr is slow: ~0.5 s of access log at 30k req/s; then dropped. */
+#define SERVE_LOG_BUFFER (4u << 20)
 
 static void serve_conninfo(void *data, const char *password, const char ***kw, const char ***vals)
 {
@@ -59,6 +66,7 @@ static void serve_http_drained(void *data)
 {
     serve_state_t *s = data;
     log_info("http server drained");
+    rest_app_stop(s->rest);
     db_pool_close(s->pool, serve_pool_closed, s);
 }
 
@@ -136,15 +144,27 @@ static int serve_build(serve_state_t *s)
     pc.conninfo_data = s;
     pc.credentials = s->credentials;
     s->pool = db_pool_new(&s->loop, &pc);
+    s->auth = auth_new(&s->loop, s->cfg, err, sizeof err);
+    if (!s->auth || auth_register(s->auth, s->pool) != 0) {
+        log_error("startup failed: %s", s->auth ? "session statements" : err);
+        return -1;
+    }
     s->router = router_new();
+    s->rest = rest_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
+    if (!s->rest) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->app = api_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->app) {
         log_error("startup failed: %s", err);
         return -1;
     }
+    rest_app_bind(s->rest, api_app_openapi(s->app), api_app_counts(s->app));
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
     api_app_set_workspace(s->app, s->workspace);
+    api_app_set_auth(s->app, s->auth);
     http_server_config_t hc;
     http_server_config_defaults(&hc);
     hc.host = s->cfg->host;
@@ -163,7 +183,9 @@ static void serve_dispose(serve_state_t *s)
 {
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
+    rest_app_free(s->rest);
     workspace_free(s->workspace);
+    auth_free(s->auth);
     if (s->router) router_free(s->router);
     if (s->pool) db_pool_free(s->pool);
     if (s->credentials) s->credentials->free(s->credentials);
@@ -175,14 +197,23 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     uv_loop_init(&s.loop);
+    uv_loop_configure(&s.loop, UV_METRICS_IDLE_TIME); /* lakeapi_loop_idle_seconds_total */
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
+    /* From here on the loop never writes to stderr itself (util/log.c). */
+    if (log_async_start(SERVE_LOG_BUFFER) != 0) log_warn("no log writer thread: logging inline");
     serve_log_settings(cfg);
     if (serve_build(&s) != 0) {
         rc = 1;
         uv_walk(&s.loop, serve_close_walk, NULL);
     } else {
         db_pool_start(s.pool);
+        auth_start(s.auth);
+        if (auth_configured(s.auth))
+            log_info("%s", auth_describe(s.auth));
+        else
+            log_warn("%s", auth_describe(s.auth));
+        rest_app_start(s.rest);
         uv_signal_init(&s.loop, &s.sigint);
         uv_signal_init(&s.loop, &s.sigterm);
         s.sigint.data = s.sigterm.data = &s;
@@ -204,5 +235,6 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
         else
             log_info("private PostgreSQL cluster stopped");
     }
+    log_async_stop();
     return rc;
 }

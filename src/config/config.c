@@ -53,6 +53,11 @@ const config_setting_t config_settings[] = {
     {{"DB_POOL_RECYCLE_INTERVAL"}, NULL, CONFIG_SECONDS0, FIELD(pool_recycle_s), false},
     {{"ORDERS_TABLE"}, NULL, CONFIG_TABLE, FIELD(orders_table), false},
     {{"USERS_TABLE"}, NULL, CONFIG_TABLE, FIELD(users_table), false},
+    {{"LAKEAPI_SCHEMAS"}, NULL, CONFIG_STR, FIELD(rest_schemas), false},
+    {{"REST_PREFIX"}, NULL, CONFIG_STR, FIELD(rest_prefix), false},
+    {{"DB_MAX_ROWS"}, NULL, CONFIG_ROWS, FIELD(db_max_rows), false},
+    {{"REST_COUNT_TTL"}, NULL, CONFIG_SECONDS, FIELD(rest_count_ttl_s), false},
+    {{"REST_ALLOW_UNFILTERED_WRITES"}, NULL, CONFIG_BOOL, FIELD(rest_unfiltered_writes), false},
     {{"LAKEBASE_INSTANCE_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_instance_name), false},
     {{"LAKEBASE_CATALOG_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_catalog_name), false},
     {{"ENDPOINT_NAME", "LAKEBASE_ENDPOINT", "PGENDPOINT"},
@@ -75,6 +80,24 @@ const config_setting_t config_settings[] = {
     {{"DATABRICKS_CLIENT_ID"}, NULL, CONFIG_STR, FIELD(databricks_client_id), false},
     {{"DATABRICKS_CLIENT_SECRET"}, NULL, CONFIG_STR, FIELD(databricks_client_secret), true},
     {{"DATABRICKS_AUTH_TYPE"}, NULL, CONFIG_AUTH_TYPE, FIELD(databricks_auth_type), false},
+    /* access control (src/auth) */
+    {{"JWT_SECRET"}, NULL, CONFIG_STR, FIELD(jwt_secret), true},
+    {{"JWT_JWKS_URL"}, NULL, CONFIG_STR, FIELD(jwt_jwks_url), false},
+    {{"JWT_ISSUER"}, NULL, CONFIG_STR, FIELD(jwt_issuer), false},
+    {{"JWT_AUDIENCE"}, NULL, CONFIG_STR, FIELD(jwt_audience), false},
+    {{"JWT_CLOCK_SKEW"}, NULL, CONFIG_SECONDS0, FIELD(jwt_clock_skew_s), false},
+    {{"JWT_JWKS_REFRESH_INTERVAL"}, NULL, CONFIG_SECONDS0, FIELD(jwt_jwks_refresh_s), false},
+    {{"JWT_ROLE_CLAIM"}, NULL, CONFIG_STR, FIELD(jwt_role_claim), false},
+    {{"DB_ANON_ROLE"}, NULL, CONFIG_STR, FIELD(db_anon_role), false},
+    {{"DB_PRE_REQUEST"}, NULL, CONFIG_TABLE, FIELD(db_pre_request), false},
+    {{"TRUST_FORWARDED_IDENTITY"}, NULL, CONFIG_BOOL, FIELD(trust_forwarded_identity), false},
+    {{"ROLE_FROM_EMAIL"}, NULL, CONFIG_BOOL, FIELD(role_from_email), false},
+    {{"ADMIN_CLAIM"}, NULL, CONFIG_STR, FIELD(admin_claim), false},
+    {{"ADMIN_ROLES"}, NULL, CONFIG_STR, FIELD(admin_roles), false},
+    {{"RESOURCES_ENABLED"}, NULL, CONFIG_BOOL, FIELD(resources_enabled), false},
+    {{"METRICS_TOKEN"}, NULL, CONFIG_STR, FIELD(metrics_token), true},
+    {{"RATE_LIMIT_RPS"}, NULL, CONFIG_NUMBER0, FIELD(rate_limit_rps), false},
+    {{"RATE_LIMIT_BURST"}, NULL, CONFIG_OVERFLOW, FIELD(rate_limit_burst), false},
 };
 const size_t config_settings_count = sizeof config_settings / sizeof config_settings[0];
 
@@ -117,6 +140,12 @@ void config_init(config_t *c)
     c->pool_recycle_s = 3600;
     c->orders_table = config_xstrdup("public.orders_synced");
     c->users_table = config_xstrdup("public.users");
+    c->rest_schemas = config_xstrdup("public");
+    c->rest_prefix = config_xstrdup("/rest/v1");
+    c->db_max_rows = 1000;
+    c->rest_count_ttl_s = 1;
+    c->jwt_clock_skew_s = 30;
+    c->jwt_jwks_refresh_s = 30;
 }
 
 void config_dispose(config_t *c)
@@ -355,6 +384,8 @@ static int config_apply(config_t *c, const config_setting_t *s, const char *v,
         return config_check_int(v, 1, 1000, field, src, err, errlen);
     case CONFIG_OVERFLOW:
         return config_check_int(v, 0, 10000, field, src, err, errlen);
+    case CONFIG_ROWS:
+        return config_check_int(v, 0, 1000000000, field, src, err, errlen);
     case CONFIG_SECONDS:
         return config_check_seconds(v, false, field, src, err, errlen);
     case CONFIG_SECONDS0:
@@ -388,6 +419,15 @@ static int config_apply(config_t *c, const config_setting_t *s, const char *v,
         return 0;
     case CONFIG_DBX_HOST:
         return config_norm_dbx_host(c, s, v, src, err, errlen);
+    case CONFIG_NUMBER0: {
+        char *end;
+        errno = 0;
+        double d = strtod(v, &end);
+        if (errno || end == v || *end || !(d >= 0) || d > 1e9)
+            return config_fail(err, errlen, src, "'%s' is not a number >= 0", v);
+        *(double *)field = d;
+        return 0;
+    }
     }
     return 0;
 }
@@ -572,5 +612,10 @@ int config_load(config_t *c, int argc, char **argv, config_getenv_fn getenv_fn, 
     }
     dotenv_dispose(&dotenv);
     if (rc == 0) rc = config_check_auth(c, err, errlen);
+    if (rc == 0 && c->jwt_secret && strlen(c->jwt_secret) < 32) {
+        /* HS256 with a short secret can be brute-forced offline from one token. */
+        snprintf(err, errlen, "JWT_SECRET must be at least 32 bytes long");
+        rc = -1;
+    }
     return rc;
 }

@@ -146,10 +146,12 @@ static void config_describe_one(const config_t *c, const config_setting_t *s, bu
     case CONFIG_PORT:
     case CONFIG_POOL_SIZE:
     case CONFIG_OVERFLOW:
+    case CONFIG_ROWS:
         buf_printf(out, "%d\n", *(const int *)field);
         return;
     case CONFIG_SECONDS:
     case CONFIG_SECONDS0:
+    case CONFIG_NUMBER0:
         buf_printf(out, "%g\n", *(const double *)field);
         return;
     case CONFIG_BOOL:

@@ -179,15 +179,63 @@ static void conn_fail_libpq(db_conn_t *c, const char *what)
 
 /* ---- sending ---- */
 
+/* The gen + 1 of the statement prepared in slot id here, 0 when none. */
+static uint32_t conn_prepared(const db_conn_t *c, int id)
+{
+    return id < c->nprepared ? c->prepared[id] : 0;
+}
+
+static void conn_set_prepared(db_conn_t *c, int id, uint32_t v)
+{
+    if (id >= c->nprepared) { /* the statement cache added slots since this connection opened */
+        int n = c->pool->nstmts > id ? c->pool->nstmts : id + 1;
+        uint32_t *grown = realloc(c->prepared, sizeof *grown * (size_t)n);
+        if (!grown) abort();
+        memset(grown + c->nprepared, 0, sizeof *grown * (size_t)(n - c->nprepared));
+        c->prepared = grown;
+        c->nprepared = n;
+    }
+    c->prepared[id] = v;
+}
+
 /* An in-flight entry for a step of our own: session setup or a Prepare. */
 static db_query_t *conn_internal_step(db_conn_t *c, int prepares)
 {
-    db_query_t *q = calloc(1, sizeof *q);
-    if (!q) abort();
+    db_query_t *q = db_pool_query_alloc(c->pool);
     q->stmt = -1;
     q->prepares = prepares;
-    (void)c;
     return q;
+}
+
+/* A statement is prepared on a connection just before its first execution there. */
+static bool conn_prepare_once(db_conn_t *c, int stmt)
+{
+    db_pool_t *p = c->pool;
+    uint32_t want = p->stmts[stmt].gen + 1, have = conn_prepared(c, stmt);
+    if (have == want) return true;
+    bool ok = true;
+    if (have) { /* the statement cache gave this slot new SQL: drop the old statement */
+        char drop[64];
+        snprintf(drop, sizeof drop, "DEALLOCATE lk%dg%u", stmt, have - 1);
+        ok = PQsendQueryParams(c->pg, drop, 0, NULL, NULL, NULL, NULL, 0);
+        conn_push_inflight(c, conn_internal_step(c, -1));
+    }
+    ok = ok && PQsendPrepare(c->pg, p->stmts[stmt].name, p->stmts[stmt].sql, p->stmts[stmt].nparams,
+                             NULL);
+    conn_push_inflight(c, conn_internal_step(c, stmt));
+    conn_set_prepared(c, stmt, want);
+    return ok;
+}
+
+/* A session's settings or pre-request call (session.c): a step whose failure fails the query. */
+static bool conn_send_session_step(db_conn_t *c, int stmt, int nparams, const char *const *values)
+{
+    bool ok = conn_prepare_once(c, stmt);
+    db_query_t *step = conn_internal_step(c, -1);
+    step->session_step = true;
+    conn_push_inflight(c, step);
+    return ok &&
+           PQsendQueryPrepared(c->pg, c->pool->stmts[stmt].name, nparams, values, NULL, NULL, 0);
 }
 
 static int conn_flush(db_conn_t *c)
@@ -212,18 +260,21 @@ void db_conn_send_batch(db_conn_t *c, db_query_t *first)
         const char *name = p->stmts[q->stmt].name;
         q->sync_after = (next == NULL);
         bool ok = true;
-        if (!c->prepared[q->stmt]) {
-            ok = PQsendPrepare(c->pg, name, p->stmts[q->stmt].sql, p->stmts[q->stmt].nparams, NULL);
-            conn_push_inflight(c, conn_internal_step(c, q->stmt));
-            c->prepared[q->stmt] = 1;
+        if (q->session) {
+            ok = conn_send_session_step(c, p->session_stmt, 5, q->session->values);
+            if (ok && p->pre_request_stmt >= 0)
+                ok = conn_send_session_step(c, p->pre_request_stmt, 0, NULL);
         }
+        ok = ok && conn_prepare_once(c, q->stmt);
         conn_push_inflight(c, q);
         ok = ok && PQsendQueryPrepared(c->pg, name, q->nparams, q->values, NULL, NULL, 0);
         /*
          * A re-run gets a transaction of its own, so one failing statement
-         * cannot make the same innocent writes fail again and again.
+         * cannot make the same innocent writes fail again and again; so does
+         * a session, whose settings must not leak into other requests.
          */
-        if (ok && !q->sync_after && (q->retries > 0 || (next && next->retries > 0))) {
+        bool own = q->retries > 0 || q->session;
+        if (ok && !q->sync_after && (own || (next && (next->retries > 0 || next->session)))) {
             q->sync_after = true;
             ok = PQpipelineSync(c->pg);
         }
@@ -286,13 +337,15 @@ static void conn_finish_batch(db_conn_t *c)
 /*
  * A Prepare that failed (say, its table does not exist) makes the execution
  * right behind it abort; that query gets the Prepare's error instead of being
- * re-run, and the statement will be prepared again on its next use.
+ * re-run, and the statement will be prepared again on its next use. A
+ * session step (settings, pre-request) that failed hands its error on the
+ * same way, step by step, to the statement it was for.
  */
-static void conn_finish_prepare(db_conn_t *c, db_query_t *q)
+static void conn_finish_step(db_conn_t *c, db_query_t *q)
 {
     ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
-    if (st != PGRES_COMMAND_OK) {
-        c->prepared[q->prepares] = 0;
+    if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
+        if (q->prepares >= 0) conn_set_prepared(c, q->prepares, 0);
         if (st != PGRES_PIPELINE_ABORTED) {
             c->batch_failed = true;
             if (c->head && !c->head->res) {
@@ -307,8 +360,8 @@ static void conn_finish_prepare(db_conn_t *c, db_query_t *q)
 static void conn_finish_query(db_conn_t *c, db_query_t *q)
 {
     db_pool_t *p = c->pool;
-    if (q->stmt < 0 && q->prepares >= 0) {
-        conn_finish_prepare(c, q);
+    if (q->stmt < 0 && (q->prepares >= 0 || q->session_step)) {
+        conn_finish_step(c, q);
         return;
     }
     ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
@@ -332,11 +385,12 @@ static void conn_finish_query(db_conn_t *c, db_query_t *q)
         if (sqlstate && strcmp(sqlstate, "57014") == 0) p->stats.statement_timeouts++;
         if (sqlstate && strcmp(sqlstate, "26000") == 0) {
             /* The server lost our prepared statement (e.g. DISCARD): prepare again. */
-            c->prepared[q->stmt] = 0;
+            conn_set_prepared(c, q->stmt, 0);
             conn_retry_or_fail(c, q, DB_ERR_INTERNAL, msg);
             return;
         }
-        db_pool_complete(p, q, db_status_from_sqlstate(sqlstate), NULL, sqlstate, msg);
+        /* The error result goes up too: the Data API passes message/detail/hint on. */
+        db_pool_complete(p, q, db_status_from_sqlstate(sqlstate), q->res, sqlstate, msg);
     }
 }
 
@@ -372,10 +426,11 @@ static void conn_read_results(db_conn_t *c)
         c->expect_sync = q->sync_after;
         conn_finish_query(c, q);
     }
-    if (c->state == CONN_READY && c->retiring && c->inflight == 0 && !c->held_head)
+    if (c->state != CONN_READY || c->inflight > 0 || c->expect_sync || c->held_head) return;
+    if (c->retiring)
         db_conn_close(c, DB_ERR_UNAVAILABLE, "recycled");
-    else if (c->state == CONN_READY && c->inflight == 0 && c->pool->co_head)
-        db_pool_wake(c->pool); /* a stream waits for an idle connection */
+    else
+        db_pool_conn_idle(c->pool, c); /* queued queries or a waiting stream may take it */
 }
 
 /* ---- connecting ---- */
@@ -526,14 +581,18 @@ db_conn_t *db_conn_open(db_pool_t *p)
     db_conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->pool = p;
-    c->prepared = calloc((size_t)p->nstmts + 1, 1);
+    c->nprepared = p->nstmts + 1;
+    c->prepared = calloc((size_t)c->nprepared, sizeof *c->prepared);
     if (!c->prepared) abort();
     c->born_ns = c->last_used_ns = db_pool_now_ns();
     uv_timer_init(p->loop, &c->timer);
     c->timer.data = c;
     c->state = CONN_CREDENTIALS;
-    c->next = p->conns;
-    p->conns = c;
+    /* Opening order: the pool prefers its oldest connections (pool.c). */
+    db_conn_t **tail = &p->conns;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = c;
     p->nconns++;
     p->nconnecting++;
     if (p->cfg.credentials)

@@ -7,8 +7,9 @@
  * seed * 16807^((i-1)*budget): a run starting mid-table jumps there in
  * O(log i) and then steps row by row with one multiply per stream.
  *
- * SF >= 30000 is rejected: there dbgen switches custkey/partkey to a 64-bit
- * generator whose output depends on where the run started (ORDERS.md 7).
+ * From SF 30000 on, dbgen draws custkey and partkey from a 64-bit generator
+ * (ORDERS.md 7, tpch_wide.c); rows then are those of a run from row 1, and a
+ * start mid-table replays the partkey stream from its nearest checkpoint.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -17,13 +18,14 @@
 #include "demo/put.h"
 #include "demo/tpch_internal.h"
 
-#define TPCH_DATE_COUNT  2406  /* orderdate offsets 0..2405 from 1992-01-01 */
-#define TPCH_CURRENT_OFF 1263  /* 1995-06-17: lines shipped by then are "F" */
-#define TPCH_CMNT_MIN    19    /* (int)(O_CMNT_LEN 49 * 0.4) */
-#define TPCH_CMNT_MAX    78    /* (int)(49 * 1.6) */
-#define TPCH_MAX_SCALE   30000 /* first scale with the 64-bit quirk */
+#define TPCH_DATE_COUNT  2406 /* orderdate offsets 0..2405 from 1992-01-01 */
+#define TPCH_CURRENT_OFF 1263 /* 1995-06-17: lines shipped by then are "F" */
+#define TPCH_CMNT_MIN    19   /* (int)(O_CMNT_LEN 49 * 0.4) */
+#define TPCH_CMNT_MAX    78   /* (int)(49 * 1.6) */
+#define TPCH_MAX_SF      1e9  /* keys, clerks and prices stay far inside int64 */
 #define TPCH_CHUNK       (1 << 20)
 #define TPCH_ROW_MAX     512 /* a formatted row, escaped comment included, fits */
+#define TPCH_BATCH       32  /* rows drawn (and their comments prefetched) per formatting pass */
 
 /* The streams ORDERS output depends on (ORDERS.md 5.4), with their budgets. */
 enum {
@@ -45,10 +47,10 @@ static const struct {
     int64_t seed;
     int64_t budget;
 } tpch_streams[S_COUNT] = {
-    [S_CKEY] = {851767375, 1},  [S_ODATE] = {1066728069, 1}, [S_PRIO] = {591449447, 1},
-    [S_CLRK] = {1171034773, 1}, [S_CMNT] = {276090261, 2},   [S_LCNT] = {1434868289, 1},
-    [S_QTY] = {209208115, 7},   [S_DCNT] = {554590007, 7},   [S_TAX] = {721958466, 7},
-    [S_PKEY] = {1808217256, 7}, [S_SDTE] = {1769349045, 7},
+    [S_CKEY] = {TPCH_SEED_CKEY, 1}, [S_ODATE] = {1066728069, 1}, [S_PRIO] = {591449447, 1},
+    [S_CLRK] = {1171034773, 1},     [S_CMNT] = {276090261, 2},   [S_LCNT] = {TPCH_SEED_LCNT, 1},
+    [S_QTY] = {209208115, 7},       [S_DCNT] = {554590007, 7},   [S_TAX] = {721958466, 7},
+    [S_PKEY] = {TPCH_SEED_PKEY, 7}, [S_SDTE] = {1769349045, 7},
 };
 
 static const struct {
@@ -61,32 +63,37 @@ static const struct {
 struct gen_tpch {
     const char *pool; /* shared; released by gen_tpch_free */
     int64_t n_ord, n_cust, n_part, n_clerk;
+    bool wide; /* scale >= 30000: custkey and partkey use the 64-bit streams */
     char dates[TPCH_DATE_COUNT][10]; /* "YYYY-MM-DD", no NUL */
 };
 
-/* One row's values before formatting. */
+/* One row's values before formatting, and where the 64-bit streams go next. */
 typedef struct {
     int64_t ordinal, custkey, cents, clerk, cmnt_off;
+    int64_t ckey_next, pkey_next;
     int date_off, prio, cmnt_len;
     char status;
 } tpch_row_t;
 
 typedef struct {
     int64_t n_ord, n_cust, n_part, n_clerk;
+    bool wide;
 } tpch_sizes_t;
 
 /* dbgen's scale handling (ORDERS.md 4); -1 for an sf we do not generate. */
 static int tpch_sizes(double sf, tpch_sizes_t *z)
 {
-    if (!(sf > 0) || sf >= TPCH_MAX_SCALE) return -1;
+    if (!(sf > 0) || sf > TPCH_MAX_SF) return -1;
     if (sf >= 1) {
         int64_t scale = (int64_t)sf; /* truncates: SF 1.5 is SF 1 */
         z->n_cust = 150000 * scale;
         z->n_part = 200000 * scale;
         z->n_ord = 1500000 * scale;
         z->n_clerk = 1000 * scale;
+        z->wide = scale >= TPCH_WIDE_SCALE;
         return 0;
     }
+    z->wide = false;
     int64_t k = (int)(1000.0 * sf);
     z->n_cust = k * 150000 / 1000;
     z->n_part = k * 200000 / 1000;
@@ -152,6 +159,7 @@ gen_tpch_t *gen_tpch_new(double sf)
     g->n_cust = z.n_cust;
     g->n_part = z.n_part;
     g->n_clerk = z.n_clerk;
+    g->wide = z.wide;
     tpch_fill_dates(g);
     return g;
 }
@@ -175,13 +183,14 @@ static void tpch_lines(const gen_tpch_t *g, const int64_t st[S_COUNT], tpch_row_
         int64_t qty = tpch_unif(&sq, 1, 50);
         int64_t disc = tpch_unif(&sdc, 0, 10);
         int64_t tax = tpch_unif(&stx, 0, 8);
-        int64_t pk = tpch_unif(&spk, 1, g->n_part);
+        int64_t pk = g->wide ? tpch64_unif(&spk, 1, g->n_part) : tpch_unif(&spk, 1, g->n_part);
         int64_t sd = tpch_unif(&ssd, 1, 121);
         int64_t rp = 90000 + (pk / 10) % 20001 + (pk % 1000) * 100;
         int64_t ep = rp * qty;
         total += ep * (100 - disc) / 100 * (100 + tax) / 100;
         shipped += (r->date_off + sd <= TPCH_CURRENT_OFF);
     }
+    if (g->wide) r->pkey_next = tpch64_pad(spk, 7 - lines);
     r->cents = total;
     r->status = shipped == lines ? 'F' : shipped == 0 ? 'O' : 'P';
 }
@@ -190,8 +199,9 @@ static void tpch_lines(const gen_tpch_t *g, const int64_t st[S_COUNT], tpch_row_
 static void tpch_row(const gen_tpch_t *g, const int64_t st[S_COUNT], tpch_row_t *r)
 {
     int64_t s = st[S_CKEY];
-    int64_t c = tpch_unif(&s, 1, g->n_cust);
-    if (c % 3 == 0) /* every third customer places no orders */
+    int64_t c = g->wide ? tpch64_unif(&s, 1, g->n_cust) : tpch_unif(&s, 1, g->n_cust);
+    r->ckey_next = s; /* budget 1: nothing to pad */
+    if (c % 3 == 0)   /* every third customer places no orders */
         c = c == g->n_cust ? c - 1 : c + 1;
     r->custkey = c;
     s = st[S_ODATE];
@@ -257,12 +267,16 @@ static char *tpch_format(const gen_tpch_t *g, const tpch_row_t *r, bool copy, ch
     p = gen_put(p, tpch_priorities[r->prio].text, tpch_priorities[r->prio].len);
     *p++ = sep;
     p = gen_put(p, "Clerk#", 6);
-    int64_t clerk = r->clerk;
-    for (int k = 8; k >= 0; k--) {
-        p[k] = (char)('0' + clerk % 10);
-        clerk /= 10;
+    int64_t clerk = r->clerk; /* %09 in dbgen: 9 digits or more */
+    if (clerk >= 1000000000) {
+        p = gen_put_u64(p, (uint64_t)clerk);
+    } else {
+        for (int k = 8; k >= 0; k--) {
+            p[k] = (char)('0' + clerk % 10);
+            clerk /= 10;
+        }
+        p += 9;
     }
-    p += 9;
     *p++ = sep;
     *p++ = '0';
     *p++ = sep;
@@ -294,19 +308,40 @@ int gen_tpch_orders(gen_tpch_t *g, int64_t first, int64_t count, bool copy_forma
         st[k] = tpch_rng_skip(tpch_streams[k].seed, (first - 1) * tpch_streams[k].budget);
         step[k] = tpch_rng_pow(tpch_streams[k].budget);
     }
+    if (g->wide) {
+        st[S_CKEY] = tpch64_skip(TPCH_SEED_CKEY, first - 1);
+        st[S_PKEY] = tpch64_pkey_state(first);
+    }
 
     int rc = 0;
     size_t len = 0;
-    tpch_row_t r;
-    for (int64_t i = first; i <= last && rc == 0; i++) {
-        r.ordinal = i;
-        tpch_row(g, st, &r);
-        len = (size_t)(tpch_format(g, &r, copy_format, buf + len) - buf);
-        for (int k = 0; k < S_COUNT; k++)
-            st[k] = tpch_mulmod(st[k], step[k]);
-        if (len >= TPCH_CHUNK) {
-            rc = sink(buf, len, sink_data);
-            len = 0;
+    tpch_row_t rows[TPCH_BATCH] = {0};
+    for (int64_t i = first; i <= last && rc == 0;) {
+        /*
+         * Draw a batch of rows before formatting any: each comment lies at a
+         * random spot of the 300 MiB pool, and copying it at once would wait
+         * for memory on every row; prefetched a batch ahead, it is in cache.
+         */
+        int n = 0;
+        for (; n < TPCH_BATCH && i <= last; n++, i++) {
+            tpch_row_t *r = &rows[n];
+            r->ordinal = i;
+            tpch_row(g, st, r);
+            __builtin_prefetch(g->pool + r->cmnt_off);
+            __builtin_prefetch(g->pool + r->cmnt_off + r->cmnt_len - 1);
+            for (int k = 0; k < S_COUNT; k++)
+                st[k] = tpch_mulmod(st[k], step[k]);
+            if (g->wide) {
+                st[S_CKEY] = r->ckey_next;
+                st[S_PKEY] = r->pkey_next;
+            }
+        }
+        for (int k = 0; k < n && rc == 0; k++) {
+            len = (size_t)(tpch_format(g, &rows[k], copy_format, buf + len) - buf);
+            if (len >= TPCH_CHUNK) {
+                rc = sink(buf, len, sink_data);
+                len = 0;
+            }
         }
     }
     if (rc == 0 && len > 0) rc = sink(buf, len, sink_data);

@@ -240,6 +240,12 @@ static void conn_dispatch(http_conn_t *c, http_exchange_t *ex)
     ex->state = HTTP_EX_HANDLING;
     s->in_flight++;
     if (s->pre_route && s->pre_route(ex, s->pre_route_data)) return;
+    http_conn_route(ex);
+}
+
+void http_conn_route(http_exchange_t *ex)
+{
+    http_server_t *s = ex->srv;
     router_status_t r = ROUTER_NOT_FOUND;
     if (s->router) r = router_match(s->router, ex->method, ex->raw_path, ex->arena, &ex->match);
     if (r == ROUTER_MATCH) {

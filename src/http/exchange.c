@@ -248,6 +248,52 @@ void **http_exchange_user_slot(http_exchange_t *ex)
     return &ex->user;
 }
 
+void **http_exchange_identity_slot(http_exchange_t *ex)
+{
+    return &ex->identity;
+}
+
+void http_exchange_set_authenticated(http_exchange_t *ex, bool yes)
+{
+    ex->authenticated = yes;
+}
+
+bool http_exchange_authenticated(const http_exchange_t *ex)
+{
+    return ex->authenticated;
+}
+
+size_t http_exchange_header_count(const http_exchange_t *ex)
+{
+    return ex->nheaders;
+}
+
+void http_exchange_header_at(const http_exchange_t *ex, size_t i, const char **name,
+                             size_t *name_len, const char **value, size_t *value_len)
+{
+    const http_header_t *f = &ex->headers[i];
+    *name = f->name, *name_len = f->name_len;
+    *value = f->value, *value_len = f->value_len;
+}
+
+const char *http_exchange_peer(http_exchange_t *ex)
+{
+    if (ex->peer[0] || ex->conn->dead) return ex->peer;
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&ex->conn->tcp, (struct sockaddr *)&ss, &len) != 0) return ex->peer;
+    if (ss.ss_family == AF_INET)
+        uv_ip4_name((struct sockaddr_in *)&ss, ex->peer, sizeof ex->peer);
+    else if (ss.ss_family == AF_INET6)
+        uv_ip6_name((struct sockaddr_in6 *)&ss, ex->peer, sizeof ex->peer);
+    return ex->peer;
+}
+
+void http_exchange_route_now(http_exchange_t *ex)
+{
+    http_conn_route(ex);
+}
+
 bool http_exchange_client_gone(const http_exchange_t *ex)
 {
     return ex->conn->dead;

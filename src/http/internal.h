@@ -65,6 +65,9 @@ struct http_exchange {
     router_match_t match;
     const char *request_id;
     void *user;
+    void *identity; /* http_exchange_identity_slot() */
+    char peer[48];  /* http_exchange_peer(), filled on first use */
+    bool authenticated;
     bool keep_alive;
     bool expect_continue, continue_sent;
     bool close_after; /* the connection closes once this response is written */
@@ -174,7 +177,8 @@ struct http_server {
     size_t date_len;
     time_t iso_sec;
     char iso_prefix[24]; /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
-    buf_t logbuf;        /* access-log lines not yet written */
+    size_t iso_prefix_len;
+    buf_t logbuf; /* access-log lines not yet written */
 };
 
 /* server.c */
@@ -192,6 +196,9 @@ void http_conn_drain(http_conn_t *c);
 void http_conn_flush_dirty(http_server_t *s);
 void http_conn_mark_dirty(http_conn_t *c);
 void http_conn_unref(http_conn_t *c);
+/* Routes ex and runs its handler (or answers 404/405); after the pre-route hook. */
+void http_conn_route(http_exchange_t *ex);
+
 /* Closes the connection now (a write failed). */
 void http_conn_close_now(http_conn_t *c);
 /* A streamed write completed: the send timeout starts again. */

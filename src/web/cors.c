@@ -22,8 +22,9 @@
 
 #include "web/web.h"
 
-#define CORS_MAX_AGE         "600"
-#define CORS_EXPOSE_HEADERS  "X-Request-Id, Retry-After, Link, Location"
+#define CORS_MAX_AGE "600"
+#define CORS_EXPOSE_HEADERS                                                                        \
+    "X-Request-Id, Retry-After, Link, Location, RateLimit, RateLimit-Policy, WWW-Authenticate"
 #define CORS_MAX_REQ_HEADERS 2048
 
 struct web_cors {

@@ -51,7 +51,7 @@ def start(loaded, ws):
         base = dict(loaded, DATABRICKS_HOST=ws.url, DATABRICKS_TOKEN=PAT,
                     LAKEBASE_INSTANCE_NAME=INSTANCE, LAKEBASE_CATALOG_NAME=CATALOG,
                     SYNCED_TABLE_STORAGE_CATALOG="main", SYNCED_TABLE_STORAGE_SCHEMA="default",
-                    LOG_LEVEL="debug")
+                    LOG_LEVEL="debug", RESOURCES_ENABLED="true")
         return {**base, **extra}
 
     yield from checked_servers(env, lambda: [PAT, CLIENT_SECRET] + list(ws.oauth_tokens))
