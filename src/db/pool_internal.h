@@ -18,6 +18,7 @@ typedef struct db_conn db_conn_t;
 /* Expected results of a stream's commands, in send order (stream.c). */
 typedef enum {
     ST_BEGIN,
+    ST_SESSION,
     ST_PREPARE,
     ST_DESCRIBE,
     ST_DECLARE,
@@ -39,6 +40,7 @@ struct db_stream {
     char fetch[64];
     int nparams;
     char **values;
+    char *session[5]; /* the request's role and settings (db_session_t), or NULL */
     int batch_rows;
     uint64_t enqueued_ns;
     double wait_ms;
@@ -73,9 +75,9 @@ struct db_query {
     uint64_t enqueued_ns; /* first time queued, for wait_ms and the acquire timeout */
     uint64_t sent_ns;     /* when it was written to its connection */
     double wait_ms;
-    int retries;     /* re-runs after a batch failed elsewhere or a lost connection */
-    bool sync_after; /* the batch's Sync follows this query */
-    PGresult *res;   /* its result while held */
+    int retries;                 /* re-runs after a batch failed elsewhere or a lost connection */
+    bool sync_after;             /* the batch's Sync follows this query */
+    PGresult *res;               /* its result while held */
     const db_session_t *session; /* run under this role/settings (session.c), or NULL */
     bool session_step;           /* internal step: a session's settings or pre-request */
 };

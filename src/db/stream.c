@@ -62,6 +62,8 @@ static void stream_free(db_stream_t *s)
     for (int i = 0; i < s->nparams; i++)
         free(s->values[i]);
     free(s->values);
+    for (int i = 0; i < 5; i++)
+        free(s->session[i]);
     free(s->sql);
     free(s);
 }
@@ -138,12 +140,30 @@ static bool stream_send_declare(db_stream_t *s, const char *select)
     return stream_send_fetch(s);
 }
 
+/* The request's role and settings, LOCAL to the stream's transaction (see session.c). */
+static bool stream_send_session(db_stream_t *s)
+{
+    db_pool_t *p = s->pool;
+    PGconn *pg = s->conn->pg;
+    if (!PQsendQueryParams(pg, p->stmts[p->session_stmt].sql, 5, NULL,
+                           (const char *const *)s->session, NULL, NULL, 0))
+        return false;
+    stream_step_push(s, ST_SESSION);
+    if (p->pre_request_stmt >= 0) {
+        if (!PQsendQueryParams(pg, p->stmts[p->pre_request_stmt].sql, 0, NULL, NULL, NULL, NULL, 0))
+            return false;
+        stream_step_push(s, ST_SESSION);
+    }
+    return true;
+}
+
 void db_stream_attach(db_stream_t *s, db_conn_t *c)
 {
     s->conn = c;
     PGconn *pg = c->pg;
     bool ok = PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0);
     if (ok) stream_step_push(s, ST_BEGIN);
+    if (ok && s->session[0]) ok = stream_send_session(s);
     if (ok && s->ops->on_describe) {
         /* The unnamed statement, described: the consumer picks the SELECT to declare. */
         ok = PQsendPrepare(pg, "", s->sql, s->nparams, NULL) && PQsendDescribePrepared(pg, "") &&
@@ -353,7 +373,15 @@ void db_stream_on_poll(db_stream_t *s, int events)
 db_stream_t *db_stream_open(db_pool_t *p, const char *sql, int nparams, const char *const *values,
                             int batch_rows, const db_stream_ops_t *ops, void *data)
 {
+    return db_stream_open_as(p, NULL, sql, nparams, values, batch_rows, ops, data);
+}
+
+db_stream_t *db_stream_open_as(db_pool_t *p, const db_session_t *session, const char *sql,
+                               int nparams, const char *const *values, int batch_rows,
+                               const db_stream_ops_t *ops, void *data)
+{
     if (p->closing) return NULL;
+    if (session && p->session_stmt < 0) abort(); /* db_session_register() was not called */
     db_stream_t *s = calloc(1, sizeof *s);
     if (!s) abort();
     s->pool = p;
@@ -369,6 +397,8 @@ db_stream_t *db_stream_open(db_pool_t *p, const char *sql, int nparams, const ch
     for (int i = 0; i < nparams; i++) {
         if (values[i] && !(s->values[i] = strdup(values[i]))) abort();
     }
+    for (int i = 0; session && i < 5; i++)
+        if (!(s->session[i] = strdup(session->values[i] ? session->values[i] : ""))) abort();
     db_pool_enqueue_checkout(p, s);
     return s;
 }

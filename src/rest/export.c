@@ -12,6 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth.h"
 #include "lakeapi/json.h"
 #include "rest/export.h"
 #include "rest/export_json.h"
@@ -282,8 +283,13 @@ void rest_export_start(http_exchange_t *ex, db_pool_t *pool, rest_export_format_
     int batch = e->opts.batch_rows > 0 ? e->opts.batch_rows : REST_EXPORT_BATCH;
     e->sql = strdup(sql);
     if (!e->sql) abort();
-    e->s = db_stream_open(pool, sql, nparams, values, batch,
-                          e->fmt == REST_EXPORT_CSV ? &export_csv_ops : &export_ndjson_ops, e);
+    const db_stream_ops_t *ops = e->fmt == REST_EXPORT_CSV ? &export_csv_ops : &export_ndjson_ops;
+    /* A request with a role of its own reads as that role, in the cursor's transaction. */
+    db_session_t session;
+    if (auth_db_session(ex, &session))
+        e->s = db_stream_open_as(pool, &session, sql, nparams, values, batch, ops, e);
+    else
+        e->s = db_stream_open(pool, sql, nparams, values, batch, ops, e);
     if (!e->s) {
         db_result_t r = {.status = DB_ERR_UNAVAILABLE};
         export_on_end(NULL, &r, e);

@@ -7,7 +7,9 @@
  * go out as PostgreSQL produces them (db_stream_*: cursor batches), framed as
  * chunks (http_stream_*), with the client's socket pausing the FETCHes. Memory
  * is bounded by two batches plus the stream's high-water mark, whatever the
- * size of the result. A client that disconnects cancels the query.
+ * size of the result. A client that disconnects cancels the query. A request
+ * with a role of its own (auth) reads as that role: SET LOCAL ROLE and the
+ * request.* settings in the cursor's transaction, as every other Data API read.
  *
  * NDJSON: one line per row, byte for byte PostgreSQL's own row_to_json() of
  * the row (so the JSON is exactly what PostgREST would embed in its array:
@@ -22,7 +24,7 @@
  * comma, quote, CR or LF is quoted, quotes doubled; NULL is an empty field, an
  * empty string is ""); lines end with LF, as COPY's and PostgREST's do.
  *
- * May include: http, db, util (a layer above http and db; below the handlers).
+ * May include: auth, http, db, json, util (a layer above them; below the handlers).
  */
 #ifndef LAKEAPI_REST_EXPORT_H
 #define LAKEAPI_REST_EXPORT_H
