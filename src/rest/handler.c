@@ -10,6 +10,7 @@
 #include <strings.h>
 
 #include "auth/auth.h"
+#include "rest/export.h"
 #include "rest/rest.h"
 
 #define REST_JSON   "application/json; charset=utf-8"
@@ -90,6 +91,8 @@ static int hd_accept(rest_req_t *rq, rest_error_t *e)
 {
     const char *acc = http_exchange_header(rq->ex, "Accept", NULL);
     if (!acc || !*acc) return 0;
+    rq->export_fmt = (int)rest_export_format_from_accept(acc);
+    if (rq->export_fmt) return 0;
     if (strcasestr(acc, REST_OBJECT)) {
         rq->singular = true;
         return 0;

@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rest/export.h"
 #include "rest/rest.h"
 
 static void rd_finish(rest_req_t *rq);
@@ -151,9 +152,51 @@ static void rd_planned(rest_req_t *rq)
     rest_req_query(rq, sql, &s, DB_STMT_READ, rd_planned_done);
 }
 
+static void rd_export_error(http_exchange_t *ex, const db_result_t *r, void *data)
+{
+    (void)data;
+    rest_send_db_error(ex, r);
+}
+
+/*
+ * NDJSON / CSV: every matching row, streamed (rest/export): DB_MAX_ROWS does
+ * not apply, limit/offset do. The export runs on a leased connection of its
+ * own, outside the auth session, so a request with a role of its own is
+ * refused rather than served past its grants.
+ */
+static void rd_export(rest_req_t *rq)
+{
+    rest_error_t e;
+    if (rest_req_has_role(rq)) {
+        rest_error_set(&e, http_exchange_arena(rq->ex), 400, "PGRST127", "Feature not implemented",
+                       "streaming export runs as the server's role; ask for JSON", NULL);
+        rest_req_fail(rq, &e);
+        return;
+    }
+    rest_read_opts_t o = {.offset = rq->offset, .limit = rq->limit};
+    rest_sql_t s;
+    rest_sql_init(&s, http_exchange_arena(rq->ex));
+    int rc = rest_sql_rows(&s, rq->snap, rq->t, &rq->q, &o, &e);
+    const char *sql = rest_sql_finish(&s);
+    if (rc) {
+        rest_req_fail(rq, &e);
+        return;
+    }
+    rest_snapshot_t *snap = rq->snap; /* the export copies the SQL: the snapshot is done with */
+    rq->snap = NULL;
+    rest_export_opts_t eo = {.send_error = rd_export_error};
+    rest_export_start(rq->ex, rq->app->pool, (rest_export_format_t)rq->export_fmt, sql, s.nparams,
+                      s.params, &eo);
+    rest_snapshot_unref(snap);
+}
+
 void rest_read(rest_req_t *rq)
 {
     rest_error_t e;
+    if (rq->export_fmt) {
+        rd_export(rq);
+        return;
+    }
     rest_read_opts_t o = {.offset = rq->offset, .limit = rd_effective_limit(rq)};
     rest_count_t count = rq->prefer.count;
     bool cached = count == REST_COUNT_EXACT && rd_whole_table(rq) && rq->app->counts;

@@ -81,6 +81,7 @@ typedef struct rest_req {
     rest_prefer_t prefer;
     long offset, limit; /* the query's and the Range header's, merged */
     bool singular;      /* Accept: application/vnd.pgrst.object+json */
+    int export_fmt;     /* Accept: application/x-ndjson or text/csv (rest_export_format_t) */
     bool head;
     /* read state */
     int pending;

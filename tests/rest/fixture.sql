@@ -80,3 +80,18 @@ INSERT INTO public.rx_types VALUES
      '1999-12-31', '1999-12-31 23:59:59', '1999-12-31 23:59:59.5+00', '[]', '[]', '{}', '{}',
      '00000000-0000-0000-0000-000000000000', '::1', '-3 mons', '', to_tsvector('english', 'lazy dogs'),
      'empty');
+
+-- A second exposed schema (Accept-Profile / Content-Profile), with a table of the same name.
+CREATE SCHEMA rest_fx;
+CREATE TABLE rest_fx.rx_customers (id int PRIMARY KEY, label text NOT NULL);
+INSERT INTO rest_fx.rx_customers VALUES (1, 'other schema');
+-- Two foreign keys between the same tables: embedding needs a !hint.
+CREATE TABLE rest_fx.people (id int PRIMARY KEY, name text NOT NULL);
+CREATE TABLE rest_fx.messages (
+    id int PRIMARY KEY,
+    sender_id int NOT NULL REFERENCES rest_fx.people(id),
+    receiver_id int NOT NULL REFERENCES rest_fx.people(id),
+    body text
+);
+INSERT INTO rest_fx.people VALUES (1, 'ann'), (2, 'bob');
+INSERT INTO rest_fx.messages VALUES (1, 1, 2, 'hi bob'), (2, 2, 1, 'hi ann');
