@@ -54,9 +54,10 @@ struct db_stream {
     bool paused, cancelled, ending, failed;
     bool delivered;      /* on_rows has been called (the first batch goes out even when empty) */
     bool cancel_running; /* PQcancel in a worker thread */
-    bool freed_pending;  /* freed once the worker returns */
-    int depth;           /* inside stream_read/resume: freeing waits until they return */
-    bool zombie;         /* finished while depth > 0 */
+    int cancel_tries;
+    bool freed_pending; /* freed once the worker returns */
+    int depth;          /* inside stream_read/resume: freeing waits until they return */
+    bool zombie;        /* finished while depth > 0 */
     char sqlstate[6];
     char message[256];
     uv_work_t cancel_work;

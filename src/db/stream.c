@@ -29,7 +29,9 @@
 #include "db/pool_internal.h"
 #include "lakeapi/buf.h"
 
-#define STREAM_CURSOR "lakeapi_stream"
+#define STREAM_CURSOR          "lakeapi_stream"
+#define STREAM_CANCEL_RETRY_MS 50
+#define STREAM_CANCEL_TRIES    40 /* then the FETCH runs to its end (or its statement timeout) */
 
 static void stream_step_push(db_stream_t *s, db_stream_step_t st)
 {
@@ -197,6 +199,7 @@ static void stream_cancel_work(uv_work_t *w)
 {
     db_stream_t *s = w->data;
     char err[256];
+    if (s->cancel_tries > 0) uv_sleep(STREAM_CANCEL_RETRY_MS);
     PQcancel(s->cancel, err, sizeof err); /* a failure only means the FETCH runs to its end */
 }
 
@@ -206,6 +209,14 @@ static void stream_cancel_done(uv_work_t *w, int status)
 {
     (void)status;
     db_stream_t *s = w->data;
+    /*
+     * A cancel that reached the backend between two statements (reading the
+     * next FETCH) is ignored by the server: while a FETCH is still out, try
+     * again a little later.
+     */
+    if (!s->freed_pending && s->conn && s->nfetch > 0 && ++s->cancel_tries < STREAM_CANCEL_TRIES &&
+        uv_queue_work(s->pool->loop, &s->cancel_work, stream_cancel_work, stream_cancel_done) == 0)
+        return;
     PQfreeCancel(s->cancel);
     s->cancel = NULL;
     s->cancel_running = false;
