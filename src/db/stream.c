@@ -392,6 +392,11 @@ db_stream_t *db_stream_open_as(db_pool_t *p, const db_session_t *session, const 
                                const db_stream_ops_t *ops, void *data)
 {
     if (p->closing) return NULL;
+    if (p->route) {
+        /* A GET's export may read a replica (one that can run the session, when there is one). */
+        db_pool_t *r = db_route_stream_pool(p->route);
+        if (!session || r->session_stmt >= 0) p = r;
+    }
     if (session && p->session_stmt < 0) abort(); /* db_session_register() was not called */
     db_stream_t *s = calloc(1, sizeof *s);
     if (!s) abort();
