@@ -230,10 +230,14 @@ class Meter:
         return False
 
 
-def run_wrk(port, listfile, conns, seconds, server_pid, pg_pid, threads=2):
+def run_wrk(port, listfile, conns, seconds, server_pid, pg_pid, threads=2, lua=None,
+            script_args=None):
+    """One wrk run. lua: the script (requests.lua, replaying listfile; chain.lua takes
+    script_args instead)."""
     threads = max(1, min(threads, conns))
+    args = script_args if script_args is not None else [listfile]
     argv = ["wrk", f"-t{threads}", f"-c{conns}", f"-d{seconds}s", "--timeout", "30s",
-            "--latency", "-s", WRK_LUA, f"http://127.0.0.1:{port}", "--", listfile]
+            "--latency", "-s", lua or WRK_LUA, f"http://127.0.0.1:{port}", "--"] + list(args)
     with Meter(server_pid, pg_pid) as m:
         out = subprocess.run(argv, capture_output=True, text=True, timeout=seconds + 60)
     line = next((l for l in out.stdout.splitlines() if l.startswith("WRKJSON ")), None)
@@ -254,40 +258,52 @@ def _percentile(sorted_vals, q):
     return sorted_vals[k]
 
 
-def run_pgbench(script, conns, seconds, pg_pid, env, workdir, tag, sampling=1.0):
+def run_pgbench(script, conns, seconds, pg_pid, env, workdir, tag, sampling=None):
+    """pgbench -n -M prepared as users run it. sampling=None: no per-transaction log (the
+    throughput rounds: -l costs pgbench throughput); a rate in (0, 1]: -l with
+    --sampling-rate for the latency percentiles (a separate round)."""
     threads = max(1, min(2, conns))
     prefix = os.path.join(workdir, f"pgb-{tag}")
     argv = ["pgbench", "-n", "-M", "prepared", "-f", script, "-c", str(conns), "-j",
-            str(threads), "-T", str(seconds), "-l", "--log-prefix", prefix]
-    if sampling < 1.0:
-        argv += ["--sampling-rate", str(sampling)]
+            str(threads), "-T", str(seconds)]
+    if sampling:
+        argv += ["-l", "--log-prefix", prefix]
+        if sampling < 1.0:
+            argv += ["--sampling-rate", str(sampling)]
     with Meter(None, pg_pid) as m:
         out = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=workdir,
                              timeout=seconds + 120)
     if out.returncode != 0:
         raise RuntimeError(f"pgbench failed ({out.returncode}): {out.stderr.strip()[-400:]}")
-    tps = float(re.search(r"tps = ([\d.]+) \(without initial", out.stdout).group(1))
-    done = int(re.search(r"actually processed: (\d+)", out.stdout).group(1))
+    tps_m = re.search(r"tps = ([\d.]+) \(without initial", out.stdout)
+    done_m = re.search(r"actually processed: (\d+)", out.stdout)
+    if not tps_m or not done_m:
+        raise RuntimeError(f"pgbench printed no tps: {(out.stdout + out.stderr).strip()[-600:]}")
+    tps, done = float(tps_m.group(1)), int(done_m.group(1))
     failed_m = re.search(r"number of failed transactions: (\d+)", out.stdout)
-    lat = []
-    d = os.path.dirname(prefix)
-    for name in os.listdir(d):
-        if name.startswith(os.path.basename(prefix) + "."):
-            path = os.path.join(d, name)
-            with open(path) as f:
-                for line in f:
-                    parts = line.split()
-                    if len(parts) >= 3:
-                        lat.append(int(parts[2]))
-            os.unlink(path)
-    raw = sorted(lat)
-    # wrk's convention, so the two latency columns compare: see co_correct().
-    interval = int(seconds * 1e6 / (done / conns)) if done >= conns else 0
-    lat = sorted(co_correct(raw, interval))
-    return _result(done, tps, _percentile(lat, 50), _percentile(lat, 99), m,
-                   errors=int(failed_m.group(1)) if failed_m else 0, non2xx=0, conns=conns,
-                   threads=threads, raw_p50_ms=_ms(_percentile(raw, 50)),
-                   raw_p99_ms=_ms(_percentile(raw, 99)))
+    extra = {}
+    p50 = p99 = None
+    if sampling:
+        lat = []
+        d = os.path.dirname(prefix)
+        for name in os.listdir(d):
+            if name.startswith(os.path.basename(prefix) + "."):
+                path = os.path.join(d, name)
+                with open(path) as f:
+                    for line in f:
+                        parts = line.split()
+                        if len(parts) >= 3:
+                            lat.append(int(parts[2]))
+                os.unlink(path)
+        raw = sorted(lat)
+        # wrk's convention, so the two latency columns compare: see co_correct().
+        interval = int(seconds * 1e6 / (done / conns)) if done >= conns else 0
+        lat = sorted(co_correct(raw, interval))
+        p50, p99 = _percentile(lat, 50), _percentile(lat, 99)
+        extra = {"raw_p50_ms": _ms(_percentile(raw, 50)), "raw_p99_ms": _ms(_percentile(raw, 99)),
+                 "samples": len(raw), "sampling": sampling}
+    return _result(done, tps, p50, p99, m, errors=int(failed_m.group(1)) if failed_m else 0,
+                   non2xx=0, conns=conns, threads=threads, **extra)
 
 
 def _ms(us):
@@ -364,6 +380,30 @@ def merge(rounds):
         "errors": sum(r["errors"] for r in rounds), "non2xx": sum(r["non2xx"] for r in rounds),
         "rounds": len(rounds), "round_rps": [round(r["rps"]) for r in rounds],
     })
+    return out
+
+
+def spread(rounds, key):
+    """Median, min and max of one figure over rounds (None where a round lacks it)."""
+    vals = sorted(r[key] for r in rounds if r.get(key) is not None)
+    if not vals:
+        return None
+    n = len(vals)
+    med = vals[n // 2] if n % 2 else (vals[n // 2 - 1] + vals[n // 2]) / 2
+    return {"median": med, "min": vals[0], "max": vals[-1], "n": n}
+
+
+def summarize(rounds):
+    """Rounds of one system in one configuration: every figure as median/min/max, plus
+    the rounds themselves. CPU per request is the median of the rounds' own figures."""
+    keys = ("rps", "p50_ms", "p99_ms", "server_us", "pg_us", "client_us", "total_us",
+            "other_cpu_pct")
+    for r in rounds:
+        r["total_us"] = sum(r[k] or 0 for k in ("server_us", "pg_us", "client_us"))
+    out = {k: spread(rounds, k) for k in keys}
+    out["errors"] = sum(r["errors"] + r["non2xx"] for r in rounds)
+    out["rounds"] = rounds
+    out["conns"] = rounds[0]["conns"] if rounds else None
     return out
 
 

@@ -1,20 +1,27 @@
 """
-driver.py - the benchmark of issue 6, run by bench/run.sh quick|full.
+driver.py - the benchmark (issues 6 and 13), run by bench/run.sh quick|full.
 
 It starts a throwaway PostgreSQL (tests/pg_cluster.sh), loads the demo data
-with `lakeapi load all`, starts `lakeapi serve` and the FastAPI peer
-(bench/peers/fastapi) on loopback, and for every endpoint runs, one after the
-other on the same database: lakeapi under wrk, the same SQL under
-`pgbench -M prepared` (the physical limit), and the peer under wrk. wrk replays
-precomputed request lists (bench/wrk/requests.lua). Then, in full mode, the
-scaling curve of GET by key and the RSS with 1,000 idle keep-alive connections.
+with `lakeapi load all`, and starts two lakeapi servers with default settings:
+one as shipped (access log on, to a file) and one with the access log off
+(LOG_LEVEL=warning), plus, in full mode, the FastAPI peer (bench/peers/fastapi).
+Then, for every configuration (endpoint, connections), it runs BENCH_ROUNDS
+alternating rounds of: lakeapi under wrk, lakeapi without access log under
+wrk, and the same SQL under `pgbench -n -M prepared` as users run it (no
+per-transaction log: it costs pgbench throughput). The order inside a round
+rotates from round to round. pgbench's latency percentiles come from one more,
+separate round with a sampled log (--sampling-rate), whose own throughput is
+reported next to the unlogged median. Every figure is the median of the rounds
+with min and max beside it (benchlib.summarize). Last come a few single checks
+(count and a deep page alone, RSS with 1,000 idle connections).
 The tables go to stdout and to bench/results/<date>-<mode>.md (report.py).
 
 Settings (environment): LAKEAPI_BIN (build/lakeapi), BENCH_DURATION (seconds
-per run), BENCH_ROUNDS (alternations per endpoint), BENCH_CONNS (64),
+per run), BENCH_ROUNDS (rounds per configuration, at least 5 for the medians),
 BENCH_PGDIR (keep the cluster and its data in this directory between runs; the
-load is skipped when the row counts match),
-BENCH_ACCESS_LOG=0 (turn both servers' access logs off; default: on, to files).
+load is skipped when the row counts match), BENCH_PEER (1: the FastAPI peer
+joins GET by key at 64 connections; default 1 in full mode, 0 in quick),
+BENCH_ONLY (comma list of configuration ids, e.g. "get64,stream64": run only those).
 """
 import datetime
 import decimal
@@ -34,18 +41,16 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 MODES = {
-    "quick": {"sf": 0.1, "users": 100_000, "duration": 3, "rounds": 1, "scaling": False,
-              "scaling_duration": 0, "warmup": 1, "latency_duration": 2, "peer_rss": False},
-    "full": {"sf": 1, "users": 1_000_000, "duration": 5, "rounds": 2, "scaling": True,
-             "scaling_duration": 6, "warmup": 2, "latency_duration": 4, "peer_rss": True},
+    "quick": {"sf": 0.1, "users": 100_000, "duration": 2, "rounds": 5, "warmup": 1,
+              "latency_duration": 2, "peer": False},
+    "full": {"sf": 1, "users": 1_000_000, "duration": 5, "rounds": 5, "warmup": 2,
+             "latency_duration": 3, "peer": True},
 }
-# Endpoints whose seed SQL scans the table (count(*), OFFSET) take 100+ ms of CPU per
-# request at SF 1: at 64 connections the queue alone would push wrk past its timeout, so
-# all three systems run them with HEAVY_CONNS, and lakeapi also alone (1 connection) for
-# the latency of one request, which is what the issue's latency goals are about.
-HEAVY_CONNS = 16
-SCALING_CONNS = [1, 16, 64, 256, 1024]
-PGBENCH_SCALING_MAX = 256  # PostgreSQL backends are processes: no 1024 clients here
+# (id, endpoint, connections): what issue 13 asks to compare, in this order.
+CONFIGS = [("get1", "get", 1), ("get16", "get", 16), ("get64", "get", 64),
+           ("get256", "get", 256), ("user64", "user", 64), ("stream64", "stream", 64),
+           ("status64", "status", 64)]
+PGBENCH_LATENCY_SAMPLING = 0.01
 
 ORDERS = '"public"."orders_synced"'
 USERS = '"public"."users"'
@@ -158,6 +163,30 @@ def machine(env, lakeapi):
     }
 
 
+LK_METRICS = ("lakeapi_db_queries_total", "lakeapi_db_batches_total",
+              "lakeapi_loop_cpu_seconds_total", "lakeapi_loop_runqueue_wait_seconds_total",
+              "lakeapi_loop_involuntary_switches_total",
+              "lakeapi_log_lines_written_total", "lakeapi_log_lines_dropped_total",
+              "lakeapi_log_writes_total", "lakeapi_db_overflow_opens_total")
+
+
+def lk_metrics(port):
+    """The /metrics counters that explain a lakeapi run (queries per Sync, the loop's
+    CPU and run-queue wait, the log writer)."""
+    try:
+        _, body = bl.http_get(port, "/metrics", 10)
+    except (OSError, ValueError, IndexError):
+        return {}
+    out = {}
+    for line in body.decode(errors="replace").splitlines():
+        name, _, v = line.partition(" ")
+        if name in LK_METRICS:
+            out[name] = float(v)
+        if name.startswith("lakeapi_db_pool_connections{state=\"total\"}"):
+            out["pool_connections"] = float(line.split()[-1])
+    return out
+
+
 class Bench:
     def __init__(self, mode, work):
         self.mode = mode
@@ -166,21 +195,23 @@ class Bench:
             self.cfg["duration"] = int(os.environ["BENCH_DURATION"])
         if os.environ.get("BENCH_ROUNDS"):
             self.cfg["rounds"] = max(1, int(os.environ["BENCH_ROUNDS"]))
-        self.conns = int(os.environ.get("BENCH_CONNS", "64"))
+        if os.environ.get("BENCH_PEER"):
+            self.cfg["peer"] = os.environ["BENCH_PEER"] != "0"
+        only = os.environ.get("BENCH_ONLY", "").strip()
+        self.only = set(only.split(",")) if only else None
         self.work = work
         self.lakeapi = os.path.abspath(os.environ.get("LAKEAPI_BIN",
                                                       os.path.join(ROOT, "build", "lakeapi")))
         self.pgdir = os.environ.get("BENCH_PGDIR") or os.path.join(work, "pg")
         self.keep_pg = bool(os.environ.get("BENCH_PGDIR"))
-        self.access_log = os.environ.get("BENCH_ACCESS_LOG", "1") != "0"
         self.procs = bl.Procs(os.path.join(work, "pids"))
-        self.results = {"mode": mode, "cfg": self.cfg, "conns": self.conns,
-                        "heavy_conns": min(self.conns, HEAVY_CONNS), "endpoints": [], "notes": []}
+        self.results = {"mode": mode, "cfg": self.cfg, "configs": [], "checks": {},
+                        "notes": []}
 
     # ---- setup ----
 
     def start_cluster(self):
-        # pgbench's scaling runs need 256 backends besides the two servers' pools.
+        # pgbench's 256-client runs need 256 backends besides the servers' pools.
         self.pgenv, self.pg_pid = start_cluster(self.pgdir, "-c max_connections=400")
 
     def load(self):
@@ -200,22 +231,17 @@ class Bench:
         else:
             bl.log(f"lakeapi load all --sf {sf} --rows {users}")
             t0 = time.monotonic()
-            p = subprocess.Popen([self.lakeapi, "load", "all", "--sf", str(sf), "--rows",
-                                  str(users)], env=self.pgenv, stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.PIPE)
-            text = b""
-            for chunk in iter(lambda: p.stderr.read1(4096), b""):
-                text += chunk
-                sys.stderr.buffer.write(chunk)
-                sys.stderr.flush()
-            if p.wait() != 0:
+            p = subprocess.run([self.lakeapi, "load", "all", "--sf", str(sf), "--rows",
+                                str(users)], env=self.pgenv, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.PIPE)
+            if p.returncode != 0:
+                sys.stderr.buffer.write(p.stderr[-2000:])
                 raise RuntimeError("lakeapi load failed")
             t["load_all_s"] = round(time.monotonic() - t0, 2)
-            for line in text.decode(errors="replace").splitlines():
+            for line in p.stderr.decode(errors="replace").splitlines():
                 if '"msg":"' in line and "loaded in" in line:
                     t.setdefault("loader_says", []).append(
                         line.split('"msg":"', 1)[1].split('"', 1)[0])
-            print(file=sys.stderr)
         t0 = time.monotonic()
         subprocess.run([self.lakeapi, "gen", "orders", "--sf", str(sf)], check=True,
                        stdout=subprocess.DEVNULL)
@@ -227,7 +253,8 @@ class Bench:
         try:
             psql(self.pgenv, "CREATE EXTENSION IF NOT EXISTS pg_prewarm")
             psql(self.pgenv, "SELECT pg_prewarm('public.orders_synced'), "
-                             "pg_prewarm('public.orders_synced_pkey'), pg_prewarm('public.users')")
+                             "pg_prewarm('public.orders_synced_pkey'), pg_prewarm('public.users'), "
+                             "pg_prewarm('public.users_pkey')")
         except RuntimeError as e:
             self.results["notes"].append(f"pg_prewarm unavailable: {e}")
 
@@ -256,10 +283,8 @@ class Bench:
         letters = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
         lists = {
             "get": [f"GET\t/api/v1/orders/{k}" for k in keys],
-            "stream": [f"GET\t/api/v1/orders/stream?cursor={k}&page_size=100" for k in keys],
+            "starts": keys[:5000],  # chain.lua: where sequential readers start
             "count": ["GET\t/api/v1/orders/count"],
-            "pages": [f"GET\t/api/v1/orders/pages?page={rnd.randint(1, self.pages)}&page_size=100"
-                      for _ in range(n)],
             "pages10000": ["GET\t/api/v1/orders/pages?page=10000&page_size=100"],
             "status": [f"POST\t/api/v1/orders/{k}/status\t"
                        f'{{"o_orderstatus": "{rnd.choice(letters)}"}}' for k in keys],
@@ -272,85 +297,68 @@ class Bench:
                 f.write("\n".join(lines) + "\n")
             self.listfiles[name] = path
         bl.log(f"request lists: {len(keys)} random existing keys of {self.rows} orders, "
-               f"{self.pages} pages, users {self.umin}..{self.umax}")
+               f"users {self.umin}..{self.umax}")
 
     def endpoints(self):
         s = SPARSE.format(rows=self.rows)
-        off = "\\set p random(1, {pages})\n\\set off (:p - 1) * 100\n".format(pages=self.pages)
-        return [
-            {"id": "get", "title": "GET /api/v1/orders/{key}", "what": "random existing keys",
-             "probe": "/api/v1/orders/1", "sampling": 0.1,
-             "sql": s + f'SELECT {ORDER_COLS} FROM {ORDERS} WHERE "o_orderkey" = :key;\n'},
-            {"id": "stream", "title": "GET /api/v1/orders/stream?cursor=K&page_size=100",
-             "what": "random existing cursors; pgbench runs the keyset query only",
-             "probe": "/api/v1/orders/stream?cursor=1&page_size=100", "sampling": 0.1,
-             "sql": s + f'SELECT {ORDER_COLS} FROM {ORDERS} WHERE "o_orderkey" > :key '
-                        'ORDER BY "o_orderkey" LIMIT 101;\n'},
-            {"id": "count", "title": "GET /api/v1/orders/count", "what": f"{self.rows} rows",
-             "probe": "/api/v1/orders/count", "sampling": 1.0, "heavy": True, "alone": True,
-             "sql": f"SELECT count(*) FROM {ORDERS};\n"},
-            {"id": "pages", "title": "GET /api/v1/orders/pages?page=P&page_size=100",
-             "what": f"random pages 1..{self.pages}; pgbench: count(*) + OFFSET as the seed",
-             "probe": "/api/v1/orders/pages?page=1&page_size=100", "sampling": 1.0,
-             "heavy": True,
-             "sql": off + f"SELECT count(*) FROM {ORDERS};\n"
-                          f'SELECT {ORDER_COLS} FROM {ORDERS} ORDER BY "o_orderkey" '
-                          "OFFSET :off LIMIT 101;\n"},
-            {"id": "pages10000", "title": "GET /api/v1/orders/pages?page=10000&page_size=100",
-             "what": "OFFSET 999,900" + (" (past the last page at this SF: an empty page)"
-                                         if self.pages < 10000 else "")
-                     + "; pgbench: count(*) + OFFSET as the seed",
-             "probe": "/api/v1/orders/pages?page=10000&page_size=100", "sampling": 1.0,
-             "heavy": True, "alone": True,
-             "sql": f"SELECT count(*) FROM {ORDERS};\n"
-                    f'SELECT {ORDER_COLS} FROM {ORDERS} ORDER BY "o_orderkey" '
-                    "OFFSET 999900 LIMIT 101;\n"},
-            {"id": "status", "title": "POST /api/v1/orders/{key}/status",
-             "what": "random keys and letters; synchronous_commit=on", "probe": None,
-             "sampling": 0.1,
-             "sql": s + "\\set c random(65, 90)\n"
-                        f'UPDATE {ORDERS} SET "o_orderstatus" = chr(:c) WHERE "o_orderkey" = :key '
-                        'RETURNING "o_orderkey";\n'},
-            {"id": "user", "title": "GET /user?id=N", "what": "random existing ids",
-             "probe": f"/user?id={self.umin}", "sampling": 0.1,
-             "sql": f"\\set k random({self.umin}, {self.umax})\n"
-                    f'SELECT {USER_COLS} FROM {USERS} WHERE "id" = :k;\n'},
-        ]
+        return {
+            "get": {"title": "GET /api/v1/orders/{key}", "what": "random existing keys",
+                    "probe": "/api/v1/orders/1",
+                    "sql": s + f'SELECT {ORDER_COLS} FROM {ORDERS} WHERE "o_orderkey" = :key;\n'},
+            "user": {"title": "GET /user?id=N", "what": "random existing ids",
+                     "probe": f"/user?id={self.umin}",
+                     "sql": f"\\set k random({self.umin}, {self.umax})\n"
+                            f'SELECT {USER_COLS} FROM {USERS} WHERE "id" = :k;\n'},
+            "stream": {"title": "GET /api/v1/orders/stream?cursor=K&page_size=100",
+                       "what": "sequential readers (each request asks for a next_cursor just "
+                               "returned; bench/wrk/chain.lua), starting at random keys; "
+                               "pgbench: the keyset query at random keys",
+                       "probe": "/api/v1/orders/stream?cursor=1&page_size=100",
+                       "chain": True,
+                       "sql": s + f'SELECT {ORDER_COLS} FROM {ORDERS} WHERE "o_orderkey" > :key '
+                                  'ORDER BY "o_orderkey" LIMIT 101;\n'},
+            "status": {"title": "POST /api/v1/orders/{key}/status",
+                       "what": "random keys and letters; synchronous_commit=on, fsync=on: "
+                               "every acknowledged write is committed",
+                       "probe": None,
+                       "sql": s + "\\set c random(65, 90)\n"
+                                  f'UPDATE {ORDERS} SET "o_orderstatus" = chr(:c) '
+                                  'WHERE "o_orderkey" = :key RETURNING "o_orderkey";\n'},
+        }
 
     def start_servers(self):
-        env = dict(self.pgenv)
-        if not self.access_log:
-            env["LOG_LEVEL"] = "warning"
-        self.lk_port = bl.free_port()
-        self.lk = self.procs.start("lakeapi", [self.lakeapi, "serve", "--port", str(self.lk_port)],
-                                   env, os.path.join(self.work, "lakeapi.log"))
-        bl.wait_http(self.lk_port, self.lk)
-        bl.log(f"lakeapi serve on 127.0.0.1:{self.lk_port} (pid {self.lk.pid})")
-        self.fa_port = bl.free_port()
-        argv = [sys.executable, "-m", "uvicorn", "main:app", "--app-dir",
-                os.path.join(HERE, "peers", "fastapi"), "--host", "127.0.0.1", "--port",
-                str(self.fa_port), "--workers", str(os.cpu_count())]
-        if not self.access_log:
-            argv.append("--no-access-log")
-        self.fa = self.procs.start("fastapi", argv, env, os.path.join(self.work, "fastapi.log"))
-        bl.wait_http(self.fa_port, self.fa)
-        bl.log(f"FastAPI peer (uvicorn, {os.cpu_count()} workers) on 127.0.0.1:{self.fa_port} "
-               f"(pid {self.fa.pid})")
+        self.servers = {}
+        for name, extra in (("lakeapi", {}), ("lakeapi_nolog", {"LOG_LEVEL": "warning"})):
+            env = dict(self.pgenv, **extra)
+            port = bl.free_port()
+            p = self.procs.start(name, [self.lakeapi, "serve", "--port", str(port)], env,
+                                 os.path.join(self.work, f"{name}.log"))
+            bl.wait_http(port, p)
+            self.servers[name] = (port, p)
+            bl.log(f"{name}: lakeapi serve on 127.0.0.1:{port} (pid {p.pid})"
+                   + (f", {extra}" if extra else ", as shipped"))
+        if self.cfg["peer"]:
+            port = bl.free_port()
+            argv = [sys.executable, "-m", "uvicorn", "main:app", "--app-dir",
+                    os.path.join(HERE, "peers", "fastapi"), "--host", "127.0.0.1", "--port",
+                    str(port), "--workers", str(os.cpu_count())]
+            p = self.procs.start("fastapi", argv, dict(self.pgenv),
+                                 os.path.join(self.work, "fastapi.log"))
+            bl.wait_http(port, p)
+            self.servers["fastapi"] = (port, p)
+            bl.log(f"FastAPI peer (uvicorn, {os.cpu_count()} workers) on 127.0.0.1:{port}")
 
     def crosscheck(self):
-        """Same data, two servers: lakeapi's answers must match the seed peer's (whose
-        /pages is plain OFFSET). previous_cursor is left out: the seed's is wrong for
-        sparse keys on purpose. Done before the status runs change any row."""
+        """lakeapi's answers must match the seed peer's (previous_cursor aside: the seed's
+        is wrong for sparse keys on purpose). Done before the status runs change rows."""
+        if "fastapi" not in self.servers:
+            return
         rnd = random.Random(7)
-        keys = self.keys
         paths = ["/api/v1/orders/count", "/api/v1/orders/pages?page=1&page_size=100",
-                 "/api/v1/orders/pages?page=10000&page_size=100",
-                 f"/api/v1/orders/pages?page={self.pages}&page_size=100",
                  "/api/v1/orders/stream?cursor=0&page_size=100"]
-        paths += [f"/api/v1/orders/{k}" for k in rnd.sample(keys, 10)]
-        paths += [f"/api/v1/orders/stream?cursor={k}&page_size=100" for k in rnd.sample(keys, 5)]
-        paths += [f"/api/v1/orders/pages?page={rnd.randint(1, self.pages)}&page_size=100"
-                  for _ in range(5)]
+        paths += [f"/api/v1/orders/{k}" for k in rnd.sample(self.keys, 10)]
+        paths += [f"/api/v1/orders/stream?cursor={k}&page_size=100"
+                  for k in rnd.sample(self.keys, 5)]
 
         def norm(body):
             d = json.loads(body, parse_float=decimal.Decimal)
@@ -359,30 +367,16 @@ class Bench:
             return d
 
         diffs = []
+        lk, fa = self.servers["lakeapi"][0], self.servers["fastapi"][0]
         for p in paths:
             try:
-                a, b = bl.http_get(self.lk_port, p, 60), bl.http_get(self.fa_port, p, 60)
-            except OSError as e:
+                a, b = bl.http_get(lk, p, 60), bl.http_get(fa, p, 60)
+                if not (a[0] == b[0] and norm(a[1]) == norm(b[1])):
+                    diffs.append(f"{p}: lakeapi {a[0]} vs peer {b[0]}")
+            except (OSError, ValueError) as e:
                 diffs.append(f"{p}: {e}")
-                continue
-            try:
-                same = a[0] == b[0] and norm(a[1]) == norm(b[1])
-            except ValueError as e:
-                same = False
-                p += f" (not JSON: {e})"
-            if not same:
-                diffs.append(f"{p}: lakeapi {a[0]} vs peer {b[0]}")
         self.results["crosscheck"] = {"compared": len(paths), "differ": diffs}
-        bl.log(f"cross-check: {len(paths)} requests compared with the peer, "
-               f"{len(diffs)} differ" + (f" (first: {diffs[0]})" if diffs else ""))
-
-    def warm_up(self):
-        w = self.cfg["warmup"]
-        bl.log(f"warm-up: {w} s of GET by key on each server and pgbench")
-        bl.run_wrk(self.lk_port, self.listfiles["get"], self.conns, w, self.lk.pid, self.pg_pid)
-        bl.run_wrk(self.fa_port, self.listfiles["get"], self.conns, w, self.fa.pid, self.pg_pid)
-        script = self.write_script("warm", self.endpoints()[0]["sql"])
-        bl.run_pgbench(script, self.conns, w, self.pg_pid, self.pgenv, self.work, "warm", 0.01)
+        bl.log(f"cross-check: {len(paths)} requests compared with the peer, {len(diffs)} differ")
 
     def write_script(self, name, sql):
         path = os.path.join(self.work, f"{name}.sql")
@@ -390,98 +384,109 @@ class Bench:
             f.write(sql)
         return path
 
+    def warm_up(self):
+        w = self.cfg["warmup"]
+        bl.log(f"warm-up: {w} s of GET by key and of /stream on each server, and pgbench")
+        eps = self.endpoints()
+        for name, (port, p) in self.servers.items():
+            self.wrk(name, eps["get"], "get", 64, w)
+            if name != "fastapi":
+                self.wrk(name, eps["stream"], "stream", 64, w)
+        bl.run_pgbench(self.write_script("warm", eps["get"]["sql"]), 64, w, self.pg_pid,
+                       self.pgenv, self.work, "warm")
+
     # ---- measuring ----
 
-    def bench_endpoint(self, ep):
-        """lakeapi, pgbench, the peer, one after the other, `rounds` times: alternating
-        in short slices lets all three sample the same bursts of foreign load."""
-        d, rounds = self.cfg["duration"], self.cfg["rounds"]
-        c = min(self.conns, HEAVY_CONNS) if ep.get("heavy") else self.conns
-        out = {"id": ep["id"], "title": ep["title"], "what": ep["what"], "sql": ep["sql"],
-               "runs": {}}
-        lf = self.listfiles[ep["id"]]
-        have = {"lakeapi": True, "fastapi": True}
-        if ep["probe"]:
-            have["lakeapi"] = bl.route_exists(self.lk_port, ep["probe"])
-            have["fastapi"] = bl.route_exists(self.fa_port, ep["probe"])
-        if not have["lakeapi"]:
-            bl.log(f"{ep['id']}: lakeapi has no such route - skipped")
-            out["skipped"] = "lakeapi does not serve this route yet"
-            return out
-        script = self.write_script(ep["id"], ep["sql"])
-        got = {"lakeapi": [], "pgbench": [], "fastapi": []}
+    def wrk(self, system, ep, eid, conns, seconds):
+        port, p = self.servers[system]
+        if ep.get("chain"):
+            return bl.run_wrk(port, None, conns, seconds, p.pid, self.pg_pid,
+                              lua=os.path.join(HERE, "wrk", "chain.lua"),
+                              script_args=[self.listfiles["starts"], "100"])
+        return bl.run_wrk(port, self.listfiles[eid], conns, seconds, p.pid, self.pg_pid)
+
+    def run_one(self, system, ep, eid, conns, script):
+        d = self.cfg["duration"]
+        if system == "pgbench":
+            return bl.run_pgbench(script, conns, d, self.pg_pid, self.pgenv, self.work, eid)
+        m0 = lk_metrics(self.servers[system][0]) if system != "fastapi" else {}
+        r = self.wrk(system, ep, eid, conns, d)
+        if m0:
+            m1 = lk_metrics(self.servers[system][0])
+            r["lk"] = {k: m1.get(k, 0) - m0.get(k, 0) for k in LK_METRICS}
+            r["lk"]["pool_connections"] = m1.get("pool_connections")
+        return r
+
+    def bench_config(self, cid, eid, conns):
+        ep = self.endpoints()[eid]
+        systems = ["lakeapi", "lakeapi_nolog", "pgbench"]
+        if cid == "get64" and "fastapi" in self.servers:
+            systems.append("fastapi")
+        if ep["probe"] and not bl.route_exists(self.servers["lakeapi"][0], ep["probe"]):
+            bl.log(f"{cid}: lakeapi has no such route - skipped")
+            return {"id": cid, "endpoint": eid, "title": ep["title"], "skipped": True}
+        script = self.write_script(cid, ep["sql"])
+        got = {s: [] for s in systems}
+        rounds = self.cfg["rounds"]
         for i in range(rounds):
-            tag = f" (round {i + 1}/{rounds})" if rounds > 1 else ""
-            bl.log(f"{ep['id']}: lakeapi, wrk -c{c} {d} s{tag}")
-            got["lakeapi"].append(bl.run_wrk(self.lk_port, lf, c, d, self.lk.pid, self.pg_pid))
-            self.say(ep["id"], "lakeapi", got["lakeapi"][-1])
-            bl.log(f"{ep['id']}: pgbench -M prepared -c{c} {d} s{tag}")
-            got["pgbench"].append(bl.run_pgbench(script, c, d, self.pg_pid, self.pgenv,
-                                                 self.work, ep["id"], ep["sampling"]))
-            self.say(ep["id"], "pgbench", got["pgbench"][-1])
-            if have["fastapi"]:
-                bl.log(f"{ep['id']}: FastAPI peer, wrk -c{c} {d} s{tag}")
-                got["fastapi"].append(bl.run_wrk(self.fa_port, lf, c, d, self.fa.pid,
-                                                 self.pg_pid))
-                self.say(ep["id"], "fastapi", got["fastapi"][-1])
-        for name, runs in got.items():
-            out["runs"][name] = bl.merge(runs) if runs else None
-        if ep.get("alone"):
-            la = self.cfg["latency_duration"]
-            bl.log(f"{ep['id']}: lakeapi alone, wrk -c1 {la} s")
-            out["runs"]["lakeapi_1"] = bl.run_wrk(self.lk_port, lf, 1, la, self.lk.pid,
-                                                  self.pg_pid)
-            self.say(ep["id"], "lakeapi alone", out["runs"]["lakeapi_1"])
+            # Rotate the order so no system always follows the same neighbour.
+            order = systems[i % len(systems):] + systems[:i % len(systems)]
+            for system in order:
+                r = self.run_one(system, ep, eid, conns, script)
+                got[system].append(r)
+                self.say(f"{cid} round {i + 1}/{rounds}", system, r)
+        out = {"id": cid, "endpoint": eid, "title": ep["title"], "what": ep["what"],
+               "sql": ep["sql"], "conns": conns, "systems": {}}
+        for system, rs in got.items():
+            out["systems"][system] = bl.summarize(rs)
+        # pgbench's latency: one separate round with a sampled per-transaction log.
+        la = self.cfg["latency_duration"]
+        lat = bl.run_pgbench(script, conns, la, self.pg_pid, self.pgenv, self.work,
+                             cid + "-lat", PGBENCH_LATENCY_SAMPLING)
+        self.say(f"{cid} latency round (sampled log {PGBENCH_LATENCY_SAMPLING:g})", "pgbench", lat)
+        out["pgbench_latency"] = lat
         return out
 
     @staticmethod
     def say(eid, system, r):
         bad = r["errors"] + r["non2xx"]
-        bl.log(f"{eid}: {system}: {r['rps']:,.0f} req/s, p50 {r['p50_ms']:.2f} ms, "
-               f"p99 {r['p99_ms']:.2f} ms, other CPU {r['other_cpu_pct']:.0f}%"
+        lat = (f", p50 {r['p50_ms']:.2f} ms, p99 {r['p99_ms']:.2f} ms"
+               if r.get("p50_ms") is not None else "")
+        extra = ""
+        lk = r.get("lk")
+        if lk and lk.get("lakeapi_db_batches_total"):
+            secs = r["secs"] or 1
+            extra = (f", {lk['lakeapi_db_queries_total'] / lk['lakeapi_db_batches_total']:.1f} "
+                     f"q/Sync, loop runnable-waiting "
+                     f"{100 * lk['lakeapi_loop_runqueue_wait_seconds_total'] / secs:.0f}%")
+        bl.log(f"{eid}: {system}: {r['rps']:,.0f} req/s{lat}, CPU "
+               f"{(r['server_us'] or 0) + (r['pg_us'] or 0) + (r['client_us'] or 0):.0f} µs/req, "
+               f"other CPU {r['other_cpu_pct']:.0f}%" + extra
                + (f", {bad} errors/non-2xx" if bad else ""))
 
-    def scaling(self):
-        d = self.cfg["scaling_duration"]
-        ep = self.endpoints()[0]
-        script = self.write_script("scale", ep["sql"])
-        rows = []
-        for c in SCALING_CONNS:
-            bl.log(f"scaling: lakeapi GET by key, {c} connections, {d} s")
-            lk = bl.run_wrk(self.lk_port, self.listfiles["get"], c, d, self.lk.pid, self.pg_pid)
-            pb = None
-            if c <= PGBENCH_SCALING_MAX:
-                bl.log(f"scaling: pgbench, {c} clients, {d} s")
-                pb = bl.run_pgbench(script, c, d, self.pg_pid, self.pgenv, self.work,
-                                    f"scale{c}", 0.1)
-            bl.log(f"scaling: {c} connections: lakeapi {lk['rps']:,.0f} req/s p99 "
-                   f"{lk['p99_ms']:.2f} ms" + (f"; pgbench {pb['rps']:,.0f} tps p99 "
-                                              f"{pb['p99_ms']:.2f} ms" if pb else ""))
-            rows.append({"conns": c, "lakeapi": lk, "pgbench": pb})
-        self.results["scaling"] = rows
-
-    def idle_rss(self):
-        out = {}
-        servers = [("lakeapi", self.lk_port, self.lk, False)]
-        if self.cfg["peer_rss"]:
-            servers.append(("fastapi", self.fa_port, self.fa, True))
-        for name, port, proc, tree in servers:
-            bl.log(f"RSS: 1,000 idle keep-alive connections to {name}")
-            try:
-                r = out[name] = bl.idle_connections_rss(port, proc.pid, "/api/v1/orders/1",
-                                                        1000, tree)
-                bl.log(f"RSS: {name}: {r['rss_kb'] / 1024:.1f} MB with {r['answered']} "
-                       f"connections answered and open")
-            except OSError as e:
-                out[name] = {"error": str(e)}
-        self.results["rss"] = out
+    def checks(self):
+        """Single checks: count and a deep page alone (1 connection), RSS with 1,000 idle
+        keep-alive connections."""
+        port, p = self.servers["lakeapi"]
+        la = self.cfg["latency_duration"]
+        for eid in ("count", "pages10000"):
+            r = bl.run_wrk(port, self.listfiles[eid], 1, la, p.pid, self.pg_pid)
+            self.results["checks"][eid] = r
+            self.say(f"{eid} alone", "lakeapi", r)
+        try:
+            r = bl.idle_connections_rss(port, p.pid, "/api/v1/orders/1", 1000)
+            self.results["checks"]["rss"] = r
+            bl.log(f"RSS: {r['rss_kb'] / 1024:.1f} MB with {r['answered']} connections open")
+        except OSError as e:
+            self.results["checks"]["rss"] = {"error": str(e)}
 
     def run(self):
-        # 1,024 wrk connections and as many accepted sockets: children inherit the limit.
+        # 256 wrk connections and 1,000 idle ones: children inherit the limit.
         hard = resource.getrlimit(resource.RLIMIT_NOFILE)[1]
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
         if not os.access(self.lakeapi, os.X_OK):
             raise RuntimeError(f"no lakeapi binary at {self.lakeapi} (make build)")
+        t0 = time.monotonic()
         try:
             self.start_cluster()
             self.results["machine"] = machine(self.pgenv, self.lakeapi)
@@ -490,11 +495,12 @@ class Bench:
             self.start_servers()
             self.warm_up()
             self.crosscheck()
-            for ep in self.endpoints():
-                self.results["endpoints"].append(self.bench_endpoint(ep))
-            if self.cfg["scaling"]:
-                self.scaling()
-            self.idle_rss()
+            for cid, eid, conns in CONFIGS:
+                if self.only and cid not in self.only:
+                    continue
+                self.results["configs"].append(self.bench_config(cid, eid, conns))
+            if not self.only:
+                self.checks()
             with open("/proc/loadavg") as f:
                 self.results["machine"]["loadavg_at_end"] = " ".join(f.read().split()[:3])
         finally:
@@ -502,10 +508,11 @@ class Bench:
             script = os.path.join(ROOT, "tests", "pg_cluster.sh")
             subprocess.run([script, "stop" if self.keep_pg else "destroy", self.pgdir],
                            capture_output=True)
-            for name in ("lakeapi.log", "fastapi.log"):
-                p = os.path.join(self.work, name)
-                if os.path.exists(p):
-                    self.results.setdefault("logs", {})[name] = os.path.getsize(p)
+            for name in ("lakeapi.log", "lakeapi_nolog.log", "fastapi.log"):
+                path = os.path.join(self.work, name)
+                if os.path.exists(path):
+                    self.results.setdefault("logs", {})[name] = os.path.getsize(path)
+        self.results["total_s"] = round(time.monotonic() - t0)
         return self.results
 
 

@@ -1,13 +1,15 @@
 """
-report.py - renders the benchmark's results (the dict bench/driver.py builds)
-as the markdown written to bench/results/<date>-<mode>.md: machine, setup,
-the issue's goals with the measured figures, one table per endpoint, the
-scaling curve and the idle-connection RSS.
+report.py - renders the benchmark's results (the dicts bench/driver.py and
+bench/growth.py build) as the markdown written to bench/results/<date>-<mode>.md:
+machine, setup, the summary table with ratios, issue 13's goals with the
+measured figures, stability across rounds, every round's figures, and the
+single checks. Every figure of a configuration is the median of its rounds
+with [min-max] beside it.
 """
 import re
 
-SYSTEMS = (("lakeapi", "lakeapi"), ("lakeapi_1", "lakeapi, alone"),
-           ("pgbench", "pgbench -M prepared"), ("fastapi", "FastAPI peer"))
+SYSTEM_LABELS = {"lakeapi": "lakeapi (as shipped)", "lakeapi_nolog": "lakeapi, access log off",
+                 "pgbench": "pgbench -M prepared", "fastapi": "FastAPI peer"}
 
 
 def _f(v, fmt="{:,.0f}"):
@@ -20,112 +22,179 @@ def _ms(v):
     return f"{v:.3f}" if v < 1 else (f"{v:.2f}" if v < 100 else f"{v:,.0f}")
 
 
-def _ratio(a, b):
-    if not a or not b or not b.get("rps"):
-        return None
-    return a["rps"] / b["rps"]
-
-
 def _x(v):
     if v is None:
         return "-"
     return f"{v:.2f}x" if v < 10 else f"{v:.0f}x"
 
 
-def endpoint_table(ep, conns):
-    runs = ep["runs"]
-    pg, fa = runs.get("pgbench"), runs.get("fastapi")
-    lines = ["| system | clients | req/s | p50 ms | p99 ms | server CPU µs/req | "
-             "PG CPU µs/req | client CPU µs/req | other CPU % | errors | vs pgbench | "
-             "vs FastAPI |",
-             "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
-    for key, label in SYSTEMS:
-        r = runs.get(key)
-        if key == "lakeapi_1" and r is None:
-            continue
-        if r is None:
-            lines.append(f"| {label} | - | not run | | | | | | | | | |")
-            continue
-        bad = r["errors"] + r["non2xx"]
-        lines.append(
-            f"| {label} | {r['conns']} | {_f(r['rps'])} | {_ms(r['p50_ms'])} | "
-            f"{_ms(r['p99_ms'])} | {_f(r['server_us'], '{:,.1f}')} | {_f(r['pg_us'], '{:,.1f}')} | "
-            f"{_f(r['client_us'], '{:,.1f}')} | {_f(r.get('other_cpu_pct'), '{:.0f}')} | "
-            f"{bad} | {_x(_ratio(r, pg))} | {_x(_ratio(r, fa))} |")
-    return "\n".join(lines)
+def _med(summary, key):
+    s = summary and summary.get(key)
+    return s["median"] if s else None
+
+
+def _spread(summary, key, fmt=_f):
+    """median [min-max]"""
+    s = summary and summary.get(key)
+    if not s:
+        return "-"
+    if s["n"] == 1:
+        return fmt(s["median"])
+    return f"{fmt(s['median'])} [{fmt(s['min'])}-{fmt(s['max'])}]"
+
+
+def _ratio(a, b, key="rps"):
+    x, y = _med(a, key), _med(b, key)
+    return x / y if x and y else None
+
+
+def _stab(summary):
+    s = summary and summary.get("rps")
+    return s["max"] / s["min"] if s and s["min"] else None
+
+
+def _cpu(summary):
+    parts = [_med(summary, k) for k in ("server_us", "pg_us", "client_us")]
+    if summary is None or parts[1] is None:
+        return "-"
+    if parts[0] is None:
+        return f"{parts[1] + parts[2]:.0f} (PG {parts[1]:.0f} + client {parts[2]:.0f})"
+    return (f"{sum(parts):.0f} ({parts[0]:.0f} + {parts[1]:.0f} + {parts[2]:.0f})")
+
+
+def _configs(res):
+    return [c for c in res.get("configs", []) if not c.get("skipped")]
+
+
+def _lat(cfg):
+    """pgbench's p99 from its sampled latency round."""
+    lat = cfg.get("pgbench_latency") or {}
+    return lat.get("p99_ms")
+
+
+def summary(res):
+    out = ["| endpoint | clients | lakeapi req/s (as shipped) | lakeapi req/s, access log off | "
+           "pgbench tps | vs pgbench (shipped / log off) | access log cost | p99 ms lakeapi / "
+           "pgbench | CPU µs/req lakeapi (server + PG + wrk) | CPU µs/req pgbench (PG + client) |",
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|"]
+    for c in _configs(res):
+        sy = c["systems"]
+        lk, nl, pg = sy.get("lakeapi"), sy.get("lakeapi_nolog"), sy.get("pgbench")
+        r1, r2 = _ratio(lk, pg), _ratio(nl, pg)
+        cost = 1 - _ratio(lk, nl) if _ratio(lk, nl) else None
+        out.append(f"| `{c['title']}` | {c['conns']} | {_spread(lk, 'rps')} | {_spread(nl, 'rps')} | "
+                   f"{_spread(pg, 'rps')} | {_x(r1)} / {_x(r2)} | "
+                   f"{_f(cost and cost * 100, '{:+.1f}%')} | "
+                   f"{_ms(_med(lk, 'p99_ms'))} / {_ms(_lat(c))} | {_cpu(lk)} | {_cpu(pg)} |")
+    return "\n".join(out)
 
 
 def goals(res):
-    eps = {e["id"]: e for e in res["endpoints"]}
-
-    def run(eid, system):
-        e = eps.get(eid)
-        return e["runs"].get(system) if e and e.get("runs") else None
+    cfgs = {c["id"]: c for c in _configs(res)}
 
     def row(fig, goal, measured, ok):
         mark = "-" if ok is None else ("yes" if ok else "**no**")
         return f"| {fig} | {goal} | {measured} | {mark} |"
 
-    out = ["| figure | goal | measured | met |", "|---|---|---|---|"]
-    lk, pg, fa = run("get", "lakeapi"), run("get", "pgbench"), run("get", "fastapi")
-    r = _ratio(lk, pg)
-    out.append(row(f"GET by key, {res['conns']} connections", ">= 1.0x pgbench, p99 <= 2 ms",
-                   f"{_x(r)} pgbench, p99 {_ms(lk and lk['p99_ms'])} ms",
-                   None if r is None else (r >= 1.0 and lk["p99_ms"] <= 2.0)))
-    r = _ratio(lk, fa)
-    out.append(row("GET by key vs the FastAPI peer", ">= 30x", _x(r),
-                   None if r is None else r >= 30))
-    r = _ratio(run("stream", "lakeapi"), run("stream", "pgbench"))
-    out.append(row("GET /stream (100 rows)", ">= 0.9x pgbench (keyset SQL)", _x(r),
-                   None if r is None else r >= 0.9))
-    for eid, fig, limit in (("count", "GET /count", 1.0),
-                            ("pages10000", "GET /pages?page=10000", 5.0)):
-        one, loaded = run(eid, "lakeapi_1"), run(eid, "lakeapi")
-        measured = (f"alone: p50 {_ms(one and one['p50_ms'])} ms; at {loaded['conns']} "
-                    f"connections: p50 {_ms(loaded['p50_ms'])} ms, {_f(loaded['rps'])} req/s"
-                    if loaded else "-")
-        out.append(row(fig, f"p50 < {limit:g} ms (one request alone)", measured,
-                       None if one is None else one["p50_ms"] < limit))
-    r = _ratio(run("status", "lakeapi"), run("status", "pgbench"))
-    out.append(row("POST /status", ">= 1.0x pgbench UPDATE (synchronous_commit=on)", _x(r),
-                   None if r is None else r >= 1.0))
-    rss = (res.get("rss") or {}).get("lakeapi") or {}
-    if "rss_kb" in rss:
-        mb = rss["rss_kb"] / 1024
-        out.append(row("RSS, 1,000 idle keep-alive connections", "<= 32 MB", f"{mb:.1f} MB",
-                       mb <= 32 and rss["answered"] == rss["connections"]))
-    ld = res.get("load", {})
-    sf = res["cfg"]["sf"]
-    at_sf1 = sf == 1
-    g = ld.get("gen_orders_s")
-    out.append(row(f"gen orders --sf {sf}", "<= 5 s at SF 1", _f(g, "{:.2f} s"),
-                   (g <= 5) if (g is not None and at_sf1) else None))
-    lo = None
-    for s in ld.get("loader_says", []):
-        m = re.match(r"orders: SF \S+ loaded in ([\d.]+) s", s)
-        if m:
-            lo = float(m.group(1))
-    out.append(row(f"load orders --sf {sf}", "<= 15 s at SF 1", _f(lo, "{:.1f} s"),
-                   (lo <= 15) if (lo is not None and at_sf1) else None))
-    return "\n".join(out)
-
-
-def summary(res):
-    """One line per endpoint: the three systems' req/s and lakeapi's ratios and latency."""
-    out = ["| endpoint | clients | lakeapi req/s | pgbench req/s | FastAPI req/s | vs pgbench | "
-           "vs FastAPI | lakeapi p50 / p99 ms | lakeapi alone p50 ms |",
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|"]
-    for ep in res["endpoints"]:
-        runs = ep.get("runs") or {}
-        lk, pg, fa, one = (runs.get(k) for k in ("lakeapi", "pgbench", "fastapi", "lakeapi_1"))
-        if lk is None:
-            out.append(f"| `{ep['title']}` | | skipped | | | | | | |")
+    out = ["| figure | goal | measured (medians of the rounds) | met |", "|---|---|---|---|"]
+    for cid, need, fig in (("get1", 0.8, "GET by key, 1 connection"),
+                           ("get16", 1.0, "GET by key, 16 connections"),
+                           ("get64", 1.0, "GET by key, 64 connections"),
+                           ("get256", 1.0, "GET by key, 256 connections"),
+                           ("user64", 1.0, "GET /user?id=, 64 connections"),
+                           ("stream64", 0.9, "GET /stream (100 rows), 64 connections"),
+                           ("status64", 1.0, "POST status, 64 connections")):
+        c = cfgs.get(cid)
+        if not c:
             continue
-        out.append(f"| `{ep['title']}` | {lk['conns']} | {_f(lk['rps'])} | "
-                   f"{_f(pg and pg['rps'])} | {_f(fa and fa['rps'])} | {_x(_ratio(lk, pg))} | "
-                   f"{_x(_ratio(lk, fa))} | {_ms(lk['p50_ms'])} / {_ms(lk['p99_ms'])} | "
-                   f"{_ms(one and one['p50_ms'])} |")
+        lk, pg = c["systems"].get("lakeapi"), c["systems"].get("pgbench")
+        r = _ratio(lk, pg)
+        p99, pp99 = _med(lk, "p99_ms"), _lat(c)
+        check_p99 = cid in ("get16", "get64", "get256", "user64")
+        goal = f">= {need:.1f}x pgbench" + (", p99 <= pgbench's" if check_p99 else "")
+        ok = None if r is None else (r >= need and (not check_p99 or (p99 is not None and pp99
+                                                                      is not None and p99 <= pp99)))
+        measured = f"{_x(r)}" + (f"; p99 {_ms(p99)} vs {_ms(pp99)} ms" if check_p99 else "")
+        out.append(row(fig, goal, measured, ok))
+    worse = []
+    for c in _configs(res):
+        a, b = _stab(c["systems"].get("lakeapi")), _stab(c["systems"].get("pgbench"))
+        if a is not None and b is not None and a > b:
+            worse.append(f"{c['id']} {a:.2f} vs {b:.2f}")
+    stab_all = [f"{c['id']} {_stab(c['systems'].get('lakeapi')):.2f}/"
+                f"{_stab(c['systems'].get('pgbench')):.2f}"
+                for c in _configs(res) if _stab(c["systems"].get("lakeapi"))
+                and _stab(c["systems"].get("pgbench"))]
+    out.append(row("Stability across rounds", "lakeapi max/min <= pgbench max/min",
+                   "lakeapi/pgbench: " + ", ".join(stab_all),
+                   None if not stab_all else not worse))
+    costs = []
+    for c in _configs(res):
+        r = _ratio(c["systems"].get("lakeapi"), c["systems"].get("lakeapi_nolog"))
+        if r:
+            costs.append((c["id"], 1 - r))
+    out.append(row("Access log cost", "< 5% (1 - shipped / log off)",
+                   ", ".join(f"{cid} {v * 100:+.1f}%" for cid, v in costs),
+                   None if not costs else all(v < 0.05 for _, v in costs)))
     return "\n".join(out)
+
+
+def stability(res):
+    out = ["| configuration | lakeapi max/min | log off max/min | pgbench max/min | "
+           "lakeapi queries per Sync | lakeapi loop: runnable but waiting for a CPU | "
+           "lakeapi pool connections |", "|---|--:|--:|--:|--:|--:|--:|"]
+    for c in _configs(res):
+        sy = c["systems"]
+        rounds = sy["lakeapi"]["rounds"]
+        qps, wait, conns = [], [], []
+        for r in rounds:
+            lk = r.get("lk") or {}
+            if lk.get("lakeapi_db_batches_total"):
+                qps.append(lk["lakeapi_db_queries_total"] / lk["lakeapi_db_batches_total"])
+            if r.get("secs"):
+                wait.append(100 * lk.get("lakeapi_loop_runqueue_wait_seconds_total", 0) / r["secs"])
+            if lk.get("pool_connections") is not None:
+                conns.append(lk["pool_connections"])
+        rng = (lambda v, f: f"{f(min(v))}-{f(max(v))}" if v else "-")
+        out.append(f"| {c['id']} | {_x(_stab(sy.get('lakeapi')))} | "
+                   f"{_x(_stab(sy.get('lakeapi_nolog')))} | {_x(_stab(sy.get('pgbench')))} | "
+                   f"{rng(qps, lambda v: f'{v:.1f}')} | {rng(wait, lambda v: f'{v:.0f}%')} | "
+                   f"{rng(conns, lambda v: f'{v:.0f}')} |")
+    return "\n".join(out)
+
+
+def rounds_table(c):
+    sy = c["systems"]
+    names = [n for n in ("lakeapi", "lakeapi_nolog", "pgbench", "fastapi") if n in sy]
+    n = max(len(sy[x]["rounds"]) for x in names)
+    out = ["| system | " + " | ".join(f"round {i + 1}" for i in range(n)) +
+           " | median [min-max] | p50 ms | p99 ms | CPU µs/req | other CPU % | errors |",
+           "|---|" + "--:|" * n + "--:|--:|--:|--:|--:|--:|"]
+    for x in names:
+        s = sy[x]
+        out.append(f"| {SYSTEM_LABELS[x]} | " +
+                   " | ".join(_f(r["rps"]) for r in s["rounds"]) +
+                   f" | {_spread(s, 'rps')} | {_spread(s, 'p50_ms', _ms)} | "
+                   f"{_spread(s, 'p99_ms', _ms)} | {_cpu(s)} | {_spread(s, 'other_cpu_pct')} | "
+                   f"{s['errors']} |")
+    lat = c.get("pgbench_latency")
+    if lat:
+        med = _med(sy.get("pgbench"), "rps")
+        out += ["", f"pgbench's latency comes from one more round with a per-transaction log "
+                    f"sampled at {lat.get('sampling', 0):g} ({lat.get('samples', 0):,} samples): "
+                    f"p50 {_ms(lat['p50_ms'])} ms, p99 {_ms(lat['p99_ms'])} ms (uncorrected "
+                    f"{_ms(lat.get('raw_p50_ms'))} / {_ms(lat.get('raw_p99_ms'))}); that round ran "
+                    f"at {_f(lat['rps'])} tps"
+                + (f", {100 * (lat['rps'] / med - 1):+.1f}% against the unlogged median" if med
+                   else "") + "."]
+    return "\n".join(out)
+
+
+def machine_table(m, keys):
+    o = ["| | |", "|---|---|"]
+    for k, label in keys:
+        o.append(f"| {label} | {m.get(k, '?')} |")
+    return o
 
 
 def render(res):
@@ -135,88 +204,80 @@ def render(res):
     mode = res["mode"]
     o = [f"# lakeapi benchmark: {mode} ({m.get('date', '?')})", "",
          f"Command: `make bench{'-quick' if mode == 'quick' else ''}` "
-         f"(= `bench/run.sh {mode}`). Every figure below was measured in this one run, on the "
-         "same database; ratios compare runs made minutes apart on a shared machine, so read "
-         "them to +-10%.", "", "## Machine", "",
-         "| | |", "|---|---|"]
-    for k, label in (("nproc", "cores (nproc)"), ("cpu", "CPU"), ("mem_gb", "memory GB"),
-                     ("kernel", "kernel"), ("loadavg_at_start", "load average at start"),
-                     ("loadavg_at_end", "load average at end"),
-                     ("postgres", "PostgreSQL"), ("pg_settings", "PostgreSQL settings"),
-                     ("wrk", "wrk"), ("pgbench", "pgbench"), ("lakeapi", "lakeapi"),
-                     ("python", "Python"), ("peer", "FastAPI peer packages")):
-        o.append(f"| {label} | {m.get(k, '?')} |")
+         f"(= `bench/run.sh {mode}`), {res.get('total_s', 0)} s in all. Every figure was "
+         "measured in this one run, on one database, on a shared machine: each is the median "
+         f"of {cfg['rounds']} alternating rounds with [min-max] beside it.", "",
+         "## Machine", ""]
+    o += machine_table(m, (("nproc", "cores (nproc)"), ("cpu", "CPU"), ("mem_gb", "memory GB"),
+                           ("kernel", "kernel"), ("loadavg_at_start", "load average at start"),
+                           ("loadavg_at_end", "load average at end"),
+                           ("postgres", "PostgreSQL"), ("pg_settings", "PostgreSQL settings"),
+                           ("wrk", "wrk"), ("pgbench", "pgbench"), ("lakeapi", "lakeapi"),
+                           ("python", "Python"), ("peer", "FastAPI peer packages")))
     o += ["", "## Setup", "",
-          f"- Data: TPC-H orders SF {cfg['sf']} and {cfg['users']:,} users, loaded by "
-          f"`lakeapi load all` ({_f(ld.get('load_all_s'), '{:.1f} s')}"
-          + (": " + "; ".join(ld["loader_says"]) if ld.get("loader_says") else "")
-          + f"); `lakeapi gen orders` alone: {_f(ld.get('gen_orders_s'), '{:.2f} s')}. "
+          f"- Data: TPC-H orders SF {cfg['sf']} and {cfg['users']:,} users (`lakeapi load all`: "
+          f"{_f(ld.get('load_all_s'), '{:.1f} s')}"
+          + ("; " + "; ".join(ld["loader_says"]) if ld.get("loader_says") else "")
+          + f"; `lakeapi gen orders` alone {_f(ld.get('gen_orders_s'), '{:.2f} s')}), "
           "VACUUM ANALYZE and pg_prewarm before measuring.",
-          (f"- Each endpoint: {cfg.get('rounds', 1)} rounds of (lakeapi, pgbench, FastAPI), "
-           f"{cfg['duration']} s each, alternating so all three sample the same foreign load; "
-           "req/s and CPU are over all rounds, p50 is their request-weighted mean, p99 the "
-           "worst round's." if cfg.get("rounds", 1) > 1 else
-           "- Order per endpoint: lakeapi, pgbench, FastAPI."),
-          f"- Each run: {cfg['duration']} s, {res['conns']} connections (count and pages: "
-          f"{res.get('heavy_conns', 16)}, since the seed's SQL scans the table; plus lakeapi "
-          "alone on one connection for the latency goals); wrk `-t2` with precomputed request "
-          "lists (random existing keys); pgbench `-M prepared -j 2` with the same SQL, same unix "
-          "socket.",
-          "- Latency: wrk corrects its histogram for coordinated omission (stats_correct); "
-          "pgbench's per-transaction latencies get the same correction here, so p50/p99 "
-          "compare (uncorrected pgbench figures: raw_p50_ms/raw_p99_ms in the .json).",
-          "- CPU µs/request: /proc utime+stime deltas divided by the requests served - server: "
-          "the server's process tree; PG: the postmaster and all its backends (exited ones "
-          "included); client: wrk or pgbench itself. Other CPU %: the share of the machine's "
-          "CPU time (user+system+steal of all cores, /proc/stat) that went to other processes "
-          "during the run - other tenants of this shared machine, the hypervisor: the run's "
-          "noise. A high one means the absolute figures are low; the ratios still compare "
-          "runs made under about the same noise.",
-          "- lakeapi: `lakeapi serve` with default settings (pool 10 + overflow 20). FastAPI peer: "
-          "uvicorn with one worker per core, SQLAlchemy pool_size=10, max_overflow=20, "
-          "pool_pre_ping=True per worker. Both write their default access log to a file.", "",
-          "## Summary", "", summary(res), "", "## Goals (issue 6)", "", goals(res), ""]
+          f"- Each configuration: {cfg['rounds']} rounds of {cfg['duration']} s per system; in "
+          "every round each system runs once, in an order that rotates from round to round, so "
+          "all sample the same foreign load.",
+          "- lakeapi: `lakeapi serve` with default settings (pool 10 + overflow 20), two "
+          "servers: as shipped (JSON access log on, stderr to a file) and with the access log off "
+          "(`LOG_LEVEL=warning`). wrk `-t2` with precomputed request lists (random existing keys; "
+          "/stream: sequential readers, bench/wrk/chain.lua).",
+          "- pgbench: `pgbench -n -M prepared -j 2` with the same SQL over the same unix socket, "
+          "as users run it: no per-transaction log in the throughput rounds. Its p99 comes from "
+          f"one separate round with `-l --sampling-rate {0.01:g}` (its own tps is printed "
+          "beside, to show what the log costs).",
+          "- Latency: wrk's, corrected for coordinated omission; pgbench's samples get the same "
+          "correction (benchlib.co_correct).",
+          "- CPU µs/request: /proc utime+stime deltas over a round divided by its requests: "
+          "server (lakeapi), PG (postmaster and all backends), client (wrk or pgbench). "
+          "Other CPU %: the machine's CPU spent outside these processes during the round "
+          "(other tenants): the noise figure.", "",
+          "## Summary", "", summary(res), "", "## Goals (issue 13)", "", goals(res), "",
+          "## Stability across rounds", "",
+          "max/min of req/s over the rounds. Per lakeapi round, from its /metrics: queries per "
+          "Sync (lakeapi_db_queries_total / lakeapi_db_batches_total), the share of the round "
+          "the loop thread was runnable but waiting for a CPU "
+          "(lakeapi_loop_runqueue_wait_seconds_total), and the pool's connections at the end.", "",
+          stability(res), ""]
     cc = res.get("crosscheck")
     if cc:
-        o += [f"Cross-check: {cc['compared']} requests (get, stream, count, first/random/last/"
-              f"10000th page) answered identically by lakeapi and the seed peer"
-              if not cc["differ"] else
-              f"Cross-check: **{len(cc['differ'])} of {cc['compared']} requests differ** between "
-              "lakeapi and the seed peer: " + "; ".join(cc["differ"][:5]), ""]
-    o += ["## Endpoints", ""]
-    for ep in res["endpoints"]:
-        o += [f"### {ep['title']}", "", ep["what"] + ".", ""]
-        if ep.get("skipped"):
-            o += [f"Skipped: {ep['skipped']}.", ""]
+        o += [f"Cross-check: {cc['compared']} requests answered identically by lakeapi and the "
+              "seed peer" if not cc["differ"] else
+              f"Cross-check: **{len(cc['differ'])} of {cc['compared']} requests differ**: "
+              + "; ".join(cc["differ"][:5]), ""]
+    o += ["## Configurations", ""]
+    for c in res.get("configs", []):
+        o += [f"### {c['id']}: {c['title']}, {c.get('conns', '-')} connections", ""]
+        if c.get("skipped"):
+            o += ["Skipped: lakeapi does not serve this route.", ""]
             continue
-        o += [endpoint_table(ep, res["conns"]), "", "<details><summary>pgbench script</summary>",
-              "", "```", ep["sql"].rstrip(), "```", "", "</details>", ""]
-    if res.get("scaling"):
-        o += ["## Scaling: GET by key", "",
-              "| connections | lakeapi req/s | lakeapi p50 ms | lakeapi p99 ms | pgbench tps | "
-              "pgbench p99 ms | vs pgbench |", "|--:|--:|--:|--:|--:|--:|--:|"]
-        for r in res["scaling"]:
-            lk, pb = r["lakeapi"], r["pgbench"]
-            o.append(f"| {r['conns']} | {_f(lk['rps'])} | {_ms(lk['p50_ms'])} | "
-                     f"{_ms(lk['p99_ms'])} | {_f(pb and pb['rps'])} | "
-                     f"{_ms(pb and pb['p99_ms'])} | {_x(_ratio(lk, pb))} |")
-        o += ["", "pgbench stops at 256 clients: each is a PostgreSQL backend process.", ""]
-    if res.get("rss"):
-        o += ["## RSS with 1,000 idle keep-alive connections", "",
-              "Each connection sent one GET by key, read the answer and stays open; VmRSS read "
-              "from /proc one second later (FastAPI: all uvicorn processes). This runs last, so "
-              "\"before\" already includes whatever the earlier runs (1,024 connections in "
-              "full mode) left allocated.", "",
-              "| server | RSS before | RSS with 1,000 open | peak RSS (VmHWM) | answered | "
-              "open fds "
-              "| still serving |", "|---|--:|--:|--:|--:|--:|---|"]
-        for name, r in res["rss"].items():
-            if "error" in r:
-                o.append(f"| {name} | error: {r['error']} | | | | | |")
-                continue
-            o.append(f"| {name} | {r['rss_before_kb'] / 1024:.1f} MB | {r['rss_kb'] / 1024:.1f} MB"
-                     f" | {_f(r.get('hwm_kb') and r['hwm_kb'] / 1024, '{:.1f} MB')} | "
-                     f"{r['answered']} | {r['fds']} | {'yes' if r['still_serving'] else 'no'} |")
+        o += [c["what"] + ".", "", rounds_table(c), "",
+              "<details><summary>pgbench script</summary>", "", "```", c["sql"].rstrip(), "```",
+              "", "</details>", ""]
+        fa = c["systems"].get("fastapi")
+        if fa:
+            o += [f"lakeapi vs the FastAPI peer: {_x(_ratio(c['systems']['lakeapi'], fa))} in "
+                  "req/s.", ""]
+    ch = res.get("checks") or {}
+    if ch:
+        o += ["## Single checks", "", "| check | measured |", "|---|---|"]
+        for eid, label in (("count", "GET /count alone (1 connection)"),
+                           ("pages10000", "GET /pages?page=10000 alone (1 connection)")):
+            r = ch.get(eid)
+            if r:
+                o.append(f"| {label} | p50 {_ms(r['p50_ms'])} ms, p99 {_ms(r['p99_ms'])} ms, "
+                         f"{_f(r['rps'])} req/s |")
+        rss = ch.get("rss") or {}
+        if "rss_kb" in rss:
+            o.append(f"| RSS with 1,000 idle keep-alive connections | {rss['rss_kb'] / 1024:.1f} MB"
+                     f" ({rss['answered']} answered, still serving: "
+                     f"{'yes' if rss['still_serving'] else 'no'}) |")
+        o.append(f"| gen orders --sf {cfg['sf']} | {_f(ld.get('gen_orders_s'), '{:.2f} s')} |")
         o.append("")
     if res.get("notes"):
         o += ["## Notes", ""] + [f"- {n}" for n in res["notes"]] + [""]

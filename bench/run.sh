@@ -18,8 +18,8 @@ set -euo pipefail
 
 mode=${1:-quick}
 case "$mode" in
-quick) limit=300 ;;
-full) limit=900 ;;
+quick) limit=600 ;;
+full) limit=1500 ;;
 growth) limit=600 ;;
 *) echo "usage: $0 quick|full|growth" >&2; exit 2 ;;
 esac

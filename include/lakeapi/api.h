@@ -58,5 +58,7 @@ void api_app_set_workspace(api_app_t *app, workspace_t *workspace);
  */
 struct web_openapi *api_app_openapi(api_app_t *app);
 struct web_metrics *api_app_metrics(api_app_t *app);
+/* The per-table count caches (owned by the app), shared with the Data API. */
+struct web_counts *api_app_counts(api_app_t *app);
 
 #endif

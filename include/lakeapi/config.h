@@ -46,9 +46,23 @@ typedef struct config {
     double command_timeout_s; /* DB_COMMAND_TIMEOUT (30), > 0 */
     double pool_recycle_s;    /* DB_POOL_RECYCLE_INTERVAL (3600; 0 = never) */
 
+    /* scaling out: read replicas, loops */
+    char *database_read_url;  /* DATABASE_READ_URL: one replica (secret password masked) */
+    char *pg_host_read;       /* PGHOST_READ: comma list of replica hosts ("host" or "host:port") */
+    int read_after_write_ms;  /* READ_AFTER_WRITE_MS (1000; 0 = off), 0..3600000 */
+    double replica_max_lag_s; /* REPLICA_MAX_LAG (10 s), > 0 */
+    int workers;              /* WORKERS (0 = one loop per core), 0..256 */
+
     /* tables */
     char *orders_table; /* ORDERS_TABLE (public.orders_synced) */
     char *users_table;  /* USERS_TABLE (public.users) */
+
+    /* the Data API (src/rest) */
+    char *rest_schemas;          /* LAKEAPI_SCHEMAS (public): comma list; the first is the default */
+    char *rest_prefix;           /* REST_PREFIX (/rest/v1) */
+    int db_max_rows;             /* DB_MAX_ROWS (1000): rows of a non-streamed answer; 0 = no cap */
+    double rest_count_ttl_s;     /* REST_COUNT_TTL (1 s): freshness of cached whole-table counts */
+    bool rest_unfiltered_writes; /* REST_ALLOW_UNFILTERED_WRITES (false): PATCH/DELETE with no filter */
 
     /* Lakebase / Databricks */
     char *lakebase_instance_name;   /* LAKEBASE_INSTANCE_NAME */

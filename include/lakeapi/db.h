@@ -42,10 +42,13 @@ typedef enum {
 
 typedef struct db_result {
     db_status_t status;
-    const PGresult *res;  /* DB_OK: the rows (text format); valid during the callback only */
+    const PGresult *res;  /* DB_OK: the rows (text format); on a server error its error
+                             result, or NULL; valid during the callback only */
     const char *sqlstate; /* server error code, or NULL */
     const char *message;  /* detail for the log, never for clients; NULL on success */
     double wait_ms;       /* time the query waited for a connection */
+    uint64_t lsn;         /* a write under a read/write split: the primary's WAL position after its
+                             commit, for X-Lakeapi-Min-LSN (0: none; see route.c) */
 } db_result_t;
 
 typedef void (*db_result_fn)(const db_result_t *r, void *data);
@@ -85,7 +88,11 @@ typedef struct db_pool_config {
     db_conninfo_free_fn conninfo_free;
     void *conninfo_data;
     db_credentials_t *credentials; /* not owned; NULL = no password from us */
+    int stmt_cache_size;           /* run-time statements kept prepared (0 = 256) */
 } db_pool_config_t;
+
+/* Batches by queries per Sync: 1, 2, 3-4, 5-8, 9-16, 17-32, more (bucket k: <= 2^k). */
+#define DB_BATCH_BUCKETS 7
 
 typedef struct db_pool_stats {
     int total, ready, busy, connecting; /* connections (busy includes leased) */
@@ -93,8 +100,10 @@ typedef struct db_pool_stats {
     int waiting;                        /* queries queued for a connection */
     uint64_t acquire_timeouts, reconnects, connect_failures, statement_timeouts;
     uint64_t queries, batches;
-    bool healthy;         /* a connection works right now */
-    char last_error[256]; /* why the pool is unhealthy (no secrets) */
+    uint64_t batch_hist[DB_BATCH_BUCKETS]; /* batches by size, see DB_BATCH_BUCKETS */
+    uint64_t overflow_opens;               /* connections opened beyond `size` */
+    bool healthy;                          /* a connection works right now */
+    char last_error[256];                  /* why the pool is unhealthy (no secrets) */
 } db_pool_stats_t;
 
 typedef enum { DB_STMT_READ = 0, DB_STMT_WRITE = 1 } db_stmt_kind_t;
@@ -107,11 +116,37 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
 void db_pool_start(db_pool_t *p);
 void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *values, db_result_fn cb,
                    void *data);
+/*
+ * A statement given by its SQL text (built at run time, e.g. by the Data API):
+ * the pool keeps the last stmt_cache_size distinct texts as statement slots
+ * (LRU), each prepared per connection on first use, so a repeated request
+ * shape costs one Bind/Execute. Same callback rules as db_pool_query(); on
+ * an error r->res is the error result (PQresultErrorField works on it).
+ * sql is copied; values are not.
+ */
+void db_pool_query_sql(db_pool_t *p, const char *sql, int nparams, const char *const *values,
+                       db_stmt_kind_t kind, db_result_fn cb, void *data);
+/*
+ * The statement slot for sql, held for ONE query: pass the id at once to
+ * db_pool_query() or db_pool_query_as() (the slot is released when that
+ * query completes, and may then take other SQL).
+ */
+int db_pool_stmt_for_sql(db_pool_t *p, const char *sql, int nparams, db_stmt_kind_t kind);
+/* Slots the statement cache holds. */
+int db_pool_stmt_cache_size(const db_pool_t *p);
 void db_pool_stats(const db_pool_t *p, db_pool_stats_t *out);
 /* Fails queued queries, closes every connection, then calls done. */
 void db_pool_close(db_pool_t *p, void (*done)(void *data), void *data);
 void db_pool_free(db_pool_t *p); /* after db_pool_close's done */
 
+/* ---- LISTEN: a dedicated connection reporting NOTIFYs (listen.c) ---- */
+typedef struct db_listen db_listen_t;
+/* channel NULL: (re)connected - notifications may have been missed meanwhile. */
+typedef void (*db_notify_fn)(const char *channel, const char *payload, void *data);
+/* Logs in like the pool's connections (conninfo, credentials); reconnects with a backoff. */
+db_listen_t *db_listen_start(db_pool_t *p, const char *channel, db_notify_fn fn, void *data);
+/* Stops; the listener frees itself once the loop has closed its handles. */
+void db_listen_stop(db_listen_t *l);
 /* ---- sessions: one statement under a role, as one transaction (session.c) ---- */
 
 /*
@@ -188,5 +223,82 @@ const char *db_status_name(db_status_t s);
 
 /* The static provider: always the same password (may be NULL). */
 db_credentials_t *db_credentials_static_new(const char *password);
+
+/*
+ * ---- the read/write split (route.c) ----
+ *
+ * A route sits in front of the primary's pool: once db_route_new(primary) has
+ * run, db_pool_query(primary, ...) sends DB_STMT_READ statements of GET/HEAD
+ * requests to a healthy replica pool and everything else to the primary, so
+ * callers keep using one pool. Without a route nothing changes.
+ *
+ * Read-your-writes: a write's result carries lsn (the primary's WAL insert
+ * position read after its commit); a request that names such an LSN
+ * (min_lsn), or comes from an identity/connection that wrote in the last
+ * READ_AFTER_WRITE_MS, reads from a replica only once the replica's replay
+ * position has passed it, else from the primary. Replicas are polled; one that
+ * fails or lags more than REPLICA_MAX_LAG takes no reads until it recovers.
+ */
+typedef struct db_route db_route_t;
+
+/* What one request asks of the split: plain values, copied into each of its queries. */
+typedef struct db_route_ctx {
+    uint64_t min_lsn; /* reads must see this WAL position (X-Lakeapi-Min-LSN); 0: none */
+    bool primary;     /* not GET/HEAD: every statement of the request on the primary */
+    uint64_t who[2];  /* identity and connection keys for READ_AFTER_WRITE_MS (0: none) */
+} db_route_ctx_t;
+
+typedef struct db_route_config {
+    double max_lag_s;        /* REPLICA_MAX_LAG: a replica further behind takes no reads */
+    int read_after_write_ms; /* READ_AFTER_WRITE_MS: 0 turns the per-instance rule off */
+    int poll_ms;             /* replica status poll interval */
+} db_route_config_t;
+
+#define DB_ROUTE_MAX_REPLICAS 8
+
+typedef struct db_route_target_stats {
+    char name[64]; /* "primary", or the replica's host */
+    bool primary, in_service;
+    double lag_s;       /* replicas: how long the primary's WAL has waited to be replayed */
+    uint64_t lag_bytes; /* replicas: primary WAL position minus replay position */
+    uint64_t queries;   /* statements sent to this target */
+    uint64_t fallbacks; /* replicas: reads re-run on the primary after this replica failed */
+    uint64_t outages;   /* replicas: times taken out of service */
+    char why[128];      /* replicas: why out of service ("" when in) */
+    db_pool_stats_t pool;
+} db_route_target_stats_t;
+
+typedef struct db_route_stats {
+    int ntargets; /* the primary first, then each replica */
+    db_route_target_stats_t targets[1 + DB_ROUTE_MAX_REPLICAS];
+    /* reads kept on the primary, by reason */
+    uint64_t primary_request;    /* the request is not GET/HEAD */
+    uint64_t primary_min_lsn;    /* no replica had replayed the requested LSN */
+    uint64_t primary_no_replica; /* no replica in service */
+    uint64_t lsn_reads;          /* post-commit LSN reads on the primary */
+    uint64_t lsn_failures;       /* ... that failed (the write is answered without an LSN) */
+} db_route_stats_t;
+
+void db_route_config_defaults(db_route_config_t *cfg);
+/* Puts a route in front of primary (before any query). primary is not owned. */
+db_route_t *db_route_new(db_pool_t *primary, const db_route_config_t *cfg);
+/* Adds a replica pool, owned by the route from now on; name labels its metrics. -1: too many. */
+int db_route_add_replica(db_route_t *r, db_pool_t *replica, const char *name);
+/* Copies the primary's statements to the replicas and starts them and the poller;
+ * call after every statement is registered, before db_pool_start(primary). */
+void db_route_start(db_route_t *r);
+/* The route in front of p, or NULL. */
+db_route_t *db_pool_route(const db_pool_t *p);
+/* The request being handled now (copied); NULL clears. Cleared again after each loop turn. */
+void db_route_set_ctx(db_route_t *r, const db_route_ctx_t *ctx);
+void db_route_stats(const db_route_t *r, db_route_stats_t *out);
+/* Closes the replica pools and the route's handles, then calls done (the primary is the caller's).
+ */
+void db_route_close(db_route_t *r, void (*done)(void *data), void *data);
+void db_route_free(db_route_t *r); /* after db_route_close's done, before db_pool_free(primary) */
+
+/* "16/B374D848" <-> 64-bit WAL positions. parse: 0 ok, -1 malformed. out: >= 20 bytes. */
+int db_lsn_parse(const char *s, size_t len, uint64_t *out);
+void db_lsn_format(uint64_t lsn, char *out, size_t n);
 
 #endif

@@ -26,10 +26,12 @@ struct api_app {
     db_pool_t *pool;
     web_table_t orders;
     struct {
-        int count, sample, get, keyset, offset, prev_cursor, update_status, anchors, keyset_offset;
+        int sample, get, keyset, offset, prev_cursor, update_status, anchors, keyset_offset;
     } orders_sql;
-    web_count_cache_t orders_count;
+    web_counts_t *counts;              /* per-table counts, shared with the Data API */
+    web_count_cache_t *orders_count; /* the orders table's entry in counts */
     web_anchors_t orders_anchors;
+    web_cursor_cache_t orders_cursors; /* /stream's previous cursors (web/cursors.c) */
     web_table_t users;
     struct {
         int get, list, insert, update, del;
@@ -47,6 +49,7 @@ struct api_app {
     struct web_metrics *metrics;
     struct web_cors *cors; /* NULL when CORS is not configured */
     auth_t *auth;          /* api_app_set_auth(); NULL: no access-control hook */
+    struct web_split *split; /* NULL without read replicas */
     struct web_docs *docs;
     http_server_t *server;               /* api_app_attach(); NULL before */
     const db_credentials_t *credentials; /* api_app_attach(); may be NULL */

@@ -29,6 +29,7 @@ api_app_t *api_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, ro
     app->cfg = cfg;
     app->pool = pool;
     app->started_ns = uv_hrtime();
+    app->counts = web_counts_new(pool, cfg->rest_count_ttl_s);
     for (size_t i = 0; i < API_NRESOURCES; i++) {
         if (api_resources_all[i]->register_fn(app, router) != 0) {
             snprintf(err, errlen, "registering the %s routes failed", api_resources_all[i]->name);
@@ -52,8 +53,15 @@ void api_app_free(api_app_t *app)
         if (api_resources_all[i]->dispose_fn) api_resources_all[i]->dispose_fn(app);
     }
     web_anchors_dispose(&app->orders_anchors);
+    web_cursor_cache_dispose(&app->orders_cursors);
     web_table_dispose(&app->orders);
     web_table_dispose(&app->users);
     web_table_dispose(&app->notes);
+    web_counts_free(app->counts);
     free(app);
+}
+
+struct web_counts *api_app_counts(api_app_t *app)
+{
+    return app->counts;
 }

@@ -67,6 +67,8 @@ typedef struct orders_req {
     int64_t total; /* count, or the previous cursor for /stream */
     int64_t next_cursor;
     bool has_next;
+    int64_t floor; /* /stream: the largest key <= cursor, when known_floor */
+    bool known_floor;
     const char **params;
 } orders_req_t;
 
@@ -115,7 +117,7 @@ static void orders_count_handler(http_exchange_t *ex, void *data)
     api_app_t *app = data;
     orders_req_t *rq = orders_req_new(ex, app);
     rq->pending = 1;
-    web_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_count_done, rq);
+    web_count_cache_get(app->orders_count, http_exchange_arena(ex), orders_count_done, rq);
 }
 
 /* ---- GET /sample ---- */
@@ -223,10 +225,11 @@ static void orders_pages_handler(http_exchange_t *ex, void *data)
         rq->params = orders_params(rq, 2);
         rq->params[0] = web_i64_text(rq->ex, offset);
         rq->params[1] = web_i64_text(rq->ex, rq->page_size + 1);
-        auth_db_query(rq->ex, app->pool, app->orders_sql.offset, 2, rq->params, orders_pages_rows_done, rq);
+        auth_db_query(rq->ex, app->pool, app->orders_sql.offset, 2, rq->params,
+                      orders_pages_rows_done, rq);
     }
     if (rq->include_count)
-        web_count_cache_get(&app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
+        web_count_cache_get(app->orders_count, http_exchange_arena(ex), orders_pages_count_done,
                             rq);
 }
 
@@ -235,6 +238,9 @@ static void orders_pages_handler(http_exchange_t *ex, void *data)
 static void orders_stream_finish(orders_req_t *rq)
 {
     json_writer_t *w = &rq->w;
+    /* The next page's previous cursor: what a sequential reader asks next (web/cursors.c). */
+    if (rq->has_next && rq->known_floor)
+        web_cursor_cache_put(&rq->app->orders_cursors, rq->next_cursor, rq->page_size, rq->floor);
     jw_key(w, "pagination");
     jw_object_begin(w);
     jw_kv_int(w, "page_size", rq->page_size);
@@ -268,9 +274,17 @@ static void orders_stream_prev_done(const db_result_t *r, void *data)
     orders_req_t *rq = data;
     if (!orders_step_ok(rq, r)) return;
     rq->total = web_result_int(r->res, 0, 0);
+    rq->floor = web_result_int(r->res, 0, 1);
+    rq->known_floor = true;
     if (rq->pending == 0) orders_stream_finish(rq);
 }
 
+/*
+ * One statement for a sequential reader: the previous cursor comes from the
+ * page that ended at this cursor (web/cursors.c), which also proves the
+ * cursor is a row key, the next page's answer. Other cursors cost a second
+ * statement, pipelined with the first.
+ */
 static void orders_stream_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
@@ -284,13 +298,20 @@ static void orders_stream_handler(http_exchange_t *ex, void *data)
     rq->params[0] = web_i64_text(rq->ex, rq->cursor);
     rq->params[1] = web_i64_text(rq->ex, rq->page_size + 1);
     rq->params[2] = web_i64_text(rq->ex, rq->page_size);
-    rq->pending = rq->cursor > 0 ? 2 : 1;
-    auth_db_query(rq->ex, app->pool, app->orders_sql.keyset, 2, rq->params, orders_stream_rows_done, rq);
-    if (rq->cursor > 0) {
+    bool cached = rq->cursor == 0 ||
+                  web_cursor_cache_get(&app->orders_cursors, rq->cursor, rq->page_size, &rq->total);
+    /* Keys are positive (cursor 0 is the start): the page after 0 has no previous page. */
+    rq->floor = rq->cursor;
+    rq->known_floor = cached;
+    rq->pending = cached ? 1 : 2;
+    auth_db_query(rq->ex, app->pool, app->orders_sql.keyset, 2, rq->params, orders_stream_rows_done,
+                  rq);
+    if (!cached) {
         const char **prev = orders_params(rq, 2);
         prev[0] = rq->params[0];
         prev[1] = rq->params[2];
-        auth_db_query(rq->ex, app->pool, app->orders_sql.prev_cursor, 2, prev, orders_stream_prev_done, rq);
+        auth_db_query(rq->ex, app->pool, app->orders_sql.prev_cursor, 2, prev,
+                      orders_stream_prev_done, rq);
     }
 }
 
@@ -403,7 +424,8 @@ static void orders_status_handler(http_exchange_t *ex, void *data)
     rq->params[0] = web_i64_text(rq->ex, key);
     rq->params[1] = arena_strndup(http_exchange_arena(ex), &letter, 1);
     rq->pending = 1;
-    auth_db_query(rq->ex, app->pool, app->orders_sql.update_status, 2, rq->params, orders_status_done, rq);
+    auth_db_query(rq->ex, app->pool, app->orders_sql.update_status, 2, rq->params,
+                  orders_status_done, rq);
 }
 
 /* ---- routes and what OpenAPI says about them ---- */
@@ -469,13 +491,15 @@ static const web_route_t orders_routes[] = {
 
 /*
  * Freshness of the derived views for writes made outside lakeapi (the synced
- * table pipeline): the count is at most this old (served from memory,
- * refreshed in the background), and anchors are rebuilt at least this often
+ * table pipeline): the count is at most REST_COUNT_TTL old (served from
+ * memory by the shared per-table cache, refreshed in the background), and anchors are rebuilt at least this often
  * and at once when the count moves. Status updates change neither.
  */
-#define ORDERS_COUNT_TTL_S  1.0
 #define ORDERS_ANCHOR_TTL_S 60.0
 #define ORDERS_ANCHOR_STEP  100
+/* /stream's previous cursors: 4096 recent pages, each trusted this long. */
+#define ORDERS_CURSOR_SLOTS_LOG2 12
+#define ORDERS_CURSOR_TTL_S      5.0
 
 static void orders_anchors_stale(void *data)
 {
@@ -488,7 +512,6 @@ static int orders_register(api_app_t *app, router_t *r)
     if (web_table_init(t, app->cfg->orders_table, "o_orderkey", orders_columns,
                        (int)(sizeof orders_columns / sizeof orders_columns[0])) != 0)
         return -1;
-    app->orders_sql.count = api_prepare(app, web_sql_count(t), 0, DB_STMT_READ);
     app->orders_sql.sample = api_prepare(app, web_sql_keys(t), 1, DB_STMT_READ);
     app->orders_sql.get = api_prepare(app, web_sql_get(t), 1, DB_STMT_READ);
     app->orders_sql.keyset = api_prepare(app, web_sql_keyset(t), 2, DB_STMT_READ);
@@ -498,12 +521,14 @@ static int orders_register(api_app_t *app, router_t *r)
         api_prepare(app, web_sql_update_column(t, "o_orderstatus"), 2, DB_STMT_WRITE);
     app->orders_sql.anchors = api_prepare(app, web_sql_anchors(t), 1, DB_STMT_READ);
     app->orders_sql.keyset_offset = api_prepare(app, web_sql_keyset_offset(t), 3, DB_STMT_READ);
-    web_count_cache_init(&app->orders_count, app->pool, app->orders_sql.count, ORDERS_COUNT_TTL_S);
+    /* The shared per-table cache: the Data API counts this table through the same entry. */
+    app->orders_count = web_counts_table(app->counts, t->sql_name);
     web_anchors_init(&app->orders_anchors, app->pool, app->orders_sql.anchors, ORDERS_ANCHOR_STEP,
                      ORDERS_ANCHOR_TTL_S);
+    web_cursor_cache_init(&app->orders_cursors, ORDERS_CURSOR_SLOTS_LOG2, ORDERS_CURSOR_TTL_S);
     /* A count that moved means rows came or went: the anchors are stale at once. */
-    app->orders_count.on_change = orders_anchors_stale;
-    app->orders_count.on_change_data = &app->orders_anchors;
+    app->orders_count->on_change = orders_anchors_stale;
+    app->orders_count->on_change_data = &app->orders_anchors;
     return web_add_routes(r, orders_routes, sizeof orders_routes / sizeof orders_routes[0], app);
 }
 

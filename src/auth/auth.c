@@ -357,17 +357,24 @@ void auth_metrics_render(const auth_t *a, buf_t *out)
         {"lakeapi_rate_limit_total", "limited", s.rate_limited},
         {"lakeapi_rate_limit_total", "evicted", s.rate_evicted},
     };
+    /* Each family's HELP and TYPE right before its own samples (the exposition format). */
     buf_append_str(out, "# HELP lakeapi_auth_identities_total Requests by how their identity was "
-                        "resolved.\n# TYPE lakeapi_auth_identities_total counter\n"
-                        "# HELP lakeapi_rate_limit_total Rate-limit decisions by outcome.\n"
-                        "# TYPE lakeapi_rate_limit_total counter\n");
-    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
+                        "resolved.\n# TYPE lakeapi_auth_identities_total counter\n");
+    for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
+        if (i > 0 && strcmp(rows[i].family, rows[i - 1].family) != 0)
+            buf_append_str(out, "# HELP lakeapi_rate_limit_total Rate-limit decisions by "
+                                "outcome.\n# TYPE lakeapi_rate_limit_total counter\n");
         buf_printf(out, "%s{outcome=\"%s\"} %llu\n", rows[i].family, rows[i].outcome,
                    (unsigned long long)rows[i].value);
-    buf_printf(out, "# TYPE lakeapi_rate_limit_buckets gauge\nlakeapi_rate_limit_buckets %zu\n",
+    }
+    buf_printf(out,
+               "# HELP lakeapi_rate_limit_buckets Clients with a rate-limit bucket.\n"
+               "# TYPE lakeapi_rate_limit_buckets gauge\nlakeapi_rate_limit_buckets %zu\n",
                a->rate ? auth_ratelimit_size(a->rate) : (size_t)0);
     buf_printf(out,
+               "# HELP lakeapi_jwks_fetches_total JWKS documents fetched.\n"
                "# TYPE lakeapi_jwks_fetches_total counter\nlakeapi_jwks_fetches_total %llu\n"
+               "# HELP lakeapi_jwks_failures_total Failed JWKS fetches.\n"
                "# TYPE lakeapi_jwks_failures_total counter\nlakeapi_jwks_failures_total %llu\n",
                (unsigned long long)s.jwks_fetches, (unsigned long long)s.jwks_failures);
 }

@@ -22,6 +22,7 @@
 #include "lakeapi/http_server.h"
 #include "lakeapi/json.h"
 #include "lakeapi/log.h"
+#include "lakeapi/rest.h"
 #include "lakeapi/workspace.h"
 
 typedef struct serve_state {
@@ -30,13 +31,19 @@ typedef struct serve_state {
     db_credentials_t *credentials;
     workspace_t *workspace; /* for the resource routes; NULL when not configured */
     db_pool_t *pool;
+    db_route_t *route; /* the read/write split; NULL without replicas */
+    cli_replicas_t *replicas;
     router_t *router;
     api_app_t *app;
     auth_t *auth; /* access control (always present: open mode still gates the resource routes) */
+    rest_app_t *rest; /* the Data API */
     http_server_t *server;
     uv_signal_t sigint, sigterm;
     int signals;
 } serve_state_t;
+
+/* Log lines buffered while stderr is slow: ~0.5 s of access log at 30k req/s; then dropped. */
+#define SERVE_LOG_BUFFER (4u << 20)
 
 static void serve_conninfo(void *data, const char *password, const char ***kw, const char ***vals)
 {
@@ -57,11 +64,21 @@ static void serve_pool_closed(void *data)
     uv_walk(&s->loop, serve_close_walk, NULL);
 }
 
+static void serve_route_closed(void *data)
+{
+    serve_state_t *s = data;
+    db_pool_close(s->pool, serve_pool_closed, s);
+}
+
 static void serve_http_drained(void *data)
 {
     serve_state_t *s = data;
     log_info("http server drained");
-    db_pool_close(s->pool, serve_pool_closed, s);
+    rest_app_stop(s->rest);
+    if (s->route)
+        db_route_close(s->route, serve_route_closed, s);
+    else
+        db_pool_close(s->pool, serve_pool_closed, s);
 }
 
 static void serve_on_signal(uv_signal_t *h, int signum)
@@ -138,17 +155,28 @@ static int serve_build(serve_state_t *s)
     pc.conninfo_data = s;
     pc.credentials = s->credentials;
     s->pool = db_pool_new(&s->loop, &pc);
+    s->route = cli_replicas_build(&s->replicas, s->cfg, &s->loop, &pc, s->pool, err, sizeof err);
+    if (!s->route && (s->cfg->pg_host_read || s->cfg->database_read_url)) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->auth = auth_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->auth || auth_register(s->auth, s->pool) != 0) {
         log_error("startup failed: %s", s->auth ? "session statements" : err);
         return -1;
     }
     s->router = router_new();
+    s->rest = rest_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
+    if (!s->rest) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->app = api_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->app) {
         log_error("startup failed: %s", err);
         return -1;
     }
+    rest_app_bind(s->rest, api_app_openapi(s->app), api_app_counts(s->app));
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
     api_app_set_workspace(s->app, s->workspace);
@@ -171,9 +199,12 @@ static void serve_dispose(serve_state_t *s)
 {
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
+    rest_app_free(s->rest);
     workspace_free(s->workspace);
     auth_free(s->auth);
     if (s->router) router_free(s->router);
+    db_route_free(s->route);
+    cli_replicas_free(s->replicas);
     if (s->pool) db_pool_free(s->pool);
     if (s->credentials) s->credentials->free(s->credentials);
 }
@@ -186,17 +217,21 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
     uv_loop_init(&s.loop);
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
+    /* From here on the loop never writes to stderr itself (util/log.c). */
+    if (log_async_start(SERVE_LOG_BUFFER) != 0) log_warn("no log writer thread: logging inline");
     serve_log_settings(cfg);
     if (serve_build(&s) != 0) {
         rc = 1;
         uv_walk(&s.loop, serve_close_walk, NULL);
     } else {
+        if (s.route) db_route_start(s.route);
         db_pool_start(s.pool);
         auth_start(s.auth);
         if (auth_configured(s.auth))
             log_info("%s", auth_describe(s.auth));
         else
             log_warn("%s", auth_describe(s.auth));
+        rest_app_start(s.rest);
         uv_signal_init(&s.loop, &s.sigint);
         uv_signal_init(&s.loop, &s.sigterm);
         s.sigint.data = s.sigterm.data = &s;
@@ -218,5 +253,6 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
         else
             log_info("private PostgreSQL cluster stopped");
     }
+    log_async_stop();
     return rc;
 }

@@ -18,6 +18,7 @@ typedef enum {
     CONFIG_PORT_STR,  /* string holding 1..65535 (libpq wants text) */
     CONFIG_POOL_SIZE, /* int 1..1000 */
     CONFIG_OVERFLOW,  /* int 0..10000 */
+    CONFIG_ROWS,      /* int 0..1000000000 (0 = no cap) */
     CONFIG_SECONDS,   /* double > 0 */
     CONFIG_SECONDS0,  /* double >= 0 (0 = never) */
     CONFIG_BOOL,
@@ -27,6 +28,8 @@ typedef enum {
     CONFIG_AUTH_TYPE, /* pat | oauth-m2m */
     CONFIG_DBX_HOST,  /* normalised to scheme://host without trailing slash */
     CONFIG_NUMBER0,   /* double >= 0 */
+    CONFIG_MS,        /* int milliseconds 0..3600000 */
+    CONFIG_WORKERS,   /* int 0..256 (0 = one per core) */
 } config_kind_t;
 
 #define CONFIG_MAX_ALIASES 3

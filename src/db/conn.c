@@ -179,6 +179,25 @@ static void conn_fail_libpq(db_conn_t *c, const char *what)
 
 /* ---- sending ---- */
 
+/* The gen + 1 of the statement prepared in slot id here, 0 when none. */
+static uint32_t conn_prepared(const db_conn_t *c, int id)
+{
+    return id < c->nprepared ? c->prepared[id] : 0;
+}
+
+static void conn_set_prepared(db_conn_t *c, int id, uint32_t v)
+{
+    if (id >= c->nprepared) { /* the statement cache added slots since this connection opened */
+        int n = c->pool->nstmts > id ? c->pool->nstmts : id + 1;
+        uint32_t *grown = realloc(c->prepared, sizeof *grown * (size_t)n);
+        if (!grown) abort();
+        memset(grown + c->nprepared, 0, sizeof *grown * (size_t)(n - c->nprepared));
+        c->prepared = grown;
+        c->nprepared = n;
+    }
+    c->prepared[id] = v;
+}
+
 /* An in-flight entry for a step of our own: session setup or a Prepare. */
 static db_query_t *conn_internal_step(db_conn_t *c, int prepares)
 {
@@ -192,11 +211,19 @@ static db_query_t *conn_internal_step(db_conn_t *c, int prepares)
 static bool conn_prepare_once(db_conn_t *c, int stmt)
 {
     db_pool_t *p = c->pool;
-    if (c->prepared[stmt]) return true;
-    bool ok =
-        PQsendPrepare(c->pg, p->stmts[stmt].name, p->stmts[stmt].sql, p->stmts[stmt].nparams, NULL);
+    uint32_t want = p->stmts[stmt].gen + 1, have = conn_prepared(c, stmt);
+    if (have == want) return true;
+    bool ok = true;
+    if (have) { /* the statement cache gave this slot new SQL: drop the old statement */
+        char drop[64];
+        snprintf(drop, sizeof drop, "DEALLOCATE lk%dg%u", stmt, have - 1);
+        ok = PQsendQueryParams(c->pg, drop, 0, NULL, NULL, NULL, NULL, 0);
+        conn_push_inflight(c, conn_internal_step(c, -1));
+    }
+    ok = ok && PQsendPrepare(c->pg, p->stmts[stmt].name, p->stmts[stmt].sql, p->stmts[stmt].nparams,
+                             NULL);
     conn_push_inflight(c, conn_internal_step(c, stmt));
-    c->prepared[stmt] = 1;
+    conn_set_prepared(c, stmt, want);
     return ok;
 }
 
@@ -318,7 +345,7 @@ static void conn_finish_step(db_conn_t *c, db_query_t *q)
 {
     ExecStatusType st = q->res ? PQresultStatus(q->res) : PGRES_FATAL_ERROR;
     if (st != PGRES_COMMAND_OK && st != PGRES_TUPLES_OK) {
-        if (q->prepares >= 0) c->prepared[q->prepares] = 0;
+        if (q->prepares >= 0) conn_set_prepared(c, q->prepares, 0);
         if (st != PGRES_PIPELINE_ABORTED) {
             c->batch_failed = true;
             if (c->head && !c->head->res) {
@@ -358,11 +385,12 @@ static void conn_finish_query(db_conn_t *c, db_query_t *q)
         if (sqlstate && strcmp(sqlstate, "57014") == 0) p->stats.statement_timeouts++;
         if (sqlstate && strcmp(sqlstate, "26000") == 0) {
             /* The server lost our prepared statement (e.g. DISCARD): prepare again. */
-            c->prepared[q->stmt] = 0;
+            conn_set_prepared(c, q->stmt, 0);
             conn_retry_or_fail(c, q, DB_ERR_INTERNAL, msg);
             return;
         }
-        db_pool_complete(p, q, db_status_from_sqlstate(sqlstate), NULL, sqlstate, msg);
+        /* The error result goes up too: the Data API passes message/detail/hint on. */
+        db_pool_complete(p, q, db_status_from_sqlstate(sqlstate), q->res, sqlstate, msg);
     }
 }
 
@@ -398,10 +426,11 @@ static void conn_read_results(db_conn_t *c)
         c->expect_sync = q->sync_after;
         conn_finish_query(c, q);
     }
-    if (c->state == CONN_READY && c->retiring && c->inflight == 0 && !c->held_head)
+    if (c->state != CONN_READY || c->inflight > 0 || c->expect_sync || c->held_head) return;
+    if (c->retiring)
         db_conn_close(c, DB_ERR_UNAVAILABLE, "recycled");
-    else if (c->state == CONN_READY && c->inflight == 0 && c->pool->co_head)
-        db_pool_wake(c->pool); /* a stream waits for an idle connection */
+    else
+        db_pool_conn_idle(c->pool, c); /* queued queries or a waiting stream may take it */
 }
 
 /* ---- connecting ---- */
@@ -552,14 +581,18 @@ db_conn_t *db_conn_open(db_pool_t *p)
     db_conn_t *c = calloc(1, sizeof *c);
     if (!c) return NULL;
     c->pool = p;
-    c->prepared = calloc((size_t)p->nstmts + 1, 1);
+    c->nprepared = p->nstmts + 1;
+    c->prepared = calloc((size_t)c->nprepared, sizeof *c->prepared);
     if (!c->prepared) abort();
     c->born_ns = c->last_used_ns = db_pool_now_ns();
     uv_timer_init(p->loop, &c->timer);
     c->timer.data = c;
     c->state = CONN_CREDENTIALS;
-    c->next = p->conns;
-    p->conns = c;
+    /* Opening order: the pool prefers its oldest connections (pool.c). */
+    db_conn_t **tail = &p->conns;
+    while (*tail)
+        tail = &(*tail)->next;
+    *tail = c;
     p->nconns++;
     p->nconnecting++;
     if (p->cfg.credentials)

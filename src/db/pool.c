@@ -27,7 +27,8 @@
 #define POOL_BACKOFF_MAX_MS   500
 #define POOL_OVERFLOW_IDLE_NS (5ULL * 1000000000ULL)
 #define POOL_TOKEN_MARGIN_S   120.0                /* recycle this long before a token expires */
-#define POOL_STALL_NS         (10ULL * 1000000ULL) /* a head query out longer is "slow" */
+#define POOL_STALL_NS         (50ULL * 1000000ULL) /* a batch out longer is "slow": may overflow */
+#define POOL_MIN_SPLIT        8 /* queries a connection gets before the next one is used */
 
 uint64_t db_pool_now_ns(void)
 {
@@ -141,6 +142,7 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
 void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,
                       const char *sqlstate, const char *message)
 {
+    if (q->stmt >= 0) db_stmt_release(p, q->stmt);
     if (q->stmt >= 0 && q->cb) {
         db_result_t r = {
             .status = st,
@@ -169,68 +171,99 @@ static void pool_fail_all_queued(db_pool_t *p, db_status_t st, const char *why)
 
 /* ---- choosing a connection ---- */
 
+/*
+ * The policy: a connection takes a new batch only when it has nothing in
+ * flight. While every connection is busy, queries wait in the queue, and the
+ * next connection to come back takes all of them (up to pipeline_depth) in one
+ * batch with one Sync.
+ *
+ * Why not pipeline more onto busy connections (what this pool did before)?
+ * Measured at 64 HTTP connections on 2 cores (notes/perf.md): spreading each
+ * loop turn's queries over all 10 connections left 1.5 queries per Sync, so
+ * every query woke a backend of its own. Each wake-up also preempted the
+ * single-threaded loop (about 2 involuntary context switches per request,
+ * lakeapi runnable but waiting for a CPU 40-60% of the time), and how much CPU
+ * the loop got decided throughput: it swung 2-3x from round to round. Waiting
+ * for a free connection makes the batch grow with the load by itself: one
+ * query per Sync when idle (no added latency), dozens when busy (one backend
+ * wake-up, one send and one receive for all of them). It also means a slow
+ * query never has fast ones queued behind it on its connection, which the
+ * old "stall" heuristic only approximated.
+ */
+/* Takes queries (a leased connection belongs to its stream until checked in). */
 static bool pool_conn_usable(const db_pool_t *p, const db_conn_t *c)
 {
-    return c->state == CONN_READY && !c->retiring && !c->lease &&
-           c->inflight < p->cfg.pipeline_depth;
+    (void)p;
+    return c->state == CONN_READY && !c->retiring && !c->lease;
 }
 
-/*
- * A connection whose oldest query has been out for a while is busy with
- * something slow (a count(*), a deep scan): pipelining more behind it would
- * make fast queries wait for it, so it is only used when nothing else is.
- */
-static bool pool_conn_stalled(const db_conn_t *c, uint64_t now)
-{
-    return c->head && now - c->head->sent_ns > POOL_STALL_NS;
-}
-
-static db_conn_t *pool_least_loaded(db_pool_t *p, int *usable)
-{
-    db_conn_t *best = NULL;
-    bool best_stalled = true;
-    uint64_t now = db_pool_now_ns();
-    *usable = 0;
-    for (db_conn_t *c = p->conns; c; c = c->next) {
-        if (!pool_conn_usable(p, c)) continue;
-        bool stalled = pool_conn_stalled(c, now);
-        if (!stalled) (*usable)++;
-        if (!best || (best_stalled && !stalled) ||
-            (stalled == best_stalled && c->inflight < best->inflight)) {
-            best = c;
-            best_stalled = stalled;
-        }
-    }
-    if (best && best_stalled) {
-        /* Everything usable is stalled: grow if we may, else queue behind the least loaded. */
-        if (p->nconns < p->cfg.size + p->cfg.max_overflow) return NULL;
-        *usable = 1;
-    }
-    return best;
-}
-
-/* Grows the pool when the queue cannot be served well by what is open. */
-static void pool_maybe_grow(db_pool_t *p, db_conn_t *least)
-{
-    if (p->closing || p->nconnecting > 0) return;
-    if (!p->healthy && db_pool_now_ns() < p->down_until_ns) return;
-    int limit = p->cfg.size + p->cfg.max_overflow;
-    int live = p->nconns;
-    bool idle_exists = least && least->inflight == 0;
-    if (live < p->cfg.size && !idle_exists) {
-        db_conn_open(p);
-    } else if (live < limit && !least) {
-        db_conn_open(p); /* every connection is saturated: overflow */
-    }
-}
-
-/* ---- checkouts (streamed reads) ---- */
-
+/* Usable with nothing in flight: takes a batch, or a stream's lease. */
 static bool pool_conn_idle(const db_conn_t *c)
 {
     return c->state == CONN_READY && !c->retiring && !c->lease && c->inflight == 0 &&
            !c->held_head && !c->expect_sync;
 }
+
+/* A connection whose batch has been out this long is busy with something slow. */
+static bool pool_conn_stalled(const db_conn_t *c, uint64_t now)
+{
+    return c->head && now - c->head->sent_ns > POOL_STALL_NS;
+}
+
+/*
+ * Grows the pool while queries wait: up to `size` whenever no connection is
+ * free, and into the overflow only when every connection is held by a slow
+ * statement (out over POOL_STALL_NS), so fast queries have somewhere to go.
+ * Growing merely because everything is busy, or because the machine is so
+ * loaded that batches take 10 ms (the old 10 ms heuristic did this: 27
+ * connections under CPU contention, measured), only adds backends competing
+ * for the same cores. One connection is opened at a time.
+ */
+static void pool_maybe_grow(db_pool_t *p)
+{
+    if (p->closing || p->nconnecting > 0 || !p->q_head) return;
+    if (!p->healthy && db_pool_now_ns() < p->down_until_ns) return;
+    int limit = p->cfg.size + p->cfg.max_overflow;
+    if (p->nconns >= limit) return;
+    uint64_t now = db_pool_now_ns();
+    int fast = 0;
+    for (db_conn_t *c = p->conns; c; c = c->next)
+        if (pool_conn_usable(p, c) && !pool_conn_stalled(c, now)) fast++;
+    if (p->nconns < p->cfg.size || fast == 0) {
+        if (p->nconns >= p->cfg.size) p->stats.overflow_opens++;
+        db_conn_open(p);
+    }
+}
+
+static void pool_record_batch(db_pool_t *p, int n)
+{
+    int k = 0;
+    while (k < DB_BATCH_BUCKETS - 1 && n > (1 << k))
+        k++;
+    p->stats.batch_hist[k]++;
+    p->stats.queries += (uint64_t)n;
+    p->stats.batches++;
+}
+
+/* Unlinks the first n queries of the queue as a list of their own. */
+static db_query_t *pool_take(db_pool_t *p, int n, uint64_t now)
+{
+    db_query_t *first = p->q_head, *q = first;
+    for (int i = 0; i < n; i++) {
+        db_query_t *next = q->next;
+        q->wait_ms = (double)(now - q->enqueued_ns) / 1e6;
+        if (i == n - 1) {
+            p->q_head = next;
+            if (!next) p->q_tail = NULL;
+            q->next = NULL;
+        }
+        q = next;
+    }
+    p->waiting -= n;
+    return first;
+}
+
+/* ---- checkouts (streamed reads) ---- */
 
 /* The most connections streams may hold at once: one is always left to the queries. */
 static int pool_lease_limit(const db_pool_t *p)
@@ -321,39 +354,40 @@ static void pool_dispatch(uv_prepare_t *h)
     db_pool_t *p = h->data;
     uv_prepare_stop(h);
     pool_serve_checkouts(p);
-    while (p->q_head) {
-        int usable;
-        db_conn_t *c = pool_least_loaded(p, &usable);
-        if (!c) break;
-        if (c->inflight > 0) pool_maybe_grow(p, c);
-        /* Split the queue over the usable connections so both cores' backends work. */
-        int n = (p->waiting + usable - 1) / usable;
-        int room = p->cfg.pipeline_depth - c->inflight;
-        if (n > room) n = room;
-        db_query_t *first = p->q_head, *q = first;
-        uint64_t now = db_pool_now_ns();
-        for (int i = 0; i < n; i++) {
-            db_query_t *next = q->next;
-            q->wait_ms = (double)(now - q->enqueued_ns) / 1e6;
-            if (i == n - 1) {
-                p->q_head = next;
-                if (!next) p->q_tail = NULL;
-                q->next = NULL; /* the batch is a list of its own */
-            }
-            q = next;
-        }
-        p->waiting -= n;
-        p->stats.queries += (uint64_t)n;
-        p->stats.batches++;
-        db_conn_send_batch(c, first);
+    if (!p->q_head) return;
+    int idle = 0;
+    for (db_conn_t *c = p->conns; c; c = c->next)
+        if (pool_conn_idle(c)) idle++;
+    /*
+     * Oldest connections first (the list is in opening order), so overflow
+     * connections fall idle and are closed when the load drops. The queue is
+     * split evenly over the free connections, but in shares of at least
+     * POOL_MIN_SPLIT: a few queries are cheaper as one batch on one backend
+     * (one wake-up, one send, one receive) than spread one per backend, and
+     * a larger queue still gets PostgreSQL's parallelism.
+     */
+    uint64_t now = db_pool_now_ns();
+    for (db_conn_t *c = p->conns, *next; c && p->q_head && idle > 0; c = next) {
+        next = c->next;
+        if (!pool_conn_idle(c)) continue;
+        int n = (p->waiting + idle - 1) / idle;
+        if (n < POOL_MIN_SPLIT) n = p->waiting < POOL_MIN_SPLIT ? p->waiting : POOL_MIN_SPLIT;
+        if (n > p->cfg.pipeline_depth) n = p->cfg.pipeline_depth;
+        idle--;
+        pool_record_batch(p, n);
+        db_conn_send_batch(c, pool_take(p, n, now));
     }
     if (p->q_head) {
-        int usable;
-        db_conn_t *least = pool_least_loaded(p, &usable);
-        pool_maybe_grow(p, least);
+        pool_maybe_grow(p);
         if (!p->healthy && p->nconnecting == 0)
             pool_fail_all_queued(p, p->down_status, p->stats.last_error);
     }
+}
+
+void db_pool_conn_idle(db_pool_t *p, db_conn_t *c)
+{
+    (void)c;
+    if (p->q_head || p->co_head) db_pool_wake(p);
 }
 
 /* ---- connection events ---- */
@@ -489,7 +523,7 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
     int id = p->nstmts++;
     p->stmts[id].sql = strdup(sql);
     if (!p->stmts[id].sql) abort();
-    snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%d", id);
+    snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%dg0", id);
     p->stmts[id].nparams = nparams;
     p->stmts[id].kind = kind;
     return id;
@@ -510,6 +544,15 @@ void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *value
 
 void db_pool_query_as(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
                       const char *const *values, db_result_fn cb, void *data)
+{
+    if (p->route)
+        db_route_query(p->route, s, stmt, nparams, values, cb, data);
+    else
+        db_pool_enqueue(p, s, stmt, nparams, values, cb, data);
+}
+
+void db_pool_enqueue(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
+                     const char *const *values, db_result_fn cb, void *data)
 {
     db_query_t *q = db_pool_query_alloc(p);
     if (s && p->session_stmt < 0) abort(); /* db_session_register() was not called: a bug */

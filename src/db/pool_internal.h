@@ -94,9 +94,10 @@ struct db_conn {
     db_query_t *held_head, *held_tail; /* completed writes awaiting their batch's Sync */
     bool password_retry_done;          /* re-minted once after 28P01 */
     bool cred_pending;                 /* the credential provider has not answered yet */
-    unsigned char *prepared;           /* per statement id: prepared on this connection */
-    bool retiring;                     /* takes no new queries; closes when drained */
-    db_stream_t *lease;                /* checked out by this stream: the pool keeps off */
+    uint32_t *prepared; /* per statement id: its gen + 1 when prepared on this connection */
+    int nprepared;      /* entries of prepared (slots added later read as 0) */
+    bool retiring;      /* takes no new queries; closes when drained */
+    db_stream_t *lease; /* checked out by this stream: the pool keeps off */
     uint64_t born_ns;
     uint64_t last_used_ns;
     double token_expires_at;
@@ -108,11 +109,19 @@ struct db_pool {
     db_pool_config_t cfg;
     struct {
         char *sql;
-        char name[16];
+        char name[32];
         int nparams;
         db_stmt_kind_t kind;
+        /* statement cache (stmt_cache.c): slots added after start, keyed by SQL text */
+        bool dynamic;
+        uint32_t gen;       /* bumped when an evicted slot takes new SQL (names differ) */
+        int refs;           /* queries queued or in flight that use the slot */
+        uint64_t hash;      /* of sql */
+        uint64_t last_used; /* LRU clock */
     } * stmts;
     int nstmts;
+    int ndynamic; /* slots of the statement cache */
+    uint64_t lru_clock;
     db_query_t *q_head, *q_tail; /* waiting for a connection */
     int waiting;
     db_query_t *free_queries;
@@ -132,6 +141,7 @@ struct db_pool {
     void *close_data;
     db_pool_stats_t stats;
     int session_stmt, pre_request_stmt; /* session.c's statements, or -1 */
+    db_route_t *route; /* the read/write split in front of this pool (route.c), or NULL */
 };
 
 /* pool.c, for conn.c */
@@ -143,6 +153,8 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head);
 void db_pool_conn_ready(db_pool_t *p, db_conn_t *c);
 void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char *why);
 void db_pool_conn_gone(db_pool_t *p, db_conn_t *c);
+/* The connection has nothing in flight any more: queued queries may go to it. */
+void db_pool_conn_idle(db_pool_t *p, db_conn_t *c);
 void db_pool_query_free(db_pool_t *p, db_query_t *q);
 db_query_t *db_pool_query_alloc(db_pool_t *p); /* zeroed, from the freelist */
 uint64_t db_pool_now_ns(void);
@@ -152,6 +164,19 @@ void db_pool_enqueue_checkout(db_pool_t *p, db_stream_t *s);
 void db_pool_forget_checkout(db_pool_t *p, db_stream_t *s);
 /* A leased connection comes back (clean: its transaction is over). */
 void db_pool_checkin(db_pool_t *p, db_conn_t *c);
+
+/* stmt_cache.c */
+void db_stmt_release(db_pool_t *p, int stmt);
+
+/* Queues a query on this very pool (db_pool_query_as without the route). */
+void db_pool_enqueue(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
+                     const char *const *values, db_result_fn cb, void *data);
+
+/* route.c */
+void db_route_query(db_route_t *r, const db_session_t *s, int stmt, int nparams,
+                    const char *const *values, db_result_fn cb, void *data);
+/* The pool a stream opened on p should use (a replica for a GET, see route.c). */
+db_pool_t *db_route_stream_pool(db_route_t *r);
 
 /* conn.c */
 db_conn_t *db_conn_open(db_pool_t *p);

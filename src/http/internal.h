@@ -176,7 +176,8 @@ struct http_server {
     size_t date_len;
     time_t iso_sec;
     char iso_prefix[24]; /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
-    buf_t logbuf;        /* access-log lines not yet written */
+    size_t iso_prefix_len;
+    buf_t logbuf; /* access-log lines not yet written */
 };
 
 /* server.c */

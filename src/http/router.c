@@ -45,6 +45,7 @@ typedef struct router_path {
     size_t len[ROUTER_MAX_SEGMENTS];
     char dec[ROUTER_MAX_SEGMENTS][128];   /* decoded copy of an escaped segment */
     ssize_t dec_len[ROUTER_MAX_SEGMENTS]; /* -1 not decoded / not decodable here */
+    bool pct[ROUTER_MAX_SEGMENTS];        /* the raw segment has a '%' */
 } router_path_t;
 
 router_t *router_new(void)
@@ -148,7 +149,8 @@ static int router_split_path(const char *path, router_path_t *p)
         p->seg[p->n] = s;
         p->len[p->n] = n;
         p->dec_len[p->n] = -1;
-        if (memchr(s, '%', n)) {
+        p->pct[p->n] = memchr(s, '%', n) != NULL;
+        if (p->pct[p->n]) {
             /* A literal is at most a few dozen bytes; longer escaped segments can
              * only match a parameter and are decoded later, for the winner. */
             if (n <= sizeof p->dec[0])
@@ -162,13 +164,14 @@ static int router_split_path(const char *path, router_path_t *p)
     return 0;
 }
 
+/* Called for every route on every request: lengths and first bytes before memcmp. */
 static bool router_seg_eq(const router_path_t *p, int i, const router_seg_t *g)
 {
     if (p->dec_len[i] >= 0)
         return (size_t)p->dec_len[i] == g->len && memcmp(p->dec[i], g->lit, g->len) == 0;
-    if (memchr(p->seg[i], '%', p->len[i]))
-        return false; /* escaped and too long for any literal here */
-    return p->len[i] == g->len && memcmp(p->seg[i], g->lit, g->len) == 0;
+    if (p->pct[i]) return false; /* escaped and too long for any literal here */
+    return p->len[i] == g->len && (g->len == 0 || p->seg[i][0] == g->lit[0]) &&
+           memcmp(p->seg[i], g->lit, g->len) == 0;
 }
 
 static bool router_path_matches(const router_entry_t *e, const router_path_t *p)

@@ -158,6 +158,7 @@ void http_server_gen_id(http_server_t *s, char out[17])
     out[16] = '\0';
 }
 
+/* Once per access-log line: the seconds are cached, the milliseconds put by hand (no printf). */
 size_t http_server_iso_now(http_server_t *s, char out[32])
 {
     struct timespec ts;
@@ -165,10 +166,19 @@ size_t http_server_iso_now(http_server_t *s, char out[32])
     if (ts.tv_sec != s->iso_sec || !s->iso_prefix[0]) {
         struct tm tm;
         gmtime_r(&ts.tv_sec, &tm);
-        strftime(s->iso_prefix, sizeof s->iso_prefix, "%Y-%m-%dT%H:%M:%S", &tm);
+        s->iso_prefix_len = strftime(s->iso_prefix, sizeof s->iso_prefix, "%Y-%m-%dT%H:%M:%S", &tm);
         s->iso_sec = ts.tv_sec;
     }
-    return (size_t)snprintf(out, 32, "%s.%03ldZ", s->iso_prefix, ts.tv_nsec / 1000000);
+    size_t n = s->iso_prefix_len;
+    memcpy(out, s->iso_prefix, n);
+    long ms = ts.tv_nsec / 1000000;
+    out[n++] = '.';
+    out[n++] = (char)('0' + ms / 100);
+    out[n++] = (char)('0' + ms / 10 % 10);
+    out[n++] = (char)('0' + ms % 10);
+    out[n++] = 'Z';
+    out[n] = '\0';
+    return n;
 }
 
 void http_server_flush_log(http_server_t *s)

@@ -150,10 +150,33 @@ static void json_escape_control(buf_t *out, unsigned char c)
     buf_append(out, esc, n);
 }
 
+/*
+ * Eight bytes at a time (every text value of every row passes here): a word
+ * is plain when no byte is below 0x20, at or above 0x80, '"' or '\\'. The
+ * classic has-zero-byte test, exact for the first flagged byte and possibly
+ * flagging later ones, so the byte loop takes over from the first such word.
+ */
+#define JSON_ONES  0x0101010101010101ull
+#define JSON_HIGHS 0x8080808080808080ull
+
+static inline uint64_t json_word_special(uint64_t v)
+{
+    uint64_t q = v ^ (JSON_ONES * '"'), b = v ^ (JSON_ONES * '\\');
+    uint64_t ctl = (v - JSON_ONES * 0x20) & ~v;
+    uint64_t quote = (q - JSON_ONES) & ~q;
+    uint64_t bs = (b - JSON_ONES) & ~b;
+    return (ctl | quote | bs | v) & JSON_HIGHS;
+}
+
 size_t json_plain_length(const char *s, size_t len)
 {
     const unsigned char *p = (const unsigned char *)s;
     size_t i = 0;
+    for (; i + 8 <= len; i += 8) {
+        uint64_t v;
+        memcpy(&v, p + i, 8);
+        if (json_word_special(v)) break;
+    }
     while (i < len && json_byte_class[p[i]] == 0)
         i++;
     return i;
@@ -168,8 +191,7 @@ void json_escape_into(buf_t *out, const char *s, size_t len)
     while (i < len) {
         /* Fast path: copy the longest run that needs no attention in one go. */
         size_t start = i;
-        while (i < len && json_byte_class[p[i]] == 0)
-            i++;
+        i += json_plain_length(s + i, len - i);
         if (i > start) buf_append(out, s + start, i - start);
         if (i >= len) break;
 

@@ -68,10 +68,9 @@ void buf_append_char(buf_t *b, char c)
     b->data[b->len] = '\0';
 }
 
-void buf_append_i64(buf_t *b, int64_t v)
+char *buf_i64_digits(char out[24], int64_t v, size_t *len)
 {
-    char tmp[24];
-    char *p = tmp + sizeof tmp;
+    char *p = out + 24;
     /* Work on the magnitude as unsigned so INT64_MIN does not overflow. */
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
     do {
@@ -79,7 +78,16 @@ void buf_append_i64(buf_t *b, int64_t v)
         u /= 10;
     } while (u);
     if (v < 0) *--p = '-';
-    buf_append(b, p, (size_t)(tmp + sizeof tmp - p));
+    *len = (size_t)(out + 24 - p);
+    return p;
+}
+
+void buf_append_i64(buf_t *b, int64_t v)
+{
+    char tmp[24];
+    size_t n;
+    const char *p = buf_i64_digits(tmp, v, &n);
+    buf_append(b, p, n);
 }
 
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap)

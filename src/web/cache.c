@@ -40,6 +40,16 @@ static void cache_count_done(const db_result_t *r, void *data)
     c->refreshing = false;
     cache_waiter_t *w = c->waiters;
     c->waiters = NULL;
+    /* A write invalidated the count while this query ran: its answer may predate the write. */
+    bool current = c->generation == c->refresh_generation;
+    if (r->status == DB_OK && !current) {
+        int64_t v = web_result_int(r->res, 0, 0);
+        for (cache_waiter_t *n; w; w = n) {
+            n = w->next;
+            w->fn(r, v, w->data);
+        }
+        return;
+    }
     if (r->status == DB_OK) {
         int64_t v = web_result_int(r->res, 0, 0);
         if (c->valid && v != c->value && c->on_change) c->on_change(c->on_change_data);
@@ -59,7 +69,11 @@ static void cache_count_refresh(web_count_cache_t *c)
     if (c->refreshing) return;
     c->refreshing = true;
     c->started_ns = uv_hrtime();
-    db_pool_query(c->pool, c->stmt, 0, NULL, cache_count_done, c);
+    c->refresh_generation = c->generation;
+    if (c->sql)
+        db_pool_query_sql(c->pool, c->sql, 0, NULL, DB_STMT_READ, cache_count_done, c);
+    else
+        db_pool_query(c->pool, c->stmt, 0, NULL, cache_count_done, c);
 }
 
 void web_count_cache_get(web_count_cache_t *c, arena_t *arena, web_count_fn fn, void *data)
@@ -87,6 +101,64 @@ void web_count_cache_get(web_count_cache_t *c, arena_t *arena, web_count_fn fn, 
 void web_count_cache_invalidate(web_count_cache_t *c)
 {
     c->valid = false;
+    c->generation++;
+}
+
+/* ---- the per-table registry: one count cache per table, whoever asks ---- */
+
+struct web_counts {
+    db_pool_t *pool;
+    double ttl_s;
+    struct web_counts_entry {
+        char *qname;
+        web_count_cache_t cache;
+    } **tables;
+    int n;
+};
+
+web_counts_t *web_counts_new(db_pool_t *pool, double ttl_s)
+{
+    web_counts_t *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->pool = pool;
+    c->ttl_s = ttl_s;
+    return c;
+}
+
+void web_counts_free(web_counts_t *c)
+{
+    if (!c) return;
+    for (int i = 0; i < c->n; i++) {
+        free(c->tables[i]->qname);
+        free(c->tables[i]->cache.sql);
+        free(c->tables[i]);
+    }
+    free(c->tables);
+    free(c);
+}
+
+web_count_cache_t *web_counts_table(web_counts_t *c, const char *qname)
+{
+    for (int i = 0; i < c->n; i++)
+        if (!strcmp(c->tables[i]->qname, qname)) return &c->tables[i]->cache;
+    struct web_counts_entry *e = calloc(1, sizeof *e);
+    void *grown = realloc(c->tables, sizeof *c->tables * (size_t)(c->n + 1));
+    if (!e || !grown) abort();
+    c->tables = grown;
+    c->tables[c->n++] = e;
+    e->qname = strdup(qname);
+    web_count_cache_init(&e->cache, c->pool, -1, c->ttl_s);
+    size_t len = strlen(qname) + 32;
+    e->cache.sql = malloc(len);
+    if (!e->qname || !e->cache.sql) abort();
+    snprintf(e->cache.sql, len, "SELECT count(*) FROM %s", qname);
+    return &e->cache;
+}
+
+void web_counts_invalidate(web_counts_t *c, const char *qname)
+{
+    for (int i = 0; c && i < c->n; i++)
+        if (!strcmp(c->tables[i]->qname, qname)) web_count_cache_invalidate(&c->tables[i]->cache);
 }
 
 /* ---- anchors ---- */

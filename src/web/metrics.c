@@ -15,9 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "web/web.h"
 #include "lakeapi/credentials.h"
+#include "lakeapi/log.h"
 
 #define METRICS_NMETHODS 8  /* GET HEAD POST PUT DELETE PATCH OPTIONS other */
 #define METRICS_NSTATUS  40 /* distinct status codes kept apart; the rest share "other" */
@@ -245,6 +247,21 @@ static void metrics_render_pool(const web_metrics_sources_t *src, buf_t *b)
     metrics_value(b, "lakeapi_db_batches_total", "counter",
                   "Pipelined batches sent (queries that shared one round trip count once).",
                   (double)st.batches);
+    /* Queries per Sync: how well the loop's queries share round trips (notes/perf.md). */
+    metrics_head(b, "lakeapi_db_batch_queries", "histogram", "Queries per pipelined batch (Sync).");
+    uint64_t cum = 0;
+    for (int k = 0; k < DB_BATCH_BUCKETS - 1; k++) {
+        cum += st.batch_hist[k];
+        buf_printf(b, "lakeapi_db_batch_queries_bucket{le=\"%d\"} %llu\n", 1 << k,
+                   (unsigned long long)cum);
+    }
+    buf_printf(b, "lakeapi_db_batch_queries_bucket{le=\"+Inf\"} %llu\n",
+               (unsigned long long)st.batches);
+    buf_printf(b, "lakeapi_db_batch_queries_sum %llu\n", (unsigned long long)st.queries);
+    buf_printf(b, "lakeapi_db_batch_queries_count %llu\n", (unsigned long long)st.batches);
+    metrics_value(b, "lakeapi_db_overflow_opens_total", "counter",
+                  "Connections opened beyond DB_POOL_SIZE (slow statements held connections).",
+                  (double)st.overflow_opens);
 }
 
 static void metrics_render_credentials(const web_metrics_sources_t *src, buf_t *b)
@@ -280,6 +297,46 @@ static void metrics_render_credentials(const web_metrics_sources_t *src, buf_t *
                   "0 while the last token mint failed.", cs.healthy ? 1 : 0);
 }
 
+/*
+ * The loop thread's own time (this runs on it): on a CPU, and runnable but
+ * waiting for a CPU (Linux schedstat); the rest of the wall time it was idle.
+ * (libuv's UV_METRICS_IDLE_TIME is not used: it costs an extra epoll_wait per
+ * loop turn, two per request at one connection.) The last one is what
+ * made throughput swing on a shared 2-core machine (notes/perf.md): when the
+ * loop waits for a CPU, every request waits with it.
+ */
+static void metrics_render_loop(const web_metrics_sources_t *src, buf_t *b)
+{
+    unsigned long long run_ns = 0, wait_ns = 0;
+    FILE *f = fopen("/proc/thread-self/schedstat", "r");
+    if (f) {
+        if (fscanf(f, "%llu %llu", &run_ns, &wait_ns) != 2) run_ns = wait_ns = 0;
+        fclose(f);
+    }
+    metrics_value(b, "lakeapi_loop_cpu_seconds_total", "counter",
+                  "Time the event loop thread ran on a CPU.", (double)run_ns / 1e9);
+    metrics_value(b, "lakeapi_loop_runqueue_wait_seconds_total", "counter",
+                  "Time the event loop thread was runnable but waiting for a CPU.",
+                  (double)wait_ns / 1e9);
+    struct rusage ru;
+    memset(&ru, 0, sizeof ru);
+    getrusage(RUSAGE_THREAD, &ru);
+    metrics_value(b, "lakeapi_loop_involuntary_switches_total", "counter",
+                  "Times the event loop thread was preempted.", (double)ru.ru_nivcsw);
+    log_async_stats_t ls;
+    log_async_stats(&ls);
+    metrics_value(b, "lakeapi_log_lines_written_total", "counter",
+                  "Log lines written to stderr by the log writer thread.",
+                  (double)ls.lines_written);
+    metrics_value(b, "lakeapi_log_writes_total", "counter",
+                  "write(2) calls of the log writer thread.", (double)ls.writes);
+    metrics_value(b, "lakeapi_log_lines_dropped_total", "counter",
+                  "Log lines dropped because stderr was slower than the log (buffer full).",
+                  (double)ls.lines_dropped);
+    metrics_value(b, "lakeapi_log_buffered_bytes", "gauge",
+                  "Log bytes waiting for the writer thread.", (double)ls.buffered_bytes);
+}
+
 void web_metrics_set_sources(web_metrics_t *m, const web_metrics_sources_t *src)
 {
     m->src = *src;
@@ -305,6 +362,7 @@ void web_metrics_render(const web_metrics_t *m, buf_t *b)
     metrics_value(b, "lakeapi_http_connections", "gauge", "Open client connections.",
                   src->server ? http_server_connections(src->server) : 0);
     metrics_render_pool(src, b);
+    metrics_render_loop(src, b);
     metrics_render_credentials(src, b);
     for (int i = 0; i < m->nextra; i++)
         m->extra[i].fn(b, m->extra[i].data);

@@ -117,12 +117,16 @@ char *web_sql_count(const web_table_t *t)
  * is the page_size largest keys <= cursor, so its cursor is the key just
  * below them - the (page_size+1)-th largest key <= cursor - or 0 when there
  * are not that many. Correct for sparse keys, unlike cursor - page_size.
+ * The second column, the largest key <= cursor (one index probe), is the
+ * previous cursor of the page after this one (web/cursors.c).
  */
 char *web_sql_prev_cursor(const web_table_t *t)
 {
-    return table_sql("SELECT COALESCE((SELECT \"%s\" FROM %s WHERE \"%s\" <= $1 ORDER BY \"%s\" "
-                     "DESC OFFSET $2 LIMIT 1), 0)",
-                     t->key, t->sql_name, t->key, t->key);
+    return table_sql(
+        "SELECT COALESCE((SELECT \"%s\" FROM %s WHERE \"%s\" <= $1 ORDER BY \"%s\" "
+        "DESC OFFSET $2 LIMIT 1), 0), COALESCE((SELECT \"%s\" FROM %s WHERE \"%s\" <= $1 "
+        "ORDER BY \"%s\" DESC LIMIT 1), 0)",
+        t->key, t->sql_name, t->key, t->key, t->key, t->sql_name, t->key, t->key);
 }
 
 char *web_sql_keys(const web_table_t *t)
@@ -254,8 +258,14 @@ static void table_fast_value(buf_t *b, web_col_kind_t kind, const char *v, size_
             return;
         }
         break;
-    case WEB_COL_TEXT:
     case WEB_COL_DATE:
+        /* PostgreSQL's ISO dates (digits and '-'; "infinity" too) never need escaping. */
+        b->data[b->len++] = '"';
+        memcpy(b->data + b->len, v, len);
+        b->len += len;
+        b->data[b->len++] = '"';
+        return;
+    case WEB_COL_TEXT:
         if (json_plain_length(v, len) == len) {
             b->data[b->len++] = '"';
             memcpy(b->data + b->len, v, len);
@@ -276,21 +286,57 @@ static void table_fast_value(buf_t *b, web_col_kind_t kind, const char *v, size_
 }
 
 /* One row as a JSON object, straight into b: one reservation, keys pre-encoded. */
-static void table_write_row(buf_t *b, const web_table_t *t, const PGresult *res, int r)
+/* Rows of more than TABLE_ROW_COLS columns: one field at a time. */
+static void table_write_wide_row(buf_t *b, const web_table_t *t, const PGresult *res, int r)
 {
-    size_t need = t->row_overhead + 1;
-    for (int c = 0; c < t->ncols; c++)
-        need += (size_t)PQgetlength(res, r, c) + 4;
-    buf_reserve(b, need);
     for (int c = 0; c < t->ncols; c++) {
+        size_t len = (size_t)PQgetlength(res, r, c);
+        buf_reserve(b, t->key_prefix_len[c] + len + 8);
         memcpy(b->data + b->len, t->key_prefix[c], t->key_prefix_len[c]);
         b->len += t->key_prefix_len[c];
         if (PQgetisnull(res, r, c)) {
             memcpy(b->data + b->len, "null", 4);
             b->len += 4;
         } else {
-            table_fast_value(b, t->cols[c].kind, PQgetvalue(res, r, c),
-                             (size_t)PQgetlength(res, r, c));
+            table_fast_value(b, t->cols[c].kind, PQgetvalue(res, r, c), len);
+        }
+    }
+    buf_reserve(b, 2);
+    b->data[b->len++] = '}';
+    b->data[b->len] = '\0';
+}
+
+#define TABLE_ROW_COLS 64 /* fields read into locals first; wider rows are done in slices */
+
+static void table_write_row(buf_t *b, const web_table_t *t, const PGresult *res, int r)
+{
+    /*
+     * libpq's accessors check their arguments on every call: each field is
+     * read once (value and length; the NULL flag only for empty values, the
+     * one case where a length cannot tell NULL from '').
+     */
+    const char *val[TABLE_ROW_COLS];
+    size_t len[TABLE_ROW_COLS];
+    if (t->ncols > TABLE_ROW_COLS) {
+        table_write_wide_row(b, t, res, r);
+        return;
+    }
+    size_t need = t->row_overhead + 1;
+    for (int c = 0; c < t->ncols; c++) {
+        val[c] = PQgetvalue(res, r, c);
+        len[c] = (size_t)PQgetlength(res, r, c);
+        if (len[c] == 0 && PQgetisnull(res, r, c)) val[c] = NULL;
+        need += len[c] + 4;
+    }
+    buf_reserve(b, need);
+    for (int c = 0; c < t->ncols; c++) {
+        memcpy(b->data + b->len, t->key_prefix[c], t->key_prefix_len[c]);
+        b->len += t->key_prefix_len[c];
+        if (!val[c]) {
+            memcpy(b->data + b->len, "null", 4);
+            b->len += 4;
+        } else {
+            table_fast_value(b, t->cols[c].kind, val[c], len[c]);
             buf_reserve(b, need); /* the general path may have used the slack */
         }
     }

@@ -59,7 +59,8 @@ char *web_sql_get(const web_table_t *t);    /* $1 key */
 char *web_sql_keyset(const web_table_t *t); /* $1 after key, $2 limit */
 char *web_sql_offset(const web_table_t *t); /* $1 offset, $2 limit */
 char *web_sql_count(const web_table_t *t);
-char *web_sql_prev_cursor(const web_table_t *t);   /* $1 cursor, $2 page size */
+/* $1 cursor, $2 page size: (previous cursor, largest key <= cursor), each 0 when none */
+char *web_sql_prev_cursor(const web_table_t *t);
 char *web_sql_keys(const web_table_t *t);          /* $1 limit */
 char *web_sql_anchors(const web_table_t *t);       /* $1 step: keys at positions step, 2*step.. */
 char *web_sql_keyset_offset(const web_table_t *t); /* $1 after key, $2 offset, $3 limit */
@@ -90,6 +91,8 @@ typedef struct web_count_cache {
     struct cache_waiter *waiters;
     void (*on_change)(void *data); /* the count moved: dependent views are stale */
     void *on_change_data;
+    char *sql; /* the count statement as text (statement cache), or NULL: stmt */
+    unsigned generation, refresh_generation; /* invalidations; the one a refresh started in */
 } web_count_cache_t;
 
 void web_count_cache_init(web_count_cache_t *c, db_pool_t *pool, int stmt, double ttl_s);
@@ -100,6 +103,19 @@ void web_count_cache_init(web_count_cache_t *c, db_pool_t *pool, int stmt, doubl
  */
 void web_count_cache_get(web_count_cache_t *c, arena_t *arena, web_count_fn fn, void *data);
 void web_count_cache_invalidate(web_count_cache_t *c);
+
+/*
+ * The per-table count caches every route shares (the orders routes and the
+ * Data API count the same table through the same cache, so a write through
+ * either invalidates both answers). qname is the quoted, qualified name as
+ * it appears in SQL ("public"."orders_synced"): it must come from the catalog
+ * or a validated setting. The caches live as long as the registry.
+ */
+typedef struct web_counts web_counts_t;
+web_counts_t *web_counts_new(db_pool_t *pool, double ttl_s);
+void web_counts_free(web_counts_t *c);
+web_count_cache_t *web_counts_table(web_counts_t *c, const char *qname);
+void web_counts_invalidate(web_counts_t *c, const char *qname); /* no-op for an unknown table */
 
 typedef struct web_anchors {
     db_pool_t *pool;
@@ -124,6 +140,28 @@ void web_anchors_invalidate(web_anchors_t *a);
  * anchors are not built yet (a build is then started in the background).
  */
 bool web_anchors_lookup(web_anchors_t *a, int64_t offset, int64_t *after_key, int64_t *rest);
+
+/* ---- previous cursors of recently served cursor pages (cursors.c) ---- */
+
+typedef struct web_cursor_slot {
+    int64_t cursor, page_size, prev;
+    uint64_t stored_ns; /* 0: empty */
+} web_cursor_slot_t;
+
+typedef struct web_cursor_cache {
+    web_cursor_slot_t *slots;
+    unsigned mask;
+    uint64_t ttl_ns;
+    uint64_t hits, misses, puts;
+} web_cursor_cache_t;
+
+/* 2^slots_log2 entries; -1 when they cannot be allocated (the cache then never hits). */
+int web_cursor_cache_init(web_cursor_cache_t *c, int slots_log2, double ttl_s);
+void web_cursor_cache_dispose(web_cursor_cache_t *c);
+/* prev: the previous cursor of the page after `cursor` (a row key, or 0 for the start). */
+void web_cursor_cache_put(web_cursor_cache_t *c, int64_t cursor, int64_t page_size, int64_t prev);
+bool web_cursor_cache_get(web_cursor_cache_t *c, int64_t cursor, int64_t page_size, int64_t *prev);
+void web_cursor_cache_clear(web_cursor_cache_t *c);
 
 /* ---- validation in FastAPI's 422 shape (params.c) ---- */
 
@@ -350,6 +388,20 @@ int web_cors_new(const char *origins, bool credentials, const router_t *r, web_c
                  char *err, size_t errlen);
 void web_cors_free(web_cors_t *c);
 bool web_cors_pre_route(http_exchange_t *ex, void *data); /* http_pre_route_fn; data: cors */
+
+/*
+ * split.c: the web side of the read/write split (db route.c). Its pre-route
+ * hook gives the route each request's context (method, X-Lakeapi-Min-LSN,
+ * identity and connection); it answers only a malformed X-Lakeapi-Min-LSN
+ * (400). Its renderer adds the per-target metrics. NULL when p has no route.
+ */
+typedef struct web_split web_split_t;
+web_split_t *web_split_new(db_pool_t *p);
+void web_split_free(web_split_t *s);
+bool web_split_pre_route(http_exchange_t *ex, void *data); /* data: the split */
+void web_split_render_metrics(buf_t *out, void *data);     /* data: the split */
+/* Adds X-Lakeapi-Min-LSN for a committed write (web_db_ok does it for every result). */
+void web_split_note_lsn(http_exchange_t *ex, uint64_t lsn);
 
 /* static.c: the Swagger UI files from dir (NULL: the default places); never NULL. */
 web_docs_t *web_docs_load(const char *dir);

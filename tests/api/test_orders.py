@@ -185,6 +185,21 @@ def test_previous_cursor_from_arbitrary_cursor(client):
     assert body["pagination"]["previous_cursor"] == 0
 
 
+@pytest.mark.parametrize("start,page_size", [(0, 7), (100, 5), (1000, 30), (4099, 1)])
+def test_previous_cursor_of_sequential_reads(client, start, page_size):
+    """A forward walk gets its previous cursors from the pages it just read (web/cursors.c),
+    starting from a key, from 0, or from a cursor that is no key: each must equal the
+    definition, the (page_size+1)-th largest key <= cursor (0 when there are not that many)."""
+    cursor = start
+    for _ in range(8):
+        body = client.get("/api/v1/orders/stream",
+                          params={"cursor": cursor, "page_size": page_size}).json()
+        keys_le = [k for k in ALL_KEYS if k <= cursor]
+        want = keys_le[-(page_size + 1)] if len(keys_le) > page_size else 0
+        assert body["pagination"]["previous_cursor"] == (want if cursor > 0 else None)
+        cursor = body["pagination"]["next_cursor"]
+
+
 @pytest.mark.parametrize("params,loc,typ", [
     ({"cursor": "-1"}, "cursor", "greater_than_equal"),
     ({"cursor": "a"}, "cursor", "int_parsing"),

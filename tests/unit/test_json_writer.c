@@ -404,12 +404,52 @@ static void test_top_level_values(void **state)
     buf_dispose(&b);
 }
 
+/* The word-at-a-time scan must stop exactly where the byte-by-byte definition does. */
+static size_t plain_length_bytewise(const unsigned char *p, size_t len)
+{
+    size_t i = 0;
+    while (i < len && p[i] >= 0x20 && p[i] < 0x80 && p[i] != '"' && p[i] != '\\')
+        i++;
+    return i;
+}
+
+static void test_plain_length_every_byte_at_every_offset(void **state)
+{
+    (void)state;
+    unsigned char buf[40];
+    for (int special = 0; special < 256; special++) {
+        for (size_t at = 0; at < sizeof buf; at++) {
+            memset(buf, 'a', sizeof buf);
+            buf[at] = (unsigned char)special;
+            for (size_t len = 0; len <= sizeof buf; len += 3) {
+                size_t want = plain_length_bytewise(buf, len);
+                assert_int_equal(json_plain_length((const char *)buf, len), want);
+            }
+        }
+    }
+    /* Bytes next to the edges of the classes, in random mixtures. */
+    static const unsigned char edge[] = {0x00, 0x1f, 0x20, 0x21, 0x22, 0x23, 0x5b, 0x5c,
+                                         0x5d, 0x7e, 0x7f, 0x80, 0x81, 0xfe, 0xff, 'z'};
+    unsigned rng = 12345;
+    for (int round = 0; round < 20000; round++) {
+        size_t len = (rng >> 8) % sizeof buf;
+        for (size_t i = 0; i < len; i++) {
+            rng = rng * 1103515245u + 12345u;
+            buf[i] = (rng >> 16) % 4 ? 'q' : edge[(rng >> 20) % sizeof edge];
+        }
+        rng = rng * 1103515245u + 12345u;
+        assert_int_equal(json_plain_length((const char *)buf, len),
+                         plain_length_bytewise(buf, len));
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape_specials),
         cmocka_unit_test(test_escape_every_control),
         cmocka_unit_test(test_escape_long_runs),
+        cmocka_unit_test(test_plain_length_every_byte_at_every_offset),
         cmocka_unit_test(test_utf8_valid_passes),
         cmocka_unit_test(test_utf8_invalid_classes),
         cmocka_unit_test(test_int),

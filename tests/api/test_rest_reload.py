@@ -1,0 +1,81 @@
+"""Schema reload without a restart: CREATE TABLE + NOTIFY lakeapi, 'reload schema' (or
+SIGUSR1) and the table is served and documented, while requests keep succeeding.
+"""
+import signal
+import threading
+import time
+
+import httpx
+
+from conftest import psql
+from rest_support import api, rest_server  # noqa: F401 (fixtures)
+
+
+def wait_status(url, status, timeout=10):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        r = httpx.get(url)
+        if r.status_code == status:
+            return r
+        time.sleep(0.02)
+    raise AssertionError(f"{url} never answered {status}: {r.status_code} {r.text}")
+
+
+def test_notify_serves_and_documents_a_new_table(rest_server, loaded):
+    base = rest_server.url + "/rest/v1"
+    assert httpx.get(base + "/rx_fresh").json()["code"] == "PGRST205"
+    psql(loaded, "CREATE TABLE rx_fresh (id int PRIMARY KEY, v text NOT NULL); "
+                 "INSERT INTO rx_fresh VALUES (1, 'a'), (2, 'b')")
+    psql(loaded, "NOTIFY lakeapi, 'reload schema'")
+    r = wait_status(base + "/rx_fresh?order=id&v=eq.b", 200)
+    assert r.json() == [{"id": 2, "v": "b"}]
+    r = httpx.get(base + "/rx_fresh", params={"limit": 1}, headers={"Prefer": "count=exact"})
+    assert r.headers["content-range"] == "0-0/2"
+    doc = httpx.get(rest_server.url + "/openapi.json").json()
+    assert "/rest/v1/rx_fresh" in doc["paths"]
+    schema = doc["components"]["schemas"]["public.rx_fresh"]
+    assert schema["required"] == ["id", "v"] and schema["properties"]["id"]["type"] == "integer"
+    psql(loaded, "DROP TABLE rx_fresh; NOTIFY lakeapi, 'reload schema'")
+    wait_status(base + "/rx_fresh", 404)
+
+
+def test_sigusr1_reloads(rest_server, loaded):
+    base = rest_server.url + "/rest/v1"
+    psql(loaded, "CREATE TABLE rx_sig (id int PRIMARY KEY)")
+    time.sleep(0.3)
+    assert httpx.get(base + "/rx_sig").status_code == 404  # no NOTIFY: not yet known
+    rest_server.proc.send_signal(signal.SIGUSR1)
+    wait_status(base + "/rx_sig", 200)
+    psql(loaded, "DROP TABLE rx_sig")
+
+
+def test_reloads_under_load_fail_no_request(rest_server, loaded):
+    base = rest_server.url + "/rest/v1"
+    stop = threading.Event()
+    failures, done = [], [0]
+
+    def hammer():
+        with httpx.Client(base_url=base, timeout=10) as c:
+            while not stop.is_set():
+                r = c.get("/rx_orders", params={"select": "id,rx_customers(name)", "order": "id"})
+                if r.status_code != 200 or len(r.json()) < 6:
+                    failures.append((r.status_code, r.text[:200]))
+                done[0] += 1
+
+    threads = [threading.Thread(target=hammer) for _ in range(4)]
+    for t in threads:
+        t.start()
+    try:
+        for i in range(5):
+            psql(loaded, f"CREATE TABLE rx_load_{i} (id int PRIMARY KEY); NOTIFY lakeapi, 'reload schema'")
+            wait_status(f"{base}/rx_load_{i}", 200)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join()
+    assert failures == []
+    assert done[0] > 20
+    for i in range(5):
+        psql(loaded, f"DROP TABLE rx_load_{i}")
+    psql(loaded, "NOTIFY lakeapi, 'reload schema'")
+    assert "schema snapshot" in rest_server.output()
