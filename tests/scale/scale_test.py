@@ -4,8 +4,8 @@
 Starts, on this machine: a primary PostgreSQL and a streaming replica made with
 `pg_basebackup -R` (tests/pg_cluster.sh clusters, unix sockets), two lakeapi
 instances with PGHOST_READ pointing at the replica, and nginx in front of
-them (deploy/nginx-lakeapi.conf's settings: keep-alive upstream, no buffering,
-retry on the other instance). Then checks:
+them (deploy/nginx/lakeapi.conf: keep-alive upstream, no buffering, retry on the
+other instance). Then checks:
 
   1. traffic over nginx reaches both instances, and reads reach the replica;
   2. the replica is stopped and restarted under load: no request fails, the
@@ -17,7 +17,11 @@ retry on the other instance). Then checks:
      pairs on one connection that do not echo it (READ_AFTER_WRITE_MS); and the
      delay is real (reads that do neither do miss writes).
 
-Everything is torn down at the end, also on failure. Exit status 0 = passed.
+  5. HAProxy with deploy/haproxy/lakeapi.cfg spreads over both instances and routes
+     around one that is killed under load.
+
+nginx and HAProxy run the deploy/ configs (only the ports are ours), and the systemd
+units are checked with systemd-analyze verify. Everything is torn down at the end, also on failure. Exit status 0 = passed.
 Settings: LAKEAPI_BIN (build/lakeapi), SCALE_WORKERS (WORKERS of each instance,
 2), SCALE_PAIRS (1000), SCALE_KEEP=1 keeps the directory for a look.
 """
@@ -25,6 +29,7 @@ import http.client
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import socket
@@ -146,7 +151,7 @@ class Instance:
         return self.proc.returncode
 
 
-NGINX_CONF = """
+NGINX_MAIN = """
 daemon off;
 worker_processes 1;
 pid {base}/nginx.pid;
@@ -159,58 +164,122 @@ http {{
     fastcgi_temp_path {base}/nginx-fastcgi;
     uwsgi_temp_path {base}/nginx-uwsgi;
     scgi_temp_path {base}/nginx-scgi;
-    upstream lakeapi {{
-{servers}
-        keepalive 32;
-    }}
-    server {{
-        listen 127.0.0.1:{port};
-        location / {{
-            proxy_pass http://lakeapi;
-            proxy_http_version 1.1;
-            proxy_set_header Connection "";
-            proxy_set_header X-Forwarded-For $remote_addr;
-            proxy_buffering off;
-            proxy_next_upstream error timeout http_502 http_503;
-            proxy_next_upstream_tries 2;
-            proxy_connect_timeout 1s;
-            proxy_read_timeout 30s;
-            add_header X-Upstream $upstream_addr always;
-        }}
-    }}
+{site}
 }}
 """
 
 
+def deploy_file(*parts):
+    with open(os.path.join(ROOT, "deploy", *parts)) as f:
+        return f.read()
+
+
+def with_servers(text, instances, line):
+    """The deploy config with its example server lines replaced by ours."""
+    lines, done = [], False
+    for ln in text.splitlines():
+        if re.match(r"\s*server\s+(\S+\s+)?127\.0\.0\.1:800\d", ln):
+            if not done:
+                lines += [line(i, inst) for i, inst in enumerate(instances)]
+                done = True
+            continue
+        lines.append(ln)
+    assert done, "no example server lines in the deploy config"
+    return "\n".join(lines) + "\n"
+
+
 class Nginx:
+    """nginx with deploy/nginx/lakeapi.conf (our ports; an X-Upstream header for the test)."""
+
     def __init__(self, base, instances):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        servers = "\n".join(f"        server 127.0.0.1:{i.port} max_fails=1 fail_timeout=2s;"
-                            for i in instances)
+        site = with_servers(deploy_file("nginx", "lakeapi.conf"), instances,
+                            lambda i, inst: f"    server 127.0.0.1:{inst.port} max_fails=1 "
+                                            f"fail_timeout=2s;")
+        site = site.replace("    listen [::]:80;\n", "")
+        site = site.replace("listen 80;", f"listen 127.0.0.1:{self.port};")
+        site = site.replace("proxy_pass http://lakeapi;",
+                            "proxy_pass http://lakeapi;\n        add_header X-Upstream $upstream_addr always;")
         conf = os.path.join(base, "nginx.conf")
         with open(conf, "w") as f:
-            f.write(NGINX_CONF.format(base=base, servers=servers, port=self.port))
+            f.write(NGINX_MAIN.format(base=base, site=site))
         self.logf = open(os.path.join(base, "nginx.out"), "wb")
         self.proc = subprocess.Popen(["nginx", "-c", conf, "-p", base], stdout=self.logf,
                                      stderr=subprocess.STDOUT)
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            try:
-                if httpx.get(self.url + "/livez", timeout=1).status_code == 200:
-                    return
-            except httpx.HTTPError:
-                time.sleep(0.1)
-        raise RuntimeError("nginx did not start: " + open(os.path.join(base, "nginx-error.log")).read())
+        wait_http(self.url + "/livez", "nginx", os.path.join(base, "nginx-error.log"))
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGQUIT)
-            try:
-                self.proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_proc(self.proc, signal.SIGQUIT)
         self.logf.close()
+
+
+class Haproxy:
+    """HAProxy with deploy/haproxy/lakeapi.cfg (our ports)."""
+
+    def __init__(self, base, instances):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        cfg = with_servers(deploy_file("haproxy", "lakeapi.cfg"), instances,
+                           lambda i, inst: f"    server lakeapi{i + 1} 127.0.0.1:{inst.port}")
+        cfg = cfg.replace("bind :80", f"bind 127.0.0.1:{self.port}")
+        path = os.path.join(base, "haproxy.cfg")
+        with open(path, "w") as f:
+            f.write(cfg)
+        self.logpath = os.path.join(base, "haproxy.out")
+        self.logf = open(self.logpath, "wb")
+        self.proc = subprocess.Popen(["haproxy", "-db", "-f", path], stdout=self.logf,
+                                     stderr=subprocess.STDOUT)
+        wait_http(self.url + "/livez", "haproxy", self.logpath)
+
+    def stop(self):
+        stop_proc(self.proc, signal.SIGUSR1)
+        self.logf.close()
+
+
+def wait_http(url, what, logpath):
+    deadline = time.time() + 10
+    while time.time() < deadline:
+        try:
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    with open(logpath) as f:
+        raise RuntimeError(f"{what} did not start: {f.read()[-2000:]}")
+
+
+def stop_proc(proc, sig):
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+def check_systemd_units(base):
+    """systemd-analyze verify on the deploy units (when systemd-analyze is here)."""
+    if not shutil.which("systemd-analyze"):
+        return "systemd-analyze not installed: units not verified"
+    d = os.path.join(base, "units")
+    os.makedirs(d)
+    names = []
+    for src, inst in (("lakeapi@.service", "lakeapi@8001.service"),
+                      ("lakeapi-livez@.service", "lakeapi-livez@8001.service"),
+                      ("lakeapi-livez@.timer", "lakeapi-livez@8001.timer")):
+        text = deploy_file("systemd", src).replace("/usr/local/bin/lakeapi", BIN)
+        with open(os.path.join(d, inst), "w") as f:
+            f.write(text)
+        names.append(os.path.join(d, inst))
+    out = subprocess.run(["systemd-analyze", "verify", "--man=no"] + names, capture_output=True,
+                         text=True, timeout=60)
+    problems = [ln for ln in (out.stdout + out.stderr).splitlines()
+                if ln.strip() and "lakeapi" in ln and "User" not in ln]
+    assert not problems, "systemd-analyze verify: " + "; ".join(problems)
+    return "systemd units verified"
 
 
 class Load:
@@ -256,6 +325,10 @@ class Load:
             t.join(timeout=20)
 
 
+def requests_served(inst):
+    return sum(v for k, v in inst.metrics().items() if k.startswith("lakeapi_http_requests_total"))
+
+
 def target_queries(inst, role):
     m = inst.metrics()
     return sum(v for k, v in m.items()
@@ -280,7 +353,7 @@ def wait_for(what, fn, timeout):
 def check_no_failures(load, what):
     ok, failed = load.snapshot()
     assert failed == 0, f"{what}: {failed} failed requests, e.g. {load.failures[:3]}"
-    log(f"  {what}: {ok} requests over nginx, none failed")
+    log(f"  {what}: {ok} requests through the load balancer, none failed")
 
 
 class Conn:
@@ -342,9 +415,10 @@ def main():
     os.chmod(base, 0o755)
     prim_dir, rep_dir = os.path.join(base, "primary"), os.path.join(base, "replica")
     procs = []
-    nginx = None
+    nginx = haproxy = None
     ok = False
     try:
+        log(check_systemd_units(base))
         pport, rport = free_port(), free_port()
         common = "-c fsync=off -c wal_level=replica -c max_wal_senders=8 -c hot_standby=on"
         prim = cluster("start", prim_dir, pport, common)
@@ -451,6 +525,25 @@ def main():
         m = a.metrics()
         kept = int(m.get('lakeapi_db_primary_reads_total{reason="min_lsn"}', 0))
         log(f"  reads kept on the primary for an LSN on instance a: {kept}")
+
+        # 5. HAProxy (deploy/haproxy/lakeapi.cfg): spread, then an instance killed
+        nginx.stop()
+        nginx = None
+        haproxy = Haproxy(base, [a, b])
+        before = [requests_served(i) for i in (a, b)]
+        load = Load(haproxy.url, keys)
+        time.sleep(2)
+        check_no_failures(load, "HAProxy steady load")
+        served = [requests_served(i) - x for i, x in zip((a, b), before)]
+        assert min(served) > 0.2 * sum(served), f"HAProxy did not spread: {served}"
+        log(f"  HAProxy spread over instances: {served}")
+        b.proc.kill()
+        b.proc.wait()
+        time.sleep(3)
+        load.stop()
+        check_no_failures(load, "HAProxy, instance killed")
+        procs.remove(b)
+        b.stop()
         ok = True
     finally:
         for p in procs:
@@ -459,8 +552,9 @@ def main():
                 print(f"--- {p.name} (exit {rc}) ---\n{p.output()}", file=sys.stderr)
             if rc != 0:
                 ok = False  # a clean SIGTERM drain exits 0 (and ASan would say otherwise)
-        if nginx:
-            nginx.stop()
+        for lb in (nginx, haproxy):
+            if lb:
+                lb.stop()
         for d in (rep_dir, prim_dir):
             try:
                 cluster("stop", d)
