@@ -10,8 +10,8 @@ SF         ?= 1
 CMAKE_GEN  := -G Ninja
 
 .PHONY: all deps build build-asan demo test check-layers check-sql faults soak valgrind fuzz-long \
-        test-unit test-api test-asan fuzz fuzz-build bench bench-quick bench-growth format tidy clean \
-        scale-test
+        test-unit test-api test-asan fuzz fuzz-build bench bench-quick bench-growth bench-export \
+        format tidy clean scale-test
 
 all: build
 
@@ -111,6 +111,10 @@ bench-growth: build
 
 bench-quick: build
 	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh quick
+
+# Streaming export of all SF 1 orders (NDJSON, CSV) vs psql's COPY, RSS sampled (issue 9).
+bench-export: build
+	DEPS_EXTRA="curl" scripts/deps.sh && $(PYTHON) bench/export.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')
