@@ -184,18 +184,11 @@ static void rd_export_error(http_exchange_t *ex, const db_result_t *r, void *dat
 /*
  * NDJSON / CSV: every matching row, streamed (rest/export): DB_MAX_ROWS does
  * not apply, limit/offset do. The export runs on a leased connection of its
- * own, outside the auth session, so a request with a role of its own is
- * refused rather than served past its grants.
+ * own, under the request's role and settings when it has one (as every read).
  */
 static void rd_export(rest_req_t *rq)
 {
     rest_error_t e;
-    if (rest_req_has_role(rq)) {
-        rest_error_set(&e, http_exchange_arena(rq->ex), 400, "PGRST127", "Feature not implemented",
-                       "streaming export runs as the server's role; ask for JSON", NULL);
-        rest_req_fail(rq, &e);
-        return;
-    }
     rest_read_opts_t o = {.offset = rq->offset, .limit = rq->limit};
     rest_sql_t s;
     rest_sql_init(&s, http_exchange_arena(rq->ex));
