@@ -10,7 +10,7 @@ SF         ?= 1
 CMAKE_GEN  := -G Ninja
 
 .PHONY: all deps build build-asan demo test check-layers test-unit test-api test-asan fuzz fuzz-build \
-        bench bench-quick bench-growth format tidy clean
+        bench bench-quick bench-growth format tidy clean scale-test
 
 all: build
 
@@ -41,6 +41,7 @@ test: build build-asan
 	$(MAKE) --no-print-directory check-layers
 	$(MAKE) --no-print-directory test-unit BUILD=$(BUILD)
 	$(MAKE) --no-print-directory test-api BUILD=$(BUILD)
+	$(MAKE) --no-print-directory scale-test BUILD=$(BUILD)
 	$(MAKE) --no-print-directory test-asan
 	$(MAKE) --no-print-directory fuzz FUZZ_SECONDS=$(FUZZ_SECONDS)
 
@@ -53,6 +54,13 @@ test-unit:
 
 test-api:
 	LAKEAPI_BIN=$(abspath $(BUILD))/lakeapi $(PYTHON) -m pytest -q tests/api
+
+# The local proof of scaling out (about 40 s): a primary and a streaming replica, two
+# lakeapi instances and nginx in front, replica and instance failures under load,
+# read-your-writes against a delayed replica (tests/scale/scale_test.py).
+scale-test: build
+	DEPS_EXTRA="nginx haproxy" scripts/deps.sh
+	LAKEAPI_BIN=$(abspath $(BUILD))/lakeapi timeout 300 $(PYTHON) tests/scale/scale_test.py
 
 test-asan: build-asan
 	cd $(ASAN_BUILD) && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure --timeout 600

@@ -46,6 +46,13 @@ typedef struct config {
     double command_timeout_s; /* DB_COMMAND_TIMEOUT (30), > 0 */
     double pool_recycle_s;    /* DB_POOL_RECYCLE_INTERVAL (3600; 0 = never) */
 
+    /* scaling out: read replicas, loops */
+    char *database_read_url;  /* DATABASE_READ_URL: one replica (secret password masked) */
+    char *pg_host_read;       /* PGHOST_READ: comma list of replica hosts ("host" or "host:port") */
+    int read_after_write_ms;  /* READ_AFTER_WRITE_MS (1000; 0 = off), 0..3600000 */
+    double replica_max_lag_s; /* REPLICA_MAX_LAG (10 s), > 0 */
+    int workers;              /* WORKERS (0 = one loop per core), 0..256 */
+
     /* tables */
     char *orders_table; /* ORDERS_TABLE (public.orders_synced) */
     char *users_table;  /* USERS_TABLE (public.users) */

@@ -47,6 +47,8 @@ typedef struct db_result {
     const char *sqlstate; /* server error code, or NULL */
     const char *message;  /* detail for the log, never for clients; NULL on success */
     double wait_ms;       /* time the query waited for a connection */
+    uint64_t lsn;         /* a write under a read/write split: the primary's WAL position after its
+                             commit, for X-Lakeapi-Min-LSN (0: none; see route.c) */
 } db_result_t;
 
 typedef void (*db_result_fn)(const db_result_t *r, void *data);
@@ -221,5 +223,82 @@ const char *db_status_name(db_status_t s);
 
 /* The static provider: always the same password (may be NULL). */
 db_credentials_t *db_credentials_static_new(const char *password);
+
+/*
+ * ---- the read/write split (route.c) ----
+ *
+ * A route sits in front of the primary's pool: once db_route_new(primary) has
+ * run, db_pool_query(primary, ...) sends DB_STMT_READ statements of GET/HEAD
+ * requests to a healthy replica pool and everything else to the primary, so
+ * callers keep using one pool. Without a route nothing changes.
+ *
+ * Read-your-writes: a write's result carries lsn (the primary's WAL insert
+ * position read after its commit); a request that names such an LSN
+ * (min_lsn), or comes from an identity/connection that wrote in the last
+ * READ_AFTER_WRITE_MS, reads from a replica only once the replica's replay
+ * position has passed it, else from the primary. Replicas are polled; one that
+ * fails or lags more than REPLICA_MAX_LAG takes no reads until it recovers.
+ */
+typedef struct db_route db_route_t;
+
+/* What one request asks of the split: plain values, copied into each of its queries. */
+typedef struct db_route_ctx {
+    uint64_t min_lsn; /* reads must see this WAL position (X-Lakeapi-Min-LSN); 0: none */
+    bool primary;     /* not GET/HEAD: every statement of the request on the primary */
+    uint64_t who[2];  /* identity and connection keys for READ_AFTER_WRITE_MS (0: none) */
+} db_route_ctx_t;
+
+typedef struct db_route_config {
+    double max_lag_s;        /* REPLICA_MAX_LAG: a replica further behind takes no reads */
+    int read_after_write_ms; /* READ_AFTER_WRITE_MS: 0 turns the per-instance rule off */
+    int poll_ms;             /* replica status poll interval */
+} db_route_config_t;
+
+#define DB_ROUTE_MAX_REPLICAS 8
+
+typedef struct db_route_target_stats {
+    char name[64]; /* "primary", or the replica's host */
+    bool primary, in_service;
+    double lag_s;       /* replicas: how long the primary's WAL has waited to be replayed */
+    uint64_t lag_bytes; /* replicas: primary WAL position minus replay position */
+    uint64_t queries;   /* statements sent to this target */
+    uint64_t fallbacks; /* replicas: reads re-run on the primary after this replica failed */
+    uint64_t outages;   /* replicas: times taken out of service */
+    char why[128];      /* replicas: why out of service ("" when in) */
+    db_pool_stats_t pool;
+} db_route_target_stats_t;
+
+typedef struct db_route_stats {
+    int ntargets; /* the primary first, then each replica */
+    db_route_target_stats_t targets[1 + DB_ROUTE_MAX_REPLICAS];
+    /* reads kept on the primary, by reason */
+    uint64_t primary_request;    /* the request is not GET/HEAD */
+    uint64_t primary_min_lsn;    /* no replica had replayed the requested LSN */
+    uint64_t primary_no_replica; /* no replica in service */
+    uint64_t lsn_reads;          /* post-commit LSN reads on the primary */
+    uint64_t lsn_failures;       /* ... that failed (the write is answered without an LSN) */
+} db_route_stats_t;
+
+void db_route_config_defaults(db_route_config_t *cfg);
+/* Puts a route in front of primary (before any query). primary is not owned. */
+db_route_t *db_route_new(db_pool_t *primary, const db_route_config_t *cfg);
+/* Adds a replica pool, owned by the route from now on; name labels its metrics. -1: too many. */
+int db_route_add_replica(db_route_t *r, db_pool_t *replica, const char *name);
+/* Copies the primary's statements to the replicas and starts them and the poller;
+ * call after every statement is registered, before db_pool_start(primary). */
+void db_route_start(db_route_t *r);
+/* The route in front of p, or NULL. */
+db_route_t *db_pool_route(const db_pool_t *p);
+/* The request being handled now (copied); NULL clears. Cleared again after each loop turn. */
+void db_route_set_ctx(db_route_t *r, const db_route_ctx_t *ctx);
+void db_route_stats(const db_route_t *r, db_route_stats_t *out);
+/* Closes the replica pools and the route's handles, then calls done (the primary is the caller's).
+ */
+void db_route_close(db_route_t *r, void (*done)(void *data), void *data);
+void db_route_free(db_route_t *r); /* after db_route_close's done, before db_pool_free(primary) */
+
+/* "16/B374D848" <-> 64-bit WAL positions. parse: 0 ok, -1 malformed. out: >= 20 bytes. */
+int db_lsn_parse(const char *s, size_t len, uint64_t *out);
+void db_lsn_format(uint64_t lsn, char *out, size_t n);
 
 #endif

@@ -59,6 +59,8 @@ arena_t *http_exchange_arena(http_exchange_t *ex);
 const struct route *http_exchange_route(const http_exchange_t *ex);
 /* The request id (from X-Request-Id or generated); echoed in the response. */
 const char *http_exchange_request_id(const http_exchange_t *ex);
+/* A key naming the client connection while it is open (its address and peer). */
+uintptr_t http_exchange_connection_key(const http_exchange_t *ex);
 /* Per-exchange slot handlers may use for their own state (e.g. db wait time). */
 void **http_exchange_user_slot(http_exchange_t *ex);
 /* The slot the access-control hook (src/auth) keeps the request's identity in. */

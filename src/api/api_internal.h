@@ -49,6 +49,7 @@ struct api_app {
     struct web_metrics *metrics;
     struct web_cors *cors; /* NULL when CORS is not configured */
     auth_t *auth;          /* api_app_set_auth(); NULL: no access-control hook */
+    struct web_split *split; /* NULL without read replicas */
     struct web_docs *docs;
     http_server_t *server;               /* api_app_attach(); NULL before */
     const db_credentials_t *credentials; /* api_app_attach(); may be NULL */

@@ -191,8 +191,7 @@ static void ops_metrics_sources(api_app_t *app)
                                  .max_overflow = app->cfg->max_overflow,
                                  .server = app->server,
                                  .credentials = app->credentials,
-                                 .started_ns = app->started_ns,
-                                 .loop = app->loop};
+                                 .started_ns = app->started_ns};
     web_metrics_set_sources(app->metrics, &src);
 }
 
@@ -233,6 +232,7 @@ void api_ops_dispose(api_app_t *app)
     web_openapi_free(app->openapi);
     web_metrics_free(app->metrics);
     web_cors_free(app->cors);
+    web_split_free(app->split);
     web_docs_free(app->docs);
 }
 
@@ -247,10 +247,15 @@ void api_app_set_auth(api_app_t *app, auth_t *auth)
     if (auth) web_metrics_add_renderer(app->metrics, ops_auth_metrics, auth);
 }
 
-/* CORS first (a preflight carries no credentials), then access control. */
+/*
+ * The read/write split first (it only notes the request, or refuses a malformed
+ * X-Lakeapi-Min-LSN), CORS next (a preflight carries no credentials), then
+ * access control.
+ */
 static bool ops_pre_route(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
+    if (app->split && web_split_pre_route(ex, app->split)) return true;
     if (app->cors && web_cors_pre_route(ex, app->cors)) return true;
     return app->auth && auth_pre_route(ex, app->auth);
 }
@@ -261,7 +266,9 @@ void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_
     app->credentials = credentials;
     ops_metrics_sources(app);
     http_server_set_observer(server, web_metrics_observe, app->metrics);
-    if (app->cors || app->auth) http_server_set_pre_route(server, ops_pre_route, app);
+    app->split = web_split_new(app->pool);
+    if (app->split) web_metrics_add_renderer(app->metrics, web_split_render_metrics, app->split);
+    if (app->cors || app->auth || app->split) http_server_set_pre_route(server, ops_pre_route, app);
 }
 
 web_openapi_t *api_app_openapi(api_app_t *app)

@@ -9,9 +9,23 @@
 
 #include "lakeapi/cluster.h"
 #include "lakeapi/config.h"
+#include "lakeapi/db.h"
 
 /* Runs the server on cfg until SIGINT/SIGTERM; stops cluster (may be NULL) afterwards. */
 int cli_serve_run(config_t *cfg, cluster_t *cluster);
+
+/*
+ * replicas.c: the read/write split the settings ask for (PGHOST_READ,
+ * DATABASE_READ_URL): a route in front of primary with one pool per replica,
+ * or NULL when none is configured (or on error, with err set; *out NULL).
+ * *out holds the replicas' settings: free it with cli_replicas_free() after
+ * db_route_free().
+ */
+typedef struct cli_replicas cli_replicas_t;
+db_route_t *cli_replicas_build(cli_replicas_t **out, const config_t *cfg, uv_loop_t *loop,
+                               const db_pool_config_t *base, db_pool_t *primary, char *err,
+                               size_t errlen);
+void cli_replicas_free(cli_replicas_t *rs);
 
 int cli_serve(int argc, char **argv);
 int cli_demo(int argc, char **argv);

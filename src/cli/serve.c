@@ -31,6 +31,8 @@ typedef struct serve_state {
     db_credentials_t *credentials;
     workspace_t *workspace; /* for the resource routes; NULL when not configured */
     db_pool_t *pool;
+    db_route_t *route; /* the read/write split; NULL without replicas */
+    cli_replicas_t *replicas;
     router_t *router;
     api_app_t *app;
     auth_t *auth; /* access control (always present: open mode still gates the resource routes) */
@@ -62,12 +64,21 @@ static void serve_pool_closed(void *data)
     uv_walk(&s->loop, serve_close_walk, NULL);
 }
 
+static void serve_route_closed(void *data)
+{
+    serve_state_t *s = data;
+    db_pool_close(s->pool, serve_pool_closed, s);
+}
+
 static void serve_http_drained(void *data)
 {
     serve_state_t *s = data;
     log_info("http server drained");
     rest_app_stop(s->rest);
-    db_pool_close(s->pool, serve_pool_closed, s);
+    if (s->route)
+        db_route_close(s->route, serve_route_closed, s);
+    else
+        db_pool_close(s->pool, serve_pool_closed, s);
 }
 
 static void serve_on_signal(uv_signal_t *h, int signum)
@@ -144,6 +155,11 @@ static int serve_build(serve_state_t *s)
     pc.conninfo_data = s;
     pc.credentials = s->credentials;
     s->pool = db_pool_new(&s->loop, &pc);
+    s->route = cli_replicas_build(&s->replicas, s->cfg, &s->loop, &pc, s->pool, err, sizeof err);
+    if (!s->route && (s->cfg->pg_host_read || s->cfg->database_read_url)) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     s->auth = auth_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->auth || auth_register(s->auth, s->pool) != 0) {
         log_error("startup failed: %s", s->auth ? "session statements" : err);
@@ -187,6 +203,8 @@ static void serve_dispose(serve_state_t *s)
     workspace_free(s->workspace);
     auth_free(s->auth);
     if (s->router) router_free(s->router);
+    db_route_free(s->route);
+    cli_replicas_free(s->replicas);
     if (s->pool) db_pool_free(s->pool);
     if (s->credentials) s->credentials->free(s->credentials);
 }
@@ -197,7 +215,6 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
     memset(&s, 0, sizeof s);
     s.cfg = cfg;
     uv_loop_init(&s.loop);
-    uv_loop_configure(&s.loop, UV_METRICS_IDLE_TIME); /* lakeapi_loop_idle_seconds_total */
     signal(SIGPIPE, SIG_IGN);
     int rc = 0;
     /* From here on the loop never writes to stderr itself (util/log.c). */
@@ -207,6 +224,7 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
         rc = 1;
         uv_walk(&s.loop, serve_close_walk, NULL);
     } else {
+        if (s.route) db_route_start(s.route);
         db_pool_start(s.pool);
         auth_start(s.auth);
         if (auth_configured(s.auth))

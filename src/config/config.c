@@ -51,6 +51,11 @@ const config_setting_t config_settings[] = {
     {{"DB_POOL_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(pool_timeout_s), false},
     {{"DB_COMMAND_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(command_timeout_s), false},
     {{"DB_POOL_RECYCLE_INTERVAL"}, NULL, CONFIG_SECONDS0, FIELD(pool_recycle_s), false},
+    {{"DATABASE_READ_URL"}, NULL, CONFIG_URL, FIELD(database_read_url), true},
+    {{"PGHOST_READ"}, NULL, CONFIG_STR, FIELD(pg_host_read), false},
+    {{"READ_AFTER_WRITE_MS"}, NULL, CONFIG_MS, FIELD(read_after_write_ms), false},
+    {{"REPLICA_MAX_LAG"}, NULL, CONFIG_SECONDS, FIELD(replica_max_lag_s), false},
+    {{"WORKERS"}, NULL, CONFIG_WORKERS, FIELD(workers), false},
     {{"ORDERS_TABLE"}, NULL, CONFIG_TABLE, FIELD(orders_table), false},
     {{"USERS_TABLE"}, NULL, CONFIG_TABLE, FIELD(users_table), false},
     {{"LAKEAPI_SCHEMAS"}, NULL, CONFIG_STR, FIELD(rest_schemas), false},
@@ -138,6 +143,9 @@ void config_init(config_t *c)
     c->pool_timeout_s = 10;
     c->command_timeout_s = 30;
     c->pool_recycle_s = 3600;
+    c->read_after_write_ms = 1000;
+    c->replica_max_lag_s = 10;
+    c->workers = 1;
     c->orders_table = config_xstrdup("public.orders_synced");
     c->users_table = config_xstrdup("public.users");
     c->rest_schemas = config_xstrdup("public");
@@ -384,6 +392,10 @@ static int config_apply(config_t *c, const config_setting_t *s, const char *v,
         return config_check_int(v, 1, 1000, field, src, err, errlen);
     case CONFIG_OVERFLOW:
         return config_check_int(v, 0, 10000, field, src, err, errlen);
+    case CONFIG_MS:
+        return config_check_int(v, 0, 3600000, field, src, err, errlen);
+    case CONFIG_WORKERS:
+        return config_check_int(v, 0, 256, field, src, err, errlen);
     case CONFIG_ROWS:
         return config_check_int(v, 0, 1000000000, field, src, err, errlen);
     case CONFIG_SECONDS:

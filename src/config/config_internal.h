@@ -28,6 +28,8 @@ typedef enum {
     CONFIG_AUTH_TYPE, /* pat | oauth-m2m */
     CONFIG_DBX_HOST,  /* normalised to scheme://host without trailing slash */
     CONFIG_NUMBER0,   /* double >= 0 */
+    CONFIG_MS,        /* int milliseconds 0..3600000 */
+    CONFIG_WORKERS,   /* int 0..256 (0 = one per core) */
 } config_kind_t;
 
 #define CONFIG_MAX_ALIASES 3

@@ -546,6 +546,15 @@ void db_pool_query(db_pool_t *p, int stmt, int nparams, const char *const *value
 void db_pool_query_as(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
                       const char *const *values, db_result_fn cb, void *data)
 {
+    if (p->route)
+        db_route_query(p->route, s, stmt, nparams, values, cb, data);
+    else
+        db_pool_enqueue(p, s, stmt, nparams, values, cb, data);
+}
+
+void db_pool_enqueue(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
+                     const char *const *values, db_result_fn cb, void *data)
+{
     db_query_t *q = db_pool_query_alloc(p);
     if (s && p->session_stmt < 0) abort(); /* db_session_register() was not called: a bug */
     q->session = s;

@@ -141,6 +141,7 @@ struct db_pool {
     void *close_data;
     db_pool_stats_t stats;
     int session_stmt, pre_request_stmt; /* session.c's statements, or -1 */
+    db_route_t *route; /* the read/write split in front of this pool (route.c), or NULL */
 };
 
 /* pool.c, for conn.c */
@@ -166,6 +167,16 @@ void db_pool_checkin(db_pool_t *p, db_conn_t *c);
 
 /* stmt_cache.c */
 void db_stmt_release(db_pool_t *p, int stmt);
+
+/* Queues a query on this very pool (db_pool_query_as without the route). */
+void db_pool_enqueue(db_pool_t *p, const db_session_t *s, int stmt, int nparams,
+                     const char *const *values, db_result_fn cb, void *data);
+
+/* route.c */
+void db_route_query(db_route_t *r, const db_session_t *s, int stmt, int nparams,
+                    const char *const *values, db_result_fn cb, void *data);
+/* The pool a stream opened on p should use (a replica for a GET, see route.c). */
+db_pool_t *db_route_stream_pool(db_route_t *r);
 
 /* conn.c */
 db_conn_t *db_conn_open(db_pool_t *p);

@@ -320,6 +320,7 @@ db_stream_t *db_stream_open(db_pool_t *p, const char *sql, int nparams, const ch
                             int batch_rows, const db_stream_ops_t *ops, void *data)
 {
     if (p->closing) return NULL;
+    if (p->route) p = db_route_stream_pool(p->route); /* a GET's export may read a replica */
     db_stream_t *s = calloc(1, sizeof *s);
     if (!s) abort();
     s->pool = p;

@@ -21,7 +21,7 @@
 #define HTTP_EX_FREELIST_MAX 1024
 #define HTTP_EX_KEEP_BUF     (256 * 1024)
 #define HTTP_REQUEST_ID_MAX  200
-#define HTTP_LOG_BATCH       4000 /* < PIPE_BUF */
+#define HTTP_LOG_BATCH       (32 * 1024) /* access-log bytes handed on mid-turn */
 
 /* ---- lifecycle ---- */
 
@@ -372,54 +372,83 @@ void http_exchange_build_head(http_exchange_t *ex, const char *content_type, boo
     http_append_lit(h, "\r\n");
 }
 
+/* ---- the access log line, formatted in place ---- */
+
+static char *http_put(char *p, const char *s, size_t n)
+{
+    memcpy(p, s, n);
+    return p + n;
+}
+
+#define HTTP_PUT_LIT(p, lit) http_put(p, lit, sizeof(lit) - 1)
+
+static char *http_put_u64(char *p, uint64_t v)
+{
+    char tmp[24];
+    size_t n;
+    const char *d = buf_i64_digits(tmp, (int64_t)v, &n);
+    return http_put(p, d, n);
+}
+
 /* Milliseconds with three decimals, without printf's floating-point path. */
-static void http_append_ms(buf_t *b, double ms)
+static char *http_put_ms(char *p, double ms)
 {
     if (!(ms >= 0) || ms > 1e12) ms = 0; /* NaN, negative or absurd */
     uint64_t us = (uint64_t)(ms * 1000.0 + 0.5);
-    char frac[4] = {(char)('0' + us / 100 % 10), (char)('0' + us / 10 % 10), (char)('0' + us % 10)};
-    buf_append_i64(b, (int64_t)(us / 1000));
-    buf_append_char(b, '.');
-    buf_append(b, frac, 3);
+    p = http_put_u64(p, us / 1000);
+    *p++ = '.';
+    *p++ = (char)('0' + us / 100 % 10);
+    *p++ = (char)('0' + us / 10 % 10);
+    *p++ = (char)('0' + us % 10);
+    return p;
+}
+
+/* A JSON string's contents: copied when nothing needs escaping (the usual case). */
+static char *http_put_json(buf_t *b, char *p, const char *s)
+{
+    size_t n = strlen(s);
+    if (json_plain_length(s, n) == n) return http_put(p, s, n);
+    b->len = (size_t)(p - b->data);
+    json_escape_into(b, s, n); /* within the reservation: the buffer does not move */
+    return b->data + b->len;
 }
 
 /*
- * Lines are batched per loop iteration (server.c flushes them) so the access
- * log does not cost a write(2) per request; batches stay under PIPE_BUF so a
- * batch is written atomically even when several threads share stderr.
+ * One line per finished request, appended to the loop turn's batch
+ * (s->logbuf), which server.c hands to the log writer thread once per turn
+ * (util/log.c: the loop never writes to stderr). Formatted in place: one
+ * reservation for the line, strings copied unless they need escaping.
  */
 static void http_access_log(http_exchange_t *ex, const http_exchange_info_t *info)
 {
     http_server_t *s = ex->srv;
     buf_t *b = &s->logbuf;
-    size_t mark = b->len;
-    char when[32];
-    http_append_lit(b, "{\"time\":\"");
-    buf_append(b, when, http_server_iso_now(s, when));
-    http_append_lit(b, "\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"");
-    json_escape_into(b, info->request_id, strlen(info->request_id));
-    http_append_lit(b, "\",\"method\":\"");
-    json_escape_into(b, info->method, strlen(info->method));
-    http_append_lit(b, "\",\"route\":\"");
-    json_escape_into(b, info->route, strlen(info->route));
-    http_append_lit(b, "\",\"path\":\"");
-    json_escape_into(b, info->path, strlen(info->path));
-    http_append_lit(b, "\",\"status\":");
-    buf_append_i64(b, info->status);
-    http_append_lit(b, ",\"bytes\":");
-    buf_append_i64(b, (int64_t)info->bytes);
-    http_append_lit(b, ",\"duration_ms\":");
-    http_append_ms(b, info->duration_ms);
-    http_append_lit(b, ",\"pool_wait_ms\":");
-    http_append_ms(b, info->pool_wait_ms);
-    http_append_lit(b, "}\n");
-    if (b->len > HTTP_LOG_BATCH && mark > 0) {
-        /* Write the earlier lines, keep this one for the next batch. */
-        log_json_line(b->data, mark);
-        memmove(b->data, b->data + mark, b->len - mark);
-        b->len -= mark;
-        b->data[b->len] = '\0';
-    }
+    /* Fixed text and numbers take under 200 bytes; a string at most 6 bytes per byte. */
+    size_t strings =
+        strlen(info->request_id) + strlen(info->method) + strlen(info->route) + strlen(info->path);
+    buf_reserve(b, 256 + 6 * strings);
+    char *p = b->data + b->len;
+    p = HTTP_PUT_LIT(p, "{\"time\":\"");
+    p += http_server_iso_now(s, p);
+    p = HTTP_PUT_LIT(p, "\",\"level\":\"info\",\"type\":\"access\",\"request_id\":\"");
+    p = http_put_json(b, p, info->request_id);
+    p = HTTP_PUT_LIT(p, "\",\"method\":\"");
+    p = http_put_json(b, p, info->method);
+    p = HTTP_PUT_LIT(p, "\",\"route\":\"");
+    p = http_put_json(b, p, info->route);
+    p = HTTP_PUT_LIT(p, "\",\"path\":\"");
+    p = http_put_json(b, p, info->path);
+    p = HTTP_PUT_LIT(p, "\",\"status\":");
+    p = http_put_u64(p, (uint64_t)(info->status < 0 ? 0 : info->status));
+    p = HTTP_PUT_LIT(p, ",\"bytes\":");
+    p = http_put_u64(p, (uint64_t)info->bytes);
+    p = HTTP_PUT_LIT(p, ",\"duration_ms\":");
+    p = http_put_ms(p, info->duration_ms);
+    p = HTTP_PUT_LIT(p, ",\"pool_wait_ms\":");
+    p = http_put_ms(p, info->pool_wait_ms);
+    p = HTTP_PUT_LIT(p, "}\n");
+    b->len = (size_t)(p - b->data);
+    b->data[b->len] = '\0';
     if (b->len > HTTP_LOG_BATCH) http_server_flush_log(s);
 }
 
@@ -486,4 +515,19 @@ void http_exchange_send_error(http_exchange_t *ex, int status, const char *detai
     http_escape_detail(b, detail);
     http_append_lit(b, "\"}");
     http_exchange_send(ex, status, "application/json");
+}
+
+uintptr_t http_exchange_connection_key(const http_exchange_t *ex)
+{
+    /* The peer's address and port tell apart connections that reuse one allocation. */
+    struct sockaddr_storage peer;
+    int len = (int)sizeof peer;
+    uintptr_t key = (uintptr_t)ex->conn;
+    memset(&peer, 0, sizeof peer);
+    if (uv_tcp_getpeername(&ex->conn->tcp, (struct sockaddr *)&peer, &len) == 0) {
+        const unsigned char *b = (const unsigned char *)&peer;
+        for (int i = 0; i < len; i++)
+            key = (key ^ b[i]) * (uintptr_t)0x100000001b3ull;
+    }
+    return key;
 }

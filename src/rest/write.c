@@ -146,6 +146,7 @@ static void wr_done(const db_result_t *r, void *data)
 {
     rest_req_t *rq = data;
     http_exchange_note_pool_wait(rq->ex, r->wait_ms);
+    if (r->lsn) web_split_note_lsn(rq->ex, r->lsn); /* read-your-writes with replicas */
     arena_t *a = http_exchange_arena(rq->ex);
     if (r->status != DB_OK) {
         const char *msg = r->res ? PQresultErrorField(r->res, PG_DIAG_MESSAGE_PRIMARY) : NULL;

@@ -298,16 +298,15 @@ static void metrics_render_credentials(const web_metrics_sources_t *src, buf_t *
 }
 
 /*
- * The loop thread's own time (this runs on it): idle in the poll, on a CPU,
- * and runnable but waiting for a CPU (Linux schedstat). The last one is what
+ * The loop thread's own time (this runs on it): on a CPU, and runnable but
+ * waiting for a CPU (Linux schedstat); the rest of the wall time it was idle.
+ * (libuv's UV_METRICS_IDLE_TIME is not used: it costs an extra epoll_wait per
+ * loop turn, two per request at one connection.) The last one is what
  * made throughput swing on a shared 2-core machine (notes/perf.md): when the
  * loop waits for a CPU, every request waits with it.
  */
 static void metrics_render_loop(const web_metrics_sources_t *src, buf_t *b)
 {
-    metrics_value(b, "lakeapi_loop_idle_seconds_total", "counter",
-                  "Time the event loop spent waiting for events.",
-                  src->loop ? (double)uv_metrics_idle_time(src->loop) / 1e9 : 0);
     unsigned long long run_ns = 0, wait_ns = 0;
     FILE *f = fopen("/proc/thread-self/schedstat", "r");
     if (f) {

@@ -133,6 +133,7 @@ void web_send_db_error(http_exchange_t *ex, const db_result_t *r)
 bool web_db_ok(http_exchange_t *ex, const db_result_t *r)
 {
     http_exchange_note_pool_wait(ex, r->wait_ms);
+    if (r->lsn) web_split_note_lsn(ex, r->lsn);
     if (r->status == DB_OK) return true;
     web_send_db_error(ex, r);
     return false;

@@ -371,7 +371,6 @@ typedef struct web_metrics_sources {
     const http_server_t *server;
     const db_credentials_t *credentials;
     uint64_t started_ns;
-    uv_loop_t *loop; /* the server's loop: idle time (configured with UV_METRICS_IDLE_TIME) */
 } web_metrics_sources_t;
 void web_metrics_set_sources(web_metrics_t *m, const web_metrics_sources_t *src);
 /* Other rooms (the Data API, auth, the lakehouse) append their own families. */
@@ -389,6 +388,20 @@ int web_cors_new(const char *origins, bool credentials, const router_t *r, web_c
                  char *err, size_t errlen);
 void web_cors_free(web_cors_t *c);
 bool web_cors_pre_route(http_exchange_t *ex, void *data); /* http_pre_route_fn; data: cors */
+
+/*
+ * split.c: the web side of the read/write split (db route.c). Its pre-route
+ * hook gives the route each request's context (method, X-Lakeapi-Min-LSN,
+ * identity and connection); it answers only a malformed X-Lakeapi-Min-LSN
+ * (400). Its renderer adds the per-target metrics. NULL when p has no route.
+ */
+typedef struct web_split web_split_t;
+web_split_t *web_split_new(db_pool_t *p);
+void web_split_free(web_split_t *s);
+bool web_split_pre_route(http_exchange_t *ex, void *data); /* data: the split */
+void web_split_render_metrics(buf_t *out, void *data);     /* data: the split */
+/* Adds X-Lakeapi-Min-LSN for a committed write (web_db_ok does it for every result). */
+void web_split_note_lsn(http_exchange_t *ex, uint64_t lsn);
 
 /* static.c: the Swagger UI files from dir (NULL: the default places); never NULL. */
 web_docs_t *web_docs_load(const char *dir);

@@ -214,6 +214,27 @@ def test_access_log_and_masked_settings(lakeapi_server):
     assert "time" in a
 
 
+def test_access_log_escapes_and_counts(lakeapi_server):
+    """Lines are formatted in place (src/http/exchange.c): a path that needs escaping still
+    gives valid JSON, and the writer thread's counters account for every line."""
+    s = lakeapi_server(LOG_LEVEL="info")
+    r = httpx.get(s.url + "/nope/%22q%5C%01", headers={"X-Request-Id": "id-\"quoted\""},
+                  timeout=10)
+    assert r.status_code == 404
+    for _ in range(20):
+        httpx.get(s.url + "/livez", timeout=10)
+    m = httpx.get(s.url + "/metrics", timeout=10).text
+    s.stop()
+    lines = log_lines(s)
+    bad = [l for l in lines if l.get("type") == "access" and l["path"].startswith("/nope/")]
+    assert len(bad) == 1
+    assert bad[0]["path"] == '/nope/"q\\\x01' and bad[0]["status"] == 404
+    assert len([l for l in lines if l.get("type") == "access" and l["path"] == "/livez"]) == 20
+    fams = parse(m)
+    assert sample(fams, "lakeapi_log_lines_dropped_total") == 0
+    assert sample(fams, "lakeapi_log_lines_written_total") >= 1
+
+
 def test_log_level_error_has_no_access_lines(lakeapi_server):
     s = lakeapi_server(LOG_LEVEL="error")
     for path in ("/livez", "/api/v1/orders/1", "/nope"):

@@ -261,6 +261,45 @@ static void test_scalar_settings(void **state)
     config_dispose(&c);
 }
 
+static void test_scale_settings(void **state)
+{
+    (void)state;
+    config_t c;
+    fake_env_t none = {{{"PGHOST", "db.example"}}};
+    load_result_t r = load(&c, 0, NULL, &none, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_null(c.pg_host_read);
+    assert_null(c.database_read_url);
+    assert_int_equal(c.read_after_write_ms, 1000);
+    assert_true(c.replica_max_lag_s == 10);
+    assert_int_equal(c.workers, 1);
+    config_dispose(&c);
+    fake_env_t env = {{{"PGHOST_READ", "r1.example,r2.example:5433"},
+                       {"DATABASE_READ_URL", "postgresql://u:pw@ro.example/db"},
+                       {"READ_AFTER_WRITE_MS", "0"},
+                       {"REPLICA_MAX_LAG", "2.5"},
+                       {"WORKERS", "4"}}};
+    r = load(&c, 0, NULL, &env, NULL);
+    assert_int_equal(r.rc, 0);
+    assert_string_equal(c.pg_host_read, "r1.example,r2.example:5433");
+    assert_int_equal(c.read_after_write_ms, 0);
+    assert_true(c.replica_max_lag_s == 2.5);
+    assert_int_equal(c.workers, 4);
+    buf_t out;
+    buf_init(&out);
+    config_describe(&c, &out);
+    assert_null(strstr(out.data, "pw@"));
+    assert_non_null(strstr(out.data, "DATABASE_READ_URL = postgresql://u:****@ro.example/db\n"));
+    buf_dispose(&out);
+    config_dispose(&c);
+    expect_env_error("READ_AFTER_WRITE_MS", "-1", "out of range");
+    expect_env_error("READ_AFTER_WRITE_MS", "1s", "not an integer");
+    expect_env_error("REPLICA_MAX_LAG", "0", "positive number of seconds");
+    expect_env_error("WORKERS", "257", "out of range");
+    expect_env_error("DATABASE_READ_URL", "postgresql://u@h/db?nosuchparam=1",
+                     "libpq cannot parse");
+}
+
 static void test_validation_errors_name_setting(void **state)
 {
     expect_env_error("DB_POOL_SIZE", "abc", "'abc' is not an integer");
@@ -753,6 +792,7 @@ int main(void)
         cmocka_unit_test(test_source_beats_alias_order),
         cmocka_unit_test(test_aliases),
         cmocka_unit_test(test_scalar_settings),
+        cmocka_unit_test(test_scale_settings),
         cmocka_unit_test(test_validation_errors_name_setting),
         cmocka_unit_test(test_table_names),
         cmocka_unit_test(test_flag_errors),
