@@ -10,7 +10,7 @@ SF         ?= 1
 CMAKE_GEN  := -G Ninja
 
 .PHONY: all deps build build-asan demo test check-layers test-unit test-api test-asan fuzz fuzz-build \
-        bench bench-quick bench-growth format tidy clean scale-test
+        bench bench-quick bench-growth bench-export format tidy clean scale-test
 
 all: build
 
@@ -86,6 +86,10 @@ bench-growth: build
 
 bench-quick: build
 	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh quick
+
+# Streaming export of all SF 1 orders (NDJSON, CSV) vs psql's COPY, RSS sampled (issue 9).
+bench-export: build
+	DEPS_EXTRA="curl" scripts/deps.sh && $(PYTHON) bench/export.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -3,7 +3,7 @@
 
   bench/auth.sh   (builds nothing; LAKEAPI_BIN, default build/lakeapi)
 
-1. GET /api/v1/orders/{K} (random K) on two lakeapi servers over the same
+1. GET /rest/v1/orders_synced?o_orderkey=eq.K (random K; the Data API) on lakeapi servers over the same
    database: one open (no auth settings), one verifying an RS256 bearer token
    against a JWKS on loopback (verification cached after the first request),
    running every request as `SET LOCAL ROLE` + request settings in its own
@@ -12,8 +12,8 @@
 2. pgbench -M prepared running the same two things PostgreSQL-side: the plain
    SELECT, and BEGIN; set_config(role, claims, method, path, headers); SELECT;
    COMMIT - the transaction cost without lakeapi.
-The Data API's read path (/rest/v1/...) is not on main yet, so the tutorial's
-get-by-key route stands in for it; both go through the same auth_db_query().
+A third server runs the same transaction for anonymous requests (DB_ANON_ROLE, no
+JWT): it separates the cost of the transaction from the cost of the token.
 """
 import json
 import os
@@ -75,17 +75,27 @@ def serve(pg, **extra):
     raise RuntimeError("lakeapi did not start")
 
 
-def wrk(port, listfile, token=None):
+def cpu_s(pid):
+    """User + system CPU seconds of a process so far."""
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def wrk(port, listfile, token=None, pid=None):
+    """(req/s, lakeapi CPU microseconds per request): the second is immune to a busy machine."""
+    c0 = cpu_s(pid) if pid else 0
     cmd = ["wrk", "-t2", f"-c{CONNS}", f"-d{DURATION}s", "-s",
            os.path.join(ROOT, "bench", "wrk", "requests.lua")]
     if token:
         cmd += ["-H", "Authorization: Bearer " + token]
     out = run(cmd + [f"http://127.0.0.1:{port}", "--", listfile]).stdout
     m = re.search(r"Requests/sec:\s+([\d.]+)", out)
+    n = int(re.search(r"(\d+) requests in", out).group(1))
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     if non2xx:
         raise RuntimeError(f"{non2xx.group(1)} failed requests:\n{out}")
-    return float(m.group(1))
+    return float(m.group(1)), ((cpu_s(pid) - c0) / n * 1e6 if pid else 0)
 
 
 def pgbench(pg, script):
@@ -136,19 +146,25 @@ def main():
         listfile = os.path.join(base, "requests.txt")
         with open(listfile, "w") as f:
             for k in keys:
-                f.write(f"GET\t/api/v1/orders/{k}\n")
+                f.write(f"GET\t/rest/v1/orders_synced?o_orderkey=eq.{k}\n")
         open_p, open_port = serve(pg)
         auth_p, auth_port = serve(pg, JWT_JWKS_URL=jwks_url)
-        procs += [open_p, auth_p]
+        anon_p, anon_port = serve(pg, DB_ANON_ROLE="bench_user")
+        procs += [open_p, auth_p, anon_p]
         time.sleep(0.5)  # the JWKS fetch
-        wrk(open_port, listfile)  # warm-up
-        wrk(auth_port, listfile, token)
-        results = {"open": [], "auth": []}
+        runs = {"open": (open_port, None, open_p.pid), "auth": (auth_port, token, auth_p.pid),
+                "anon": (anon_port, None, anon_p.pid)}
+        for port, tok, pid in runs.values():
+            wrk(port, listfile, tok)  # warm-up
+        results = {k: [] for k in runs}
+        cpu = {k: [] for k in runs}
         for r in range(ROUNDS):
-            results["open"].append(wrk(open_port, listfile))
-            results["auth"].append(wrk(auth_port, listfile, token))
-            log(f"round {r + 1}: open {results['open'][-1]:.0f} req/s, "
-                f"RS256 + role {results['auth'][-1]:.0f} req/s")
+            for k, (port, tok, pid) in runs.items():
+                rps, us = wrk(port, listfile, tok, pid)
+                results[k].append(rps)
+                cpu[k].append(us)
+            log(f"round {r + 1}: " + ", ".join(f"{k} {results[k][-1]:.0f} req/s "
+                                               f"{cpu[k][-1]:.1f} us CPU/req" for k in runs))
         for p in procs:
             p.send_signal(signal.SIGTERM)
             p.wait(timeout=20)
@@ -159,7 +175,7 @@ def main():
         txn = sel.replace("SELECT o_orderkey", "BEGIN;\nSELECT set_config('role', 'bench_user', "
                           "true), set_config('request.jwt.claims', '{\"sub\":\"bench\",\"role\":"
                           "\"bench_user\"}', true), set_config('request.method', 'GET', true), "
-                          "set_config('request.path', '/api/v1/orders/1', true), "
+                          "set_config('request.path', '/rest/v1/orders_synced', true), "
                           "set_config('request.headers', '{}', true);\nSELECT o_orderkey", 1)
         txn += "COMMIT;\n"
         # The same transaction pipelined (one round trip, as lakeapi sends it).
@@ -169,10 +185,16 @@ def main():
         pg_piped = pgbench(pg, piped)
         o = statistics.median(results["open"])
         a = statistics.median(results["auth"])
-        print("| what | throughput |\n|---|---|")
-        print(f"| lakeapi GET /api/v1/orders/{{K}}, no auth | {o:.0f} req/s |")
-        print(f"| lakeapi, RS256 bearer (cached) + SET LOCAL ROLE transaction | {a:.0f} req/s |")
-        print(f"| **ratio auth / open** | **{a / o:.2f}** |")
+        n = statistics.median(results["anon"])
+        co, ca, cn = (statistics.median(cpu[k]) for k in ("open", "auth", "anon"))
+        print("| what | throughput | lakeapi CPU per request |\n|---|---|---|")
+        print(f"| lakeapi GET /rest/v1/orders_synced?o_orderkey=eq.K, no auth | {o:.0f} req/s | {co:.1f} us |")
+        print(f"| lakeapi, RS256 bearer (cached) + SET LOCAL ROLE transaction | {a:.0f} req/s | "
+              f"{ca:.1f} us |")
+        print(f"| lakeapi, no token, DB_ANON_ROLE (the same transaction, no JWT) | {n:.0f} req/s | "
+              f"{cn:.1f} us |")
+        print(f"| **ratio auth / open** | **{a / o:.2f}** | {co / ca:.2f} |")
+        print("\n| pgbench (same database, same clients) | throughput |\n|---|---|")
         print(f"| pgbench -M prepared, the SELECT alone | {pg_plain:.0f} tps |")
         print(f"| pgbench -M prepared, BEGIN; set_config x5; SELECT; COMMIT | {pg_txn:.0f} tps |")
         print(f"| pgbench, the same transaction in one pipeline (\\startpipeline) | "
@@ -180,8 +202,8 @@ def main():
         print(f"| **ratio transaction / SELECT in pgbench** (4 round trips; pipelined) | "
               f"**{pg_txn / pg_plain:.2f}**; **{pg_piped / pg_plain:.2f}** |")
         print(f"\n{CONNS} connections, {DURATION} s per run, median of {ROUNDS} alternating "
-              f"rounds (open: {', '.join(f'{x:.0f}' for x in results['open'])}; auth: "
-              f"{', '.join(f'{x:.0f}' for x in results['auth'])}), SF {SF}.")
+              f"rounds (" + "; ".join(f"{k}: " + ", ".join(f"{x:.0f}" for x in v)
+                                      for k, v in results.items()) + f"), SF {SF}.")
     finally:
         for p in procs:
             p.kill()

@@ -151,8 +151,9 @@ def stability(res):
             lk = r.get("lk") or {}
             if lk.get("lakeapi_db_batches_total"):
                 qps.append(lk["lakeapi_db_queries_total"] / lk["lakeapi_db_batches_total"])
-            if r.get("secs"):
-                wait.append(100 * lk.get("lakeapi_loop_runqueue_wait_seconds_total", 0) / r["secs"])
+            secs = lk.get("window_s") or r.get("secs")
+            if secs:
+                wait.append(100 * lk.get("lakeapi_loop_runqueue_wait_seconds_total", 0) / secs)
             if lk.get("pool_connections") is not None:
                 conns.append(lk["pool_connections"])
         rng = (lambda v, f: f"{f(min(v))}-{f(max(v))}" if v else "-")

@@ -76,6 +76,18 @@ typedef struct config {
     char *databricks_client_secret; /* DATABRICKS_CLIENT_SECRET (secret) */
     char *databricks_auth_type;     /* DATABRICKS_AUTH_TYPE (pat|oauth-m2m) */
 
+    /* the Lakehouse backend (a Databricks SQL warehouse; src/lakehouse/) */
+    char *warehouse_id;           /* DATABRICKS_WAREHOUSE_ID */
+    char *http_path;              /* DATABRICKS_HTTP_PATH (/sql/1.0/warehouses/<id>) */
+    char *lakehouse_catalog;      /* LAKEHOUSE_CATALOG (main) */
+    char *lakehouse_schema;       /* LAKEHOUSE_SCHEMA (default) */
+    char *lakehouse_users_table;  /* LAKEHOUSE_USERS_TABLE (users) */
+    char *users_backend;          /* USERS_BACKEND (postgres | lakehouse) */
+    double lakehouse_cache_ttl_s; /* LAKEHOUSE_CACHE_TTL (60; 0 = nothing cached) */
+    int lakehouse_cache_mb;       /* LAKEHOUSE_CACHE_MB (64) */
+    double lakehouse_wait_s;      /* LAKEHOUSE_WAIT_TIMEOUT (5; 0 or 5..50) */
+    double lakehouse_reload_s;    /* LAKEHOUSE_RELOAD_INTERVAL (300; 0 = only on _reload) */
+
     /* access control (src/auth); none set: the open demo mode */
     char *jwt_secret;              /* JWT_SECRET (secret; at least 32 bytes) */
     char *jwt_jwks_url;            /* JWT_JWKS_URL */

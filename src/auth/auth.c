@@ -342,39 +342,38 @@ void auth_metrics_render(const auth_t *a, buf_t *out)
 {
     auth_stats_t s;
     auth_get_stats(a, &s);
+    static const char *const ids = "Requests by how their identity was resolved.";
+    static const char *const rate = "Rate-limit decisions by outcome.";
     const struct {
-        const char *family, *outcome;
+        const char *family, *help, *outcome;
         uint64_t value;
     } rows[] = {
-        {"lakeapi_auth_identities_total", "jwt_verified", s.jwt_ok},
-        {"lakeapi_auth_identities_total", "jwt_cached", s.jwt_cached},
-        {"lakeapi_auth_identities_total", "jwt_refused", s.jwt_refused},
-        {"lakeapi_auth_identities_total", "forwarded", s.forwarded},
-        {"lakeapi_auth_identities_total", "anonymous", s.anonymous},
-        {"lakeapi_auth_identities_total", "anonymous_refused", s.anonymous_refused},
-        {"lakeapi_auth_identities_total", "forbidden", s.forbidden},
-        {"lakeapi_rate_limit_total", "allowed", s.rate_allowed},
-        {"lakeapi_rate_limit_total", "limited", s.rate_limited},
-        {"lakeapi_rate_limit_total", "evicted", s.rate_evicted},
+        {"lakeapi_auth_identities_total", ids, "jwt_verified", s.jwt_ok},
+        {"lakeapi_auth_identities_total", ids, "jwt_cached", s.jwt_cached},
+        {"lakeapi_auth_identities_total", ids, "jwt_refused", s.jwt_refused},
+        {"lakeapi_auth_identities_total", ids, "forwarded", s.forwarded},
+        {"lakeapi_auth_identities_total", ids, "anonymous", s.anonymous},
+        {"lakeapi_auth_identities_total", ids, "anonymous_refused", s.anonymous_refused},
+        {"lakeapi_auth_identities_total", ids, "forbidden", s.forbidden},
+        {"lakeapi_rate_limit_total", rate, "allowed", s.rate_allowed},
+        {"lakeapi_rate_limit_total", rate, "limited", s.rate_limited},
+        {"lakeapi_rate_limit_total", rate, "evicted", s.rate_evicted},
     };
-    /* Each family's HELP and TYPE right before its own samples (the exposition format). */
-    buf_append_str(out, "# HELP lakeapi_auth_identities_total Requests by how their identity was "
-                        "resolved.\n# TYPE lakeapi_auth_identities_total counter\n");
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++) {
-        if (i > 0 && strcmp(rows[i].family, rows[i - 1].family) != 0)
-            buf_append_str(out, "# HELP lakeapi_rate_limit_total Rate-limit decisions by "
-                                "outcome.\n# TYPE lakeapi_rate_limit_total counter\n");
+        if (i == 0 || strcmp(rows[i].family, rows[i - 1].family) != 0)
+            buf_printf(out, "# HELP %s %s\n# TYPE %s counter\n", rows[i].family, rows[i].help,
+                       rows[i].family);
         buf_printf(out, "%s{outcome=\"%s\"} %llu\n", rows[i].family, rows[i].outcome,
                    (unsigned long long)rows[i].value);
     }
     buf_printf(out,
-               "# HELP lakeapi_rate_limit_buckets Clients with a rate-limit bucket.\n"
+               "# HELP lakeapi_rate_limit_buckets Rate-limit buckets held (bounded LRU).\n"
                "# TYPE lakeapi_rate_limit_buckets gauge\nlakeapi_rate_limit_buckets %zu\n",
                a->rate ? auth_ratelimit_size(a->rate) : (size_t)0);
     buf_printf(out,
-               "# HELP lakeapi_jwks_fetches_total JWKS documents fetched.\n"
+               "# HELP lakeapi_jwks_fetches_total JWKS fetches started.\n"
                "# TYPE lakeapi_jwks_fetches_total counter\nlakeapi_jwks_fetches_total %llu\n"
-               "# HELP lakeapi_jwks_failures_total Failed JWKS fetches.\n"
+               "# HELP lakeapi_jwks_failures_total JWKS fetches or discoveries that failed.\n"
                "# TYPE lakeapi_jwks_failures_total counter\nlakeapi_jwks_failures_total %llu\n",
                (unsigned long long)s.jwks_fetches, (unsigned long long)s.jwks_failures);
 }

@@ -16,6 +16,7 @@
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "lakehouse/lakehouse.h"
 #include "lakeapi/api.h"
 #include "lakeapi/credentials.h"
 #include "lakeapi/db.h"
@@ -31,6 +32,7 @@ typedef struct serve_state {
     config_t *cfg;
     db_credentials_t *credentials;
     workspace_t *workspace; /* for the resource routes; NULL when not configured */
+    lakehouse_t *lakehouse; /* the SQL warehouse backend; NULL when not configured */
     db_pool_t *pool;
     db_route_t *route; /* the read/write split; NULL without replicas */
     cli_replicas_t *replicas;
@@ -151,6 +153,35 @@ static int serve_slice(int total, const cli_worker_ref_t *ref, int min)
     return share < min ? min : share;
 }
 
+/* The SQL warehouse backend, when DATABRICKS_WAREHOUSE_ID or DATABRICKS_HTTP_PATH is set. */
+static int serve_lakehouse(serve_state_t *s)
+{
+    char err[512];
+    bool wanted = strcmp(s->cfg->users_backend, "lakehouse") == 0;
+    if (!lakehouse_configured(s->cfg)) {
+        if (!wanted) return 0;
+        lakehouse_check_config(s->cfg, err, sizeof err);
+        log_error("startup failed: USERS_BACKEND=lakehouse: %s", err);
+        return -1;
+    }
+    if (!s->workspace) {
+        workspace_check_config(s->cfg, err, sizeof err);
+        log_error("startup failed: the SQL warehouse needs the workspace: %s", err);
+        return -1;
+    }
+    s->lakehouse = lakehouse_new(&s->loop, s->cfg, s->workspace, err, sizeof err);
+    if (!s->lakehouse) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
+    if (lakehouse_register(s->lakehouse, s->router) != 0) {
+        log_error("startup failed: registering the /lakehouse/v1 routes");
+        return -1;
+    }
+    lakehouse_start(s->lakehouse);
+    return 0;
+}
+
 static int serve_build(serve_state_t *s)
 {
     char err[256];
@@ -185,6 +216,9 @@ static int serve_build(serve_state_t *s)
         return -1;
     }
     s->router = router_new();
+    s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
+    if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
+    if (serve_lakehouse(s) != 0) return -1;
     s->rest = rest_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->rest) {
         log_error("startup failed: %s", err);
@@ -196,10 +230,12 @@ static int serve_build(serve_state_t *s)
         return -1;
     }
     rest_app_bind(s->rest, api_app_openapi(s->app), api_app_counts(s->app));
-    s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
-    if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
     api_app_set_workspace(s->app, s->workspace);
     api_app_set_auth(s->app, s->auth);
+    if (s->lakehouse && api_app_set_lakehouse(s->app, s->lakehouse, err, sizeof err) != 0) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     http_server_config_t hc;
     http_server_config_defaults(&hc);
     hc.host = s->cfg->host;
@@ -224,6 +260,7 @@ static void serve_dispose(serve_state_t *s)
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
     rest_app_free(s->rest);
+    lakehouse_free(s->lakehouse); /* before the workspace: its calls carry our statements */
     workspace_free(s->workspace);
     auth_free(s->auth);
     if (s->router) router_free(s->router);

@@ -80,11 +80,25 @@ const config_setting_t config_settings[] = {
      CONFIG_STR,
      FIELD(synced_storage_schema),
      false},
-    {{"DATABRICKS_HOST"}, NULL, CONFIG_DBX_HOST, FIELD(databricks_host), false},
+    {{"DATABRICKS_HOST", "DATABRICKS_SERVER_HOSTNAME"},
+     NULL,
+     CONFIG_DBX_HOST,
+     FIELD(databricks_host),
+     false},
     {{"DATABRICKS_TOKEN"}, NULL, CONFIG_STR, FIELD(databricks_token), true},
     {{"DATABRICKS_CLIENT_ID"}, NULL, CONFIG_STR, FIELD(databricks_client_id), false},
     {{"DATABRICKS_CLIENT_SECRET"}, NULL, CONFIG_STR, FIELD(databricks_client_secret), true},
     {{"DATABRICKS_AUTH_TYPE"}, NULL, CONFIG_AUTH_TYPE, FIELD(databricks_auth_type), false},
+    {{"DATABRICKS_WAREHOUSE_ID"}, NULL, CONFIG_STR, FIELD(warehouse_id), false},
+    {{"DATABRICKS_HTTP_PATH"}, NULL, CONFIG_STR, FIELD(http_path), false},
+    {{"LAKEHOUSE_CATALOG"}, NULL, CONFIG_STR, FIELD(lakehouse_catalog), false},
+    {{"LAKEHOUSE_SCHEMA"}, NULL, CONFIG_STR, FIELD(lakehouse_schema), false},
+    {{"LAKEHOUSE_USERS_TABLE"}, NULL, CONFIG_STR, FIELD(lakehouse_users_table), false},
+    {{"USERS_BACKEND"}, NULL, CONFIG_STR, FIELD(users_backend), false},
+    {{"LAKEHOUSE_CACHE_TTL"}, NULL, CONFIG_SECONDS0, FIELD(lakehouse_cache_ttl_s), false},
+    {{"LAKEHOUSE_CACHE_MB"}, NULL, CONFIG_OVERFLOW, FIELD(lakehouse_cache_mb), false},
+    {{"LAKEHOUSE_WAIT_TIMEOUT"}, NULL, CONFIG_SECONDS0, FIELD(lakehouse_wait_s), false},
+    {{"LAKEHOUSE_RELOAD_INTERVAL"}, NULL, CONFIG_SECONDS0, FIELD(lakehouse_reload_s), false},
     /* access control (src/auth) */
     {{"JWT_SECRET"}, NULL, CONFIG_STR, FIELD(jwt_secret), true},
     {{"JWT_JWKS_URL"}, NULL, CONFIG_STR, FIELD(jwt_jwks_url), false},
@@ -148,6 +162,14 @@ void config_init(config_t *c)
     c->workers = 1;
     c->orders_table = config_xstrdup("public.orders_synced");
     c->users_table = config_xstrdup("public.users");
+    c->lakehouse_catalog = config_xstrdup("main");
+    c->lakehouse_schema = config_xstrdup("default");
+    c->lakehouse_users_table = config_xstrdup("users");
+    c->users_backend = config_xstrdup("postgres");
+    c->lakehouse_cache_ttl_s = 60;
+    c->lakehouse_cache_mb = 64;
+    c->lakehouse_wait_s = 5;
+    c->lakehouse_reload_s = 300;
     c->rest_schemas = config_xstrdup("public");
     c->rest_prefix = config_xstrdup("/rest/v1");
     c->db_max_rows = 1000;
@@ -604,6 +626,25 @@ static int config_check_auth(const config_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* The Lakehouse settings' own ranges (names are checked by src/lakehouse/ with the warehouse). */
+static int config_check_lakehouse(const config_t *c, char *err, size_t errlen)
+{
+    if (strcmp(c->users_backend, "postgres") != 0 && strcmp(c->users_backend, "lakehouse") != 0) {
+        snprintf(err, errlen, "invalid USERS_BACKEND: '%s' is not one of postgres, lakehouse",
+                 c->users_backend);
+        return -1;
+    }
+    double w = c->lakehouse_wait_s;
+    if (w != 0 && (w < 5 || w > 50 || w != (double)(int)w)) {
+        snprintf(err, errlen,
+                 "invalid LAKEHOUSE_WAIT_TIMEOUT: %g is not 0 or a whole number of seconds 5..50 "
+                 "(the Statement Execution API's wait_timeout)",
+                 w);
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(config_t *c, int argc, char **argv, config_getenv_fn getenv_fn, void *env_data,
                 const char *dotenv_path, char *err, size_t errlen)
 {
@@ -624,6 +665,7 @@ int config_load(config_t *c, int argc, char **argv, config_getenv_fn getenv_fn, 
     }
     dotenv_dispose(&dotenv);
     if (rc == 0) rc = config_check_auth(c, err, errlen);
+    if (rc == 0) rc = config_check_lakehouse(c, err, errlen);
     if (rc == 0 && c->jwt_secret && strlen(c->jwt_secret) < 32) {
         /* HS256 with a short secret can be brute-forced offline from one token. */
         snprintf(err, errlen, "JWT_SECRET must be at least 32 bytes long");

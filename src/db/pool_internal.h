@@ -16,8 +16,18 @@ typedef struct db_query db_query_t;
 typedef struct db_conn db_conn_t;
 
 /* Expected results of a stream's commands, in send order (stream.c). */
-typedef enum { ST_BEGIN, ST_DECLARE, ST_FETCH, ST_SYNC, ST_END } db_stream_step_t;
-#define DB_STREAM_STEPS 8
+typedef enum {
+    ST_BEGIN,
+    ST_SESSION,
+    ST_PREPARE,
+    ST_DESCRIBE,
+    ST_DECLARE,
+    ST_FETCH,
+    ST_SYNC,
+    ST_END
+} db_stream_step_t;
+#define DB_STREAM_STEPS 12
+#define DB_STREAM_AHEAD 2 /* FETCHes in flight: the server never waits for our round trip */
 
 /* A streamed read (db.h): waits in the pool's checkout queue, then leases a connection. */
 struct db_stream {
@@ -26,25 +36,28 @@ struct db_stream {
     db_conn_t *conn;   /* the leased connection, NULL while waiting or after it was lost */
     const db_stream_ops_t *ops;
     void *data;
-    char *sql; /* "DECLARE ... FOR <sql>" */
+    char *sql; /* the SELECT */
     char fetch[64];
     int nparams;
     char **values;
+    char *session[5]; /* the request's role and settings (db_session_t), or NULL */
     int batch_rows;
     uint64_t enqueued_ns;
     double wait_ms;
     db_stream_step_t steps[DB_STREAM_STEPS]; /* ring of expected results */
     int step_head, nsteps;
-    PGresult *cur;  /* result being collected for the head step */
-    PGresult *held; /* a batch waiting for db_stream_resume() */
-    bool fetching;  /* a FETCH is in flight */
-    bool last;      /* the last batch has arrived */
+    PGresult *cur;                   /* result being collected for the head step */
+    PGresult *held[DB_STREAM_AHEAD]; /* batches that arrived while paused, in order */
+    int nheld;
+    int nfetch; /* FETCHes in flight */
+    bool last;  /* the last batch has arrived */
     bool paused, cancelled, ending, failed;
-    bool delivered; /* on_rows has been called (the first batch goes out even when empty) */
+    bool delivered;      /* on_rows has been called (the first batch goes out even when empty) */
     bool cancel_running; /* PQcancel in a worker thread */
-    bool freed_pending;  /* freed once the worker returns */
-    int depth;           /* inside stream_read/resume: freeing waits until they return */
-    bool zombie;         /* finished while depth > 0 */
+    int cancel_tries;
+    bool freed_pending; /* freed once the worker returns */
+    int depth;          /* inside stream_read/resume: freeing waits until they return */
+    bool zombie;        /* finished while depth > 0 */
     char sqlstate[6];
     char message[256];
     uv_work_t cancel_work;
@@ -63,9 +76,9 @@ struct db_query {
     uint64_t enqueued_ns; /* first time queued, for wait_ms and the acquire timeout */
     uint64_t sent_ns;     /* when it was written to its connection */
     double wait_ms;
-    int retries;     /* re-runs after a batch failed elsewhere or a lost connection */
-    bool sync_after; /* the batch's Sync follows this query */
-    PGresult *res;   /* its result while held */
+    int retries;                 /* re-runs after a batch failed elsewhere or a lost connection */
+    bool sync_after;             /* the batch's Sync follows this query */
+    PGresult *res;               /* its result while held */
     const db_session_t *session; /* run under this role/settings (session.c), or NULL */
     bool session_step;           /* internal step: a session's settings or pre-request */
 };

@@ -91,6 +91,7 @@ struct http_exchange {
     bool gone_pending; /* on the server's list of streams to tell about a lost client */
     bool aborted;      /* http_stream_abort(): no terminating chunk, close after */
     size_t streamed;   /* body bytes the handler wrote */
+    size_t committed;  /* body_out's length before the handler appended (http_stream_buf) */
     const http_stream_ops_t *sops;
     void *sdata;
 };

@@ -420,3 +420,45 @@ def test_open_mode_says_so_and_keeps_the_resource_routes_off(lakeapi_server):
     assert httpx.get(s.url + "/api/v1/orders/1", timeout=10).status_code == 200
     s.stop()
     assert "OPEN: no authentication configured" in s.output()
+
+
+# ---- the same policies through the Data API (PostgREST grammar) ----
+
+def rest_ids(server, headers, query="select=id&order=id"):
+    r = httpx.get(server.url + "/rest/v1/auth_users?" + query, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    return [row["id"] for row in r.json()]
+
+
+def test_data_api_runs_under_the_request_role(server, keys, ws, db):
+    alice, bob = rs(keys, ws, "alice"), rs(keys, ws, "bob")
+    assert rest_ids(server, alice) == [2]
+    assert rest_ids(server, bob) == [3]
+    assert rest_ids(server, {}) == [1]  # DB_ANON_ROLE's policy: the public row
+    r = httpx.post(server.url + "/rest/v1/auth_users", headers=dict(alice, Prefer="return=representation"),
+                   json={"first_name": "Rest", "email": "rest@example.com"}, timeout=10)
+    assert r.status_code == 201, r.text
+    new_id = r.json()[0]["id"]
+    assert r.json()[0]["user_id"] == "alice"
+    assert rest_ids(server, alice) == [2, new_id]
+    assert new_id not in rest_ids(server, bob)
+    # bob's PATCH and DELETE of alice's row match nothing
+    httpx.patch(server.url + f"/rest/v1/auth_users?id=eq.{new_id}", headers=bob,
+                json={"first_name": "hacked"}, timeout=10)
+    httpx.delete(server.url + f"/rest/v1/auth_users?id=eq.{new_id}", headers=bob, timeout=10)
+    assert psql(db, f"SELECT first_name FROM public.auth_users WHERE id = {new_id}") == "Rest"
+    r = httpx.delete(server.url + f"/rest/v1/auth_users?id=eq.{new_id}", headers=alice, timeout=10)
+    assert r.status_code in (200, 204), r.text
+    assert psql(db, f"SELECT count(*) FROM public.auth_users WHERE id = {new_id}") == "0"
+
+
+def test_data_api_refusals_in_postgrest_shape(server, keys, ws, db):
+    before = count_rows(db)
+    r = httpx.post(server.url + "/rest/v1/auth_users", json={"first_name": "anon"}, timeout=10)
+    assert r.status_code == 401, r.text  # anon has no INSERT: 42501 while anonymous
+    assert r.headers["www-authenticate"] == "Bearer"
+    tok = refused_tokens(keys, ws)["expired"]
+    r = httpx.get(server.url + "/rest/v1/auth_users", headers=bearer(tok), timeout=10)
+    assert r.status_code == 401
+    assert r.json()["code"] == "PGRST301" and r.json()["message"] == "JWT expired"
+    assert count_rows(db) == before

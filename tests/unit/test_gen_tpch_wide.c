@@ -242,9 +242,10 @@ static void test_mid_start_matches_full_run(void **state)
 
 /*
  * tests/tpch_naive.py, run live: every field of the rows below, each row
- * generated here on its own (a mid-table start), at SFs 29999 (the last 31-bit one),
- * 30000, 100000 and 1000000. The model prints comments as "@offset+length"
- * into the text pool (test_gen_tpch checks the pool against dbgen's sha256).
+ * generated here on its own (a mid-table start), at SFs 29999 (the last
+ * 31-bit one), 30000, 100000, 10^6 and 10^7 (10-digit clerks). The model
+ * prints comments as "@offset+length" into the text pool (test_gen_tpch
+ * checks the pool against dbgen's sha256).
  */
 static void check_against_model(const char *sfs, const char *ranges)
 {
@@ -293,7 +294,7 @@ static void test_against_naive_model(void **state)
 {
     (void)state;
     check_against_model("29999", "1-300,29990-30010");
-    check_against_model("30000,100000,1000000", "1-1500,4090-4110,65530-65545");
+    check_against_model("30000,100000,1000000,10000000", "1-1500,4090-4110,65530-65545");
 }
 
 /* `lakeapi gen orders --sf 30000 --first-row R --rows N` prints exactly those rows. */
