@@ -521,7 +521,7 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
     if (!grown) abort();
     p->stmts = grown;
     int id = p->nstmts++;
-    memset(&p->stmts[id], 0, sizeof p->stmts[id]); /* dynamic, refs, last_used: a static one */
+    memset(&p->stmts[id], 0, sizeof p->stmts[id]); /* gen 0, not a statement-cache slot */
     p->stmts[id].sql = strdup(sql);
     if (!p->stmts[id].sql) abort();
     snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%dg0", id);
