@@ -63,6 +63,7 @@ typedef struct config {
     int db_max_rows;             /* DB_MAX_ROWS (1000): rows of a non-streamed answer; 0 = no cap */
     double rest_count_ttl_s;     /* REST_COUNT_TTL (1 s): freshness of cached whole-table counts */
     bool rest_unfiltered_writes; /* REST_ALLOW_UNFILTERED_WRITES (false): PATCH/DELETE with no filter */
+    char *cursor_secret;         /* CURSOR_SECRET (secret; unset: a random key per start) */
 
     /* Lakebase / Databricks */
     char *lakebase_instance_name;   /* LAKEBASE_INSTANCE_NAME */

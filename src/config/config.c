@@ -63,6 +63,7 @@ const config_setting_t config_settings[] = {
     {{"DB_MAX_ROWS"}, NULL, CONFIG_ROWS, FIELD(db_max_rows), false},
     {{"REST_COUNT_TTL"}, NULL, CONFIG_SECONDS, FIELD(rest_count_ttl_s), false},
     {{"REST_ALLOW_UNFILTERED_WRITES"}, NULL, CONFIG_BOOL, FIELD(rest_unfiltered_writes), false},
+    {{"CURSOR_SECRET"}, NULL, CONFIG_STR, FIELD(cursor_secret), true},
     {{"LAKEBASE_INSTANCE_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_instance_name), false},
     {{"LAKEBASE_CATALOG_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_catalog_name), false},
     {{"ENDPOINT_NAME", "LAKEBASE_ENDPOINT", "PGENDPOINT"},

@@ -63,6 +63,7 @@ static void rd_rows_done(const db_result_t *r, void *data)
     rq->nrows = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
     if (PQnfields(r->res) > 2 && !PQgetisnull(r->res, 0, 2))
         rq->total = strtoll(PQgetvalue(r->res, 0, 2), NULL, 10);
+    if (rq->paging) rest_paging_link(rq, rq->paging, r->res, rq->page_limit);
     rd_done_one(rq);
 }
 
@@ -198,6 +199,23 @@ void rest_read(rest_req_t *rq)
         return;
     }
     rest_read_opts_t o = {.offset = rq->offset, .limit = rd_effective_limit(rq)};
+    rq->paging = arena_calloc(http_exchange_arena(rq->ex), sizeof *rq->paging);
+    if (rest_paging_plan(rq, rq->paging, &e)) {
+        rest_req_fail(rq, &e);
+        return;
+    }
+    if (rq->paging->on) {
+        o.order = rq->paging->order;
+        o.norder = rq->paging->norder;
+        o.key_cols = rq->paging->cols;
+        o.nkeys = rq->paging->nkeys;
+    }
+    if (rq->paging->has_after) { /* the cursor replaces the offset */
+        o.extra_where = rest_paging_where;
+        o.extra_where_data = rq->paging;
+        o.offset = rq->offset = 0;
+    }
+    rq->page_limit = o.limit;
     rest_count_t count = rq->prefer.count;
     bool cached = count == REST_COUNT_EXACT && rd_whole_table(rq) && rq->app->counts;
     o.with_total = count == REST_COUNT_EXACT && !cached;
