@@ -174,8 +174,6 @@ rest_app_t *rest_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, 
     app->max_rows = cfg->db_max_rows;
     app->unfiltered_writes = cfg->rest_unfiltered_writes;
     rest_limits_default(&app->limits);
-    app->keyring = rest_cursor_keyring_new(cfg->cursor_secret);
-    if (!app->keyring) log_warn("Data API: no randomness for a cursor key: keyset pages are off");
     uv_timer_init(loop, &app->debounce);
     app->debounce.data = app;
     uv_signal_init(loop, &app->sigusr1);
@@ -234,7 +232,6 @@ void rest_app_free(rest_app_t *app)
         return;
     }
     rest_snapshot_unref(app->snap);
-    rest_cursor_keyring_free(app->keyring);
     for (int i = 0; i < app->nschemas; i++)
         free(app->schemas[i]);
     free(app->schemas);

@@ -19,7 +19,6 @@
 #include <stdint.h>
 
 #include "lakeapi/rest.h"
-#include "rest/cursor.h"
 #include "rest/grammar.h"
 #include "rest/schema.h"
 #include "rest/sql.h"
@@ -40,8 +39,7 @@ struct rest_app {
     long max_rows;
     bool unfiltered_writes;
     rest_limits_t limits;
-    rest_snapshot_t *snap;          /* current; NULL until the first load */
-    rest_cursor_keyring_t *keyring; /* CURSOR_SECRET (or a random key) signs page tokens */
+    rest_snapshot_t *snap; /* current; NULL until the first load */
     /* reload */
     bool loading, reload_again, stopped, closing_free;
     int open_handles;
@@ -93,24 +91,23 @@ typedef struct rest_req {
     const char *body;
     int64_t nrows;
     const char *content_type;
-    struct rest_paging *paging; /* keyset pages of an ordered read, or NULL */
-    long page_limit;            /* the limit the statement ran with (-1 none) */
+    /* keyset cursors (read_cursor.c) */
+    void *cursor_plan;       /* the total order and the decoded cursor=, or NULL */
+    const char *cursor_last; /* JSON array of the page's last sort values, or NULL */
+    long page_limit;         /* the read's effective limit (-1 none) */
 } rest_req_t;
 
-/* paging.c: keyset pages (see there) */
-typedef struct rest_paging {
-    bool on;
-    rest_order_t *order; /* the total order: order= then the primary key */
-    int norder;
-    const rest_column_t **cols;
-    rest_cursor_key_t *keys;
-    int nkeys;
-    const char *context; /* what a token is signed for: table and order */
-    rest_cursor_values_t after;
-    bool has_after;
-} rest_paging_t;
-
 void rest_read(rest_req_t *rq);
+/*
+ * read_cursor.c: an ordered read gets the primary key appended to its order,
+ * cursor= becomes a keyset condition (o->extra_where); 0 or -1 with *e.
+ */
+int rest_read_cursor_prepare(rest_req_t *rq, rest_read_opts_t *o, rest_error_t *e);
+/* The statement fetching the sort values of the page's row number `last` (0-based). */
+int rest_read_cursor_sql(rest_sql_t *s, const rest_req_t *rq, const rest_read_opts_t *o, long last,
+                         rest_error_t *err);
+/* Adds Link: <...&cursor=TOKEN>; rel="next" from rq->cursor_last. */
+void rest_read_cursor_link(rest_req_t *rq);
 void rest_write(rest_req_t *rq);
 /* Runs sql under the request's identity (auth: its role, in one transaction). */
 void rest_req_query(rest_req_t *rq, const char *sql, const rest_sql_t *s, db_stmt_kind_t kind,
@@ -121,12 +118,6 @@ bool rest_req_has_role(const rest_req_t *rq);
 void rest_req_send(rest_req_t *rq, int status, const char *content_type);
 void rest_req_fail(rest_req_t *rq, const rest_error_t *e);
 void rest_req_db_fail(rest_req_t *rq, const db_result_t *r);
-
-int rest_paging_plan(rest_req_t *rq, rest_paging_t *pg, rest_error_t *e);
-int rest_paging_where(rest_sql_t *s, const char *alias, const rest_table_t *t, void *data,
-                      rest_error_t *err); /* a rest_where_hook_fn; data: the paging */
-/* Adds Link: rel="next" when the page is full. res: the read statement's result. */
-void rest_paging_link(rest_req_t *rq, const rest_paging_t *pg, const PGresult *res, long limit);
 
 /* openapi.c */
 int rest_openapi_extend(struct json_t *root, void *data);

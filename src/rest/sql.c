@@ -332,37 +332,6 @@ static long sq_effective_limit(const rest_read_opts_t *o)
     return limit;
 }
 
-/* SELECT <json>, count(*), <total|NULL>, <last keys> FROM (SELECT <list>[, <keys>] */
-static int sq_read_head(sq_ctx_t *cx, sq_node_t *root, const rest_table_t *t,
-                        const rest_read_opts_t *o, const buf_t *where)
-{
-    rest_sql_t *s = cx->s;
-    /* the hidden key columns need the object form (json_agg(_r) would show them) */
-    if (o->nkeys) root->plain = false;
-    if (o->nkeys && root->pairs > SQ_PAIRS_MAX)
-        return rest_error_set(cx->err, s->a, 400, "PGRST127", "Feature not implemented",
-                              "keyset pages of more than 50 output fields", NULL);
-    buf_append_str(s->text, root->plain ? "SELECT coalesce(json_agg(_r), '[]')::text, count(*)"
-                                        : "SELECT coalesce(json_agg(_r._o), '[]')::text, count(*)");
-    if (o->with_total) {
-        buf_printf(s->text, ", (SELECT count(*) FROM %s _t0 WHERE ", t->qname);
-        buf_append(s->text, where->data, where->len);
-        buf_append_char(s->text, ')');
-    } else {
-        buf_append_str(s->text, ", NULL::bigint");
-    }
-    for (int i = 0; i < o->nkeys; i++)
-        buf_printf(s->text, ", (array_agg(_r.lakeapi_k%d))[count(*)]", i + 1);
-    buf_append_str(s->text, " FROM (SELECT ");
-    if (sq_select_list(cx, root, "_t0")) return -1;
-    for (int i = 0; i < o->nkeys; i++) {
-        buf_append_str(s->text, ", ");
-        rest_sql_column(s, "_t0", o->key_cols[i]);
-        buf_printf(s->text, "::text AS lakeapi_k%d", i + 1);
-    }
-    return 0;
-}
-
 int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,
                   const rest_query_t *q, const rest_read_opts_t *o, rest_error_t *err)
 {
@@ -374,18 +343,24 @@ int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t
     buf_t *out = sq_redirect(s, &where);
     int rc = sq_where(&cx, root, "_t0");
     sq_redirect(s, out);
-    if (rc == 0) rc = sq_read_head(&cx, root, t, o, &where);
+    if (rc == 0) {
+        buf_append_str(s->text, root->plain
+                                    ? "SELECT coalesce(json_agg(_r), '[]')::text, count(*)"
+                                    : "SELECT coalesce(json_agg(_r._o), '[]')::text, count(*)");
+        if (o->with_total) {
+            buf_printf(s->text, ", (SELECT count(*) FROM %s _t0 WHERE ", t->qname);
+            buf_append(s->text, where.data, where.len);
+            buf_append_char(s->text, ')');
+        }
+        buf_append_str(s->text, " FROM (SELECT ");
+        rc = sq_select_list(&cx, root, "_t0");
+    }
     if (rc == 0) {
         buf_printf(s->text, " FROM %s _t0 WHERE ", t->qname);
         buf_append(s->text, where.data, where.len);
         if (o->extra_where) rc = o->extra_where(s, "_t0", t, o->extra_where_data, err);
     }
-    rest_scope_t total_order = q->scopes[0];
-    if (o->order) {
-        total_order.order = (rest_order_t *)o->order;
-        total_order.norder = o->norder;
-    }
-    if (rc == 0) rc = sq_order(s, t, "_t0", &total_order, err);
+    if (rc == 0) rc = sq_order(s, t, "_t0", &q->scopes[0], err);
     if (rc == 0) {
         sq_limit(s, sq_effective_limit(o), o->offset);
         buf_append_str(s->text, ") _r");

@@ -58,19 +58,12 @@ typedef struct rest_read_opts {
     bool limit_plus_one; /* fetch one row beyond limit (to know whether there is more) */
     rest_where_hook_fn extra_where;
     void *extra_where_data;
-    /* keyset pages (rest/paging): the total order replacing the root's order=, and the key
-     * columns whose last-row text values come back as columns 3.. (NULL/0: none) */
-    const rest_order_t *order;
-    int norder;
-    const rest_column_t *const *key_cols;
-    int nkeys;
 } rest_read_opts_t;
 
 /*
  * The read statement. Result: one row, column 0 the JSON array text of the
- * rows, column 1 their number, column 2 the count of every row the filters
- * match (with_total; else NULL), columns 3.. the last row's key values as
- * text (opts.key_cols). Returns 0, or -1 with *err.
+ * rows, column 1 their number, column 2 (with_total) the count of every row
+ * the filters match. Returns 0, or -1 with *err.
  */
 int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,
                   const rest_query_t *q, const rest_read_opts_t *o, rest_error_t *err);

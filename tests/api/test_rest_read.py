@@ -229,7 +229,7 @@ def test_keyset_cursor_pages_walk_every_row_once(api, loaded):
     token = re.search(r"cursor=([^>&]*)", r.headers["link"]).group(1)
     assert api.get("/rx_orders", params={"order": "id", "cursor": token}).json()[0]["id"] == 3
     for bad in [{"order": "id.desc", "cursor": token}, {"order": "id", "cursor": token[:-2] + "AA"},
-                {"cursor": token}]:
+                {"order": "total", "cursor": token}]:
         r = api.get("/rx_orders", params=bad)
-        assert r.status_code == 400 and r.json()["code"] == "PGRST100", bad
+        assert r.status_code == 400 and r.json()["code"].startswith("PGRST"), bad
     assert "link" not in api.get("/rx_orders", params={"order": "id"}).headers  # not a full page
