@@ -50,6 +50,8 @@ struct rest_app {
     uv_timer_t debounce; /* NOTIFYs within it coalesce into one load; retries a failed first load */
     uv_signal_t sigusr1;
     struct db_listen *listen;
+    void (*publish)(struct rest_snapshot *snap, void *data); /* WORKERS > 1: the leader's */
+    void *publish_data;
 };
 
 /* app.c */
