@@ -375,3 +375,16 @@ def test_stale_while_revalidate(lake, fake):
         r = c.get("/user", params={"id": 21})
         assert r.headers["x-lakeapi-cache"] == "hit"
         assert wh.snapshot()["submitted"] == 2
+
+
+def test_reload_needs_an_admin_once_auth_is_configured(lake, fake):
+    import jwt_tokens as jt
+    secret = "hs-secret-for-the-lakehouse-tests-0123456789"
+    s = lake(JWT_SECRET=secret, ADMIN_CLAIM=".lakeapi_admin == true", DB_ANON_ROLE="lakeapi_anon")
+    user = jt.token(jt.claims("bob"), alg="HS256", secret=secret)
+    admin = jt.token(jt.claims("ann", lakeapi_admin=True), alg="HS256", secret=secret)
+    r = httpx.post(s.url + "/lakehouse/v1/_reload", headers={"Authorization": f"Bearer {user}"})
+    assert r.status_code == 403 and r.json()["code"] == "PGRST403"
+    r = httpx.post(s.url + "/lakehouse/v1/_reload", headers={"Authorization": f"Bearer {admin}"},
+                   timeout=30)
+    assert r.status_code == 200 and "main.default.users" in r.json()["tables"]
