@@ -388,3 +388,27 @@ def test_reload_needs_an_admin_once_auth_is_configured(lake, fake):
     r = httpx.post(s.url + "/lakehouse/v1/_reload", headers={"Authorization": f"Bearer {admin}"},
                    timeout=30)
     assert r.status_code == 200 and "main.default.users" in r.json()["tables"]
+
+
+def test_oauth_m2m_workspace_auth(loaded):
+    """The warehouse through OAuth M2M (the same workspace auth the Lakebase credentials use)."""
+    cid, csecret = "lakehouse-m2m-client", "lakehouse-m2m-secret-0123456789"
+    ws = FakeWorkspace({}, client_id=cid, client_secret=csecret, port=free_port()).start()
+    try:
+        wh = ws.add_warehouse(warehouse_id=WAREHOUSE)
+        wh.execute("CREATE TABLE users (id BIGINT NOT NULL, first_name STRING, last_name STRING, "
+                   "email STRING, address STRING, ip_address STRING)")
+        wh.execute("INSERT INTO users VALUES (7, 'Ada', 'Lovelace', NULL, NULL, NULL)")
+        env = {k: v for k, v in lake_env(ws).items() if k != "DATABRICKS_TOKEN"}
+        env.update(DATABRICKS_CLIENT_ID=cid, DATABRICKS_CLIENT_SECRET=csecret)
+        s = Server(dict(loaded, **env))
+        try:
+            wait_discovered(s)
+            r = httpx.get(s.url + "/user", params={"id": 7}, timeout=30)
+            assert r.status_code == 200 and r.json()[0]["last_name"] == "Lovelace"
+            assert ws.snapshot()["oidc_ok"] >= 1
+        finally:
+            assert s.stop() == 0
+            assert csecret not in s.output()
+    finally:
+        ws.stop()
