@@ -47,6 +47,12 @@ typedef struct db_result {
     const char *sqlstate; /* server error code, or NULL */
     const char *message;  /* detail for the log, never for clients; NULL on success */
     double wait_ms;       /* time the query waited for a connection */
+    /*
+     * A failed write: true when it had been sent and the connection was lost
+     * (or the server stopped answering) before its commit was confirmed, so it
+     * may or may not have been applied. false: it certainly was not.
+     */
+    bool outcome_unknown;
     uint64_t lsn;         /* a write under a read/write split: the primary's WAL position after its
                              commit, for X-Lakeapi-Min-LSN (0: none; see route.c) */
 } db_result_t;

@@ -9,6 +9,7 @@
  * A second signal exits at once.
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,6 +139,34 @@ static void serve_log_settings(const config_t *cfg)
     buf_dispose(&line);
 }
 
+/*
+ * Connections are shed with a 503 before file descriptors run out: the soft
+ * RLIMIT_NOFILE is raised to the hard one (systemd's LimitNOFILE), and
+ * MAX_CONNECTIONS defaults to it minus what the pool, the listener, libuv,
+ * logs and the workspace client need.
+ */
+static unsigned serve_max_connections(const config_t *cfg)
+{
+    struct rlimit rl;
+    unsigned fds = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        fds = rl.rlim_cur > 1000000 ? 1000000 : (unsigned)rl.rlim_cur;
+    }
+    unsigned reserve = (unsigned)(cfg->pool_size + cfg->max_overflow) + 64;
+    unsigned fit = fds > reserve + 16 ? fds - reserve : 16;
+    unsigned n = cfg->max_connections > 0 ? (unsigned)cfg->max_connections : fit;
+    if (n > fit) {
+        log_warn("MAX_CONNECTIONS=%u does not fit RLIMIT_NOFILE=%u: using %u", n, fds, fit);
+        n = fit;
+    }
+    return n;
+}
+
 /* The SQL warehouse backend, when DATABRICKS_WAREHOUSE_ID or DATABRICKS_HTTP_PATH is set. */
 static int serve_lakehouse(serve_state_t *s)
 {
@@ -223,6 +252,12 @@ static int serve_build(serve_state_t *s)
     hc.host = s->cfg->host;
     hc.port = s->cfg->port;
     hc.access_log = log_get_level() <= LOG_INFO;
+    hc.max_connections = serve_max_connections(s->cfg);
+    hc.max_connections_per_ip = (unsigned)s->cfg->max_connections_per_ip;
+    hc.server_header = s->cfg->server_header;
+    hc.header_timeout_ms = (unsigned)(s->cfg->http_header_timeout_s * 1000.0);
+    hc.body_timeout_ms = (unsigned)(s->cfg->http_body_timeout_s * 1000.0);
+    hc.keepalive_timeout_ms = (unsigned)(s->cfg->http_keepalive_timeout_s * 1000.0);
     s->server = http_server_new(&s->loop, &hc, s->router);
     api_app_attach(s->app, s->server, s->credentials);
     if (http_server_listen(s->server, err, sizeof err) != 0) {

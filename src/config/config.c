@@ -63,6 +63,7 @@ const config_setting_t config_settings[] = {
     {{"DB_MAX_ROWS"}, NULL, CONFIG_ROWS, FIELD(db_max_rows), false},
     {{"REST_COUNT_TTL"}, NULL, CONFIG_SECONDS, FIELD(rest_count_ttl_s), false},
     {{"REST_ALLOW_UNFILTERED_WRITES"}, NULL, CONFIG_BOOL, FIELD(rest_unfiltered_writes), false},
+    {{"CURSOR_SECRET"}, NULL, CONFIG_STR, FIELD(cursor_secret), true},
     {{"LAKEBASE_INSTANCE_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_instance_name), false},
     {{"LAKEBASE_CATALOG_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_catalog_name), false},
     {{"ENDPOINT_NAME", "LAKEBASE_ENDPOINT", "PGENDPOINT"},
@@ -89,6 +90,12 @@ const config_setting_t config_settings[] = {
     {{"DATABRICKS_CLIENT_ID"}, NULL, CONFIG_STR, FIELD(databricks_client_id), false},
     {{"DATABRICKS_CLIENT_SECRET"}, NULL, CONFIG_STR, FIELD(databricks_client_secret), true},
     {{"DATABRICKS_AUTH_TYPE"}, NULL, CONFIG_AUTH_TYPE, FIELD(databricks_auth_type), false},
+    {{"MAX_CONNECTIONS"}, NULL, CONFIG_COUNT, FIELD(max_connections), false},
+    {{"MAX_CONNECTIONS_PER_IP"}, NULL, CONFIG_COUNT, FIELD(max_connections_per_ip), false},
+    {{"SERVER_HEADER"}, NULL, CONFIG_HEADER, FIELD(server_header), false},
+    {{"HTTP_HEADER_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(http_header_timeout_s), false},
+    {{"HTTP_BODY_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(http_body_timeout_s), false},
+    {{"HTTP_KEEPALIVE_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(http_keepalive_timeout_s), false},
     {{"DATABRICKS_WAREHOUSE_ID"}, NULL, CONFIG_STR, FIELD(warehouse_id), false},
     {{"DATABRICKS_HTTP_PATH"}, NULL, CONFIG_STR, FIELD(http_path), false},
     {{"LAKEHOUSE_CATALOG"}, NULL, CONFIG_STR, FIELD(lakehouse_catalog), false},
@@ -162,6 +169,10 @@ void config_init(config_t *c)
     c->workers = 1;
     c->orders_table = config_xstrdup("public.orders_synced");
     c->users_table = config_xstrdup("public.users");
+    c->server_header = config_xstrdup("lakeapi");
+    c->http_header_timeout_s = 10;
+    c->http_body_timeout_s = 30;
+    c->http_keepalive_timeout_s = 60;
     c->lakehouse_catalog = config_xstrdup("main");
     c->lakehouse_schema = config_xstrdup("default");
     c->lakehouse_users_table = config_xstrdup("users");
@@ -190,6 +201,7 @@ void config_dispose(config_t *c)
         case CONFIG_TABLE:
         case CONFIG_AUTH_TYPE:
         case CONFIG_DBX_HOST:
+        case CONFIG_HEADER:
             config_set_str(c, s, NULL);
             break;
         default:
@@ -388,6 +400,19 @@ static int config_check_url(config_t *c, const config_setting_t *s, const char *
     return 0;
 }
 
+/* A header value we send as given: printable ASCII only, so it cannot split the head. */
+static int config_check_header(config_t *c, const config_setting_t *s, const char *v,
+                               const config_source_t *src, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    if (n > 64) return config_fail(err, errlen, src, "longer than 64 characters");
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < 0x20 || v[i] > 0x7E)
+            return config_fail(err, errlen, src, "only printable ASCII characters are allowed");
+    config_set_str(c, s, v);
+    return 0;
+}
+
 /* Validates v for setting s and stores it in c. */
 static int config_apply(config_t *c, const config_setting_t *s, const char *v,
                         const config_source_t *src, char *err, size_t errlen)
@@ -412,6 +437,10 @@ static int config_apply(config_t *c, const config_setting_t *s, const char *v,
         return 0;
     case CONFIG_POOL_SIZE:
         return config_check_int(v, 1, 1000, field, src, err, errlen);
+    case CONFIG_COUNT:
+        return config_check_int(v, 0, 1000000, field, src, err, errlen);
+    case CONFIG_HEADER:
+        return config_check_header(c, s, v, src, err, errlen);
     case CONFIG_OVERFLOW:
         return config_check_int(v, 0, 10000, field, src, err, errlen);
     case CONFIG_MS:

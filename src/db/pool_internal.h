@@ -78,6 +78,7 @@ struct db_query {
     double wait_ms;
     int retries;                 /* re-runs after a batch failed elsewhere or a lost connection */
     bool sync_after;             /* the batch's Sync follows this query */
+    bool unknown;                /* a failed write of unknown outcome (outcome_unknown) */
     PGresult *res;               /* its result while held */
     const db_session_t *session; /* run under this role/settings (session.c), or NULL */
     bool session_step;           /* internal step: a session's settings or pre-request */
@@ -113,6 +114,7 @@ struct db_conn {
     db_stream_t *lease; /* checked out by this stream: the pool keeps off */
     uint64_t born_ns;
     uint64_t last_used_ns;
+    uint64_t last_answer_ns; /* a result arrived (or a batch went out to an idle connection) */
     double token_expires_at;
     int pending_closes;
 };
@@ -195,8 +197,15 @@ db_pool_t *db_route_stream_pool(db_route_t *r);
 db_conn_t *db_conn_open(db_pool_t *p);
 /* Sends a NULL-terminated list of queries (already unlinked from the pool queue) as one batch. */
 void db_conn_send_batch(db_conn_t *c, db_query_t *first);
-/* Fails or requeues everything in flight and starts closing. */
+/*
+ * Fails or requeues everything in flight and starts closing. Reads are
+ * re-queued in their order (they are safe to run again) unless st is
+ * DB_ERR_TIMEOUT (the server stopped answering: running them again would only
+ * wait again); writes fail with outcome_unknown.
+ */
 void db_conn_close(db_conn_t *c, db_status_t st, const char *why);
+/* True when the connection has had queries out and no answer for longer than limit_ns. */
+bool db_conn_unresponsive(const db_conn_t *c, uint64_t now, uint64_t limit_ns);
 /* Flushes libpq's output and watches the socket accordingly; -1 on failure. */
 int db_conn_flush(db_conn_t *c);
 

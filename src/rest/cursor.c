@@ -11,6 +11,8 @@
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 
+#include <uv.h>
+
 #include "rest/cursor.h"
 
 #define CURSOR_VERSION 1
@@ -46,6 +48,22 @@ void rest_cursor_keyring_free(rest_cursor_keyring_t *k)
     if (!k) return;
     OPENSSL_cleanse(k->key, sizeof k->key);
     free(k);
+}
+
+static uv_once_t cursor_once = UV_ONCE_INIT;
+static const char *cursor_once_secret;
+static rest_cursor_keyring_t *cursor_shared;
+
+static void cursor_make_shared(void)
+{
+    cursor_shared = rest_cursor_keyring_new(cursor_once_secret);
+}
+
+const rest_cursor_keyring_t *rest_cursor_keyring_shared(const char *secret)
+{
+    cursor_once_secret = secret;
+    uv_once(&cursor_once, cursor_make_shared);
+    return cursor_shared;
 }
 
 /* ---- base64url ---- */

@@ -43,6 +43,12 @@ typedef struct rest_cursor_keyring rest_cursor_keyring_t;
 /* secret NULL or "": a random 32-byte key. NULL on failure (no randomness). */
 rest_cursor_keyring_t *rest_cursor_keyring_new(const char *secret);
 void rest_cursor_keyring_free(rest_cursor_keyring_t *k);
+/*
+ * The process-wide keyring, made on first use from secret (every loop of the
+ * process must verify every other's tokens, so a random key is drawn once).
+ * Never freed. NULL only without randomness.
+ */
+const rest_cursor_keyring_t *rest_cursor_keyring_shared(const char *secret);
 
 /* The sort values of one row: n values, NULL entries are SQL NULLs. */
 typedef struct rest_cursor_values {

@@ -91,9 +91,23 @@ typedef struct rest_req {
     const char *body;
     int64_t nrows;
     const char *content_type;
+    /* keyset cursors (read_cursor.c) */
+    void *cursor_plan;       /* the total order and the decoded cursor=, or NULL */
+    const char *cursor_last; /* JSON array of the page's last sort values, or NULL */
+    long page_limit;         /* the read's effective limit (-1 none) */
 } rest_req_t;
 
 void rest_read(rest_req_t *rq);
+/*
+ * read_cursor.c: an ordered read gets the primary key appended to its order,
+ * cursor= becomes a keyset condition (o->extra_where); 0 or -1 with *e.
+ */
+int rest_read_cursor_prepare(rest_req_t *rq, rest_read_opts_t *o, rest_error_t *e);
+/* The statement fetching the sort values of the page's row number `last` (0-based). */
+int rest_read_cursor_sql(rest_sql_t *s, const rest_req_t *rq, const rest_read_opts_t *o, long last,
+                         rest_error_t *err);
+/* Adds Link: <...&cursor=TOKEN>; rel="next" from rq->cursor_last. */
+void rest_read_cursor_link(rest_req_t *rq);
 void rest_write(rest_req_t *rq);
 /* Runs sql under the request's identity (auth: its role, in one transaction). */
 void rest_req_query(rest_req_t *rq, const char *sql, const rest_sql_t *s, db_stmt_kind_t kind,
