@@ -45,6 +45,7 @@ BUILDERS = {
     "src/rest/sql_write.c": "Data API writes: catalog-checked identifiers, $n parameters",
     "src/rest/schema.c": "catalog introspection: fixed SQL over pg_catalog, $n parameters",
     "src/rest/write.c": "Data API writes: runs sql_write.c statements",
+    "src/rest/read_cursor.c": "Data API keyset cursors: sql_select.c's builder, catalog keys",
     "src/rest/app.c": "runs the catalog query of schema.c",
     "src/web/cache.c": "count(*) over a catalog-qualified (quoted) table name",
     "src/db/route.c": "read/write split: passes registered statements through",
