@@ -441,6 +441,16 @@ typedef void (*web_metrics_render_fn)(buf_t *out, void *data);
 int web_metrics_add_renderer(web_metrics_t *m, web_metrics_render_fn fn, void *data);
 void web_metrics_render(const web_metrics_t *m, buf_t *out);
 void web_metrics_handler(http_exchange_t *ex, void *data); /* data: the metrics */
+/*
+ * With several event loops (WORKERS > 1) the handler hands the exchange to fn,
+ * which collects every loop's web_metrics_render() text (each on its own loop)
+ * and answers with web_metrics_merge() of them.
+ */
+typedef void (*web_metrics_gather_fn)(http_exchange_t *ex, void *data);
+void web_metrics_set_gather(web_metrics_t *m, web_metrics_gather_fn fn, void *data);
+/* metrics_merge.c: parts[0] first; same series summed, or max/min for process-wide values. */
+void web_metrics_merge(buf_t *out, const buf_t *parts, int nparts);
+#define WEB_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /*
  * cors.c: *out stays NULL when origins is unset or blank (no CORS at all).

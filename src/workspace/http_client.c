@@ -14,6 +14,7 @@
  */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -57,7 +58,25 @@ struct ws_http {
     bool freeing; /* curl callbacks must not touch the loop any more */
 };
 
-static int http_global_users; /* curl_global_init is not reference counted by curl */
+/* curl_global_init is neither reference counted nor thread-safe; loops (WORKERS) share it. */
+static pthread_mutex_t http_global_lock = PTHREAD_MUTEX_INITIALIZER;
+static int http_global_users;
+
+static bool http_global_ref(void)
+{
+    pthread_mutex_lock(&http_global_lock);
+    bool ok = http_global_users > 0 || curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    if (ok) http_global_users++;
+    pthread_mutex_unlock(&http_global_lock);
+    return ok;
+}
+
+static void http_global_unref(void)
+{
+    pthread_mutex_lock(&http_global_lock);
+    if (--http_global_users == 0) curl_global_cleanup();
+    pthread_mutex_unlock(&http_global_lock);
+}
 
 #define HTTP_LINK(head, x)                                                                         \
     do {                                                                                           \
@@ -383,14 +402,11 @@ void ws_http_abort(ws_http_xfer_t *x)
 
 ws_http_t *ws_http_new(uv_loop_t *loop)
 {
-    if (http_global_users++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        http_global_users--;
-        return NULL;
-    }
+    if (!http_global_ref()) return NULL;
     ws_http_t *h = calloc(1, sizeof *h);
     if (!h || !(h->multi = curl_multi_init())) {
         free(h);
-        if (--http_global_users == 0) curl_global_cleanup();
+        http_global_unref();
         return NULL;
     }
     h->loop = loop;
@@ -417,5 +433,5 @@ void ws_http_free(ws_http_t *h)
         free(k);
     }
     free(h);
-    if (--http_global_users == 0) curl_global_cleanup();
+    http_global_unref();
 }
