@@ -412,3 +412,25 @@ def test_oauth_m2m_workspace_auth(loaded):
             assert csecret not in s.output()
     finally:
         ws.stop()
+
+
+def test_concurrent_creates_never_share_an_id(lake, fake):
+    """Two event loops (WORKERS=2) each reserve their own id range; 40 concurrent creates."""
+    ws, wh = fake
+    s = lake(WORKERS=2)
+
+    def create(i):
+        r = httpx.post(s.url + "/user", json={"first_name": f"C{i}"}, timeout=30)
+        assert r.status_code == 200, r.text
+        return r.json()["user_id"]
+
+    with concurrent.futures.ThreadPoolExecutor(20) as pool:
+        ids = list(pool.map(create, range(40)))
+    assert len(set(ids)) == 40
+    rows = wh.execute("SELECT id, first_name FROM users WHERE first_name LIKE 'C%' AND id > 2000")
+    inserts = [t for t in wh.snapshot()["statements"] if t.startswith("INSERT INTO `main`.`default`.`users`")]
+    assert len(inserts) == 40, (len(inserts), wh.params_log[-3:])
+    assert len(rows) == 40 and {r[0] for r in rows} == set(ids)
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        for uid in ids:
+            assert c.delete(f"/user/{uid}").status_code == 200
