@@ -434,3 +434,15 @@ def test_concurrent_creates_never_share_an_id(lake, fake):
     with httpx.Client(base_url=s.url, timeout=30) as c:
         for uid in ids:
             assert c.delete(f"/user/{uid}").status_code == 200
+
+
+def test_cache_byte_budget_evicts_least_recently_used(lake, fake):
+    ws, wh = fake
+    s = lake(LAKEHOUSE_CACHE_MB=1)  # ten pages of 1,000 users are ~1.5 MB of results
+    with httpx.Client(base_url=s.url, timeout=30) as c:
+        def page(after):
+            return c.get("/users/", params={"limit": 1000, "after": after})
+        for k in range(10):
+            assert page(k * 100).headers["x-lakeapi-cache"] == "miss"
+        assert page(900).headers["x-lakeapi-cache"] == "hit"  # the newest stayed
+        assert page(0).headers["x-lakeapi-cache"] == "miss"  # the oldest was evicted
