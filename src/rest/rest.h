@@ -103,9 +103,8 @@ void rest_read(rest_req_t *rq);
  * cursor= becomes a keyset condition (o->extra_where); 0 or -1 with *e.
  */
 int rest_read_cursor_prepare(rest_req_t *rq, rest_read_opts_t *o, rest_error_t *e);
-/* The statement fetching the sort values of the page's row number `last` (0-based). */
-int rest_read_cursor_sql(rest_sql_t *s, const rest_req_t *rq, const rest_read_opts_t *o, long last,
-                         rest_error_t *err);
+/* Keeps the page's last key values from the read's result (columns 3..) in rq->cursor_last. */
+void rest_read_cursor_take(rest_req_t *rq, const PGresult *res);
 /* Adds Link: <...&cursor=TOKEN>; rel="next" from rq->cursor_last. */
 void rest_read_cursor_link(rest_req_t *rq);
 void rest_write(rest_req_t *rq);

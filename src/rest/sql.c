@@ -332,6 +332,32 @@ static long sq_effective_limit(const rest_read_opts_t *o)
     return limit;
 }
 
+/* SELECT <json>, count(*), <total|NULL>, <last keys> FROM (SELECT <list>[, <keys>] */
+static int sq_read_head(sq_ctx_t *cx, sq_node_t *root, const rest_table_t *t,
+                        const rest_read_opts_t *o, const buf_t *where)
+{
+    rest_sql_t *s = cx->s;
+    /* hidden key columns need the object form (json_agg(_r) would show them) */
+    int nkeys = root->pairs <= SQ_PAIRS_MAX ? o->nkeys : 0;
+    if (nkeys) root->plain = false;
+    buf_append_str(s->text, root->plain ? "SELECT coalesce(json_agg(_r), '[]')::text, count(*)"
+                                        : "SELECT coalesce(json_agg(_r._o), '[]')::text, count(*)");
+    if (o->with_total) {
+        buf_printf(s->text, ", (SELECT count(*) FROM %s _t0 WHERE ", t->qname);
+        buf_append(s->text, where->data, where->len);
+        buf_append_char(s->text, ')');
+    } else {
+        buf_append_str(s->text, ", NULL::bigint");
+    }
+    for (int i = 0; i < nkeys; i++)
+        buf_printf(s->text, ", (array_agg(_r.lakeapi_k%d))[count(*)]", i + 1);
+    buf_append_str(s->text, " FROM (SELECT ");
+    if (sq_select_list(cx, root, "_t0")) return -1;
+    for (int i = 0; i < nkeys; i++)
+        buf_printf(s->text, ", %s::text AS lakeapi_k%d", o->key_exprs[i], i + 1);
+    return 0;
+}
+
 int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,
                   const rest_query_t *q, const rest_read_opts_t *o, rest_error_t *err)
 {
@@ -343,18 +369,7 @@ int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t
     buf_t *out = sq_redirect(s, &where);
     int rc = sq_where(&cx, root, "_t0");
     sq_redirect(s, out);
-    if (rc == 0) {
-        buf_append_str(s->text, root->plain
-                                    ? "SELECT coalesce(json_agg(_r), '[]')::text, count(*)"
-                                    : "SELECT coalesce(json_agg(_r._o), '[]')::text, count(*)");
-        if (o->with_total) {
-            buf_printf(s->text, ", (SELECT count(*) FROM %s _t0 WHERE ", t->qname);
-            buf_append(s->text, where.data, where.len);
-            buf_append_char(s->text, ')');
-        }
-        buf_append_str(s->text, " FROM (SELECT ");
-        rc = sq_select_list(&cx, root, "_t0");
-    }
+    if (rc == 0) rc = sq_read_head(&cx, root, t, o, &where);
     if (rc == 0) {
         buf_printf(s->text, " FROM %s _t0 WHERE ", t->qname);
         buf_append(s->text, where.data, where.len);
