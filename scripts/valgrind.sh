@@ -15,7 +15,7 @@ logs=$build/valgrind
 rm -rf "$logs"
 mkdir -p "$logs"
 vg=(valgrind --leak-check=full --show-leak-kinds=definite,indirect
-    --errors-for-leak-kinds=definite,indirect --num-callers=30 --track-fds=no)
+    --errors-for-leak-kinds=definite,indirect --num-callers=30 --track-fds=no --fullpath-after=)
 
 # 1. unit tests (each binary is a cmocka suite; the database ones start their own cluster)
 status=0
@@ -42,12 +42,14 @@ echo "valgrind: API suites $api"
 (cd "$root" && LAKEAPI_BIN=$wrap /usr/bin/python3 -m pytest -q $api >"$logs/api.out" 2>&1) ||
     { echo "valgrind: API suites FAILED (see $logs/api.out)" >&2; status=1; }
 
-# 3. verdict: a leak or error record whose stack names a lakeapi source file
+# 3. verdict: a leak or error record whose stack goes through src/ (lakeapi) fails;
+#    one through tests/ only (a harness that gave up early) is listed, not counted
 /usr/bin/python3 - "$logs" <<'PY' || status=1
 import glob, re, sys
 logs = sys.argv[1]
-ours = re.compile(r"\((?:/[^)]*/)?(src|tests)/[^)]*\.c:\d+\)")
-bad, lib, files = [], 0, glob.glob(f"{logs}/*.log")
+ours = re.compile(r"\(/[^)]*/src/[^)]*\.[ch]:\d+\)")
+harness = re.compile(r"\(/[^)]*/tests/[^)]*\.[ch]:\d+\)")
+bad, lib, tests, files = [], 0, [], glob.glob(f"{logs}/*.log")
 summary = {"definitely lost": 0, "indirectly lost": 0, "errors": 0}
 for f in files:
     text = open(f, errors="replace").read()
@@ -56,6 +58,8 @@ for f in files:
                 re.search(r"Invalid (read|write|free)|uninitialised|Mismatched free", rec):
             if ours.search(rec):
                 bad.append((f, rec.strip()[:1500]))
+            elif harness.search(rec):
+                tests.append(f)
             else:
                 lib += 1
     for k in ("definitely lost", "indirectly lost"):
@@ -66,7 +70,8 @@ for f in files:
     if m:
         summary["errors"] += int(m.group(1))
 print(f"valgrind: {len(files)} processes checked; all: {summary}; "
-      f"records in library code only: {lib}; records through lakeapi code: {len(bad)}")
+      f"records in library code only: {lib}; in test harnesses only: {len(tests)} {sorted(set(tests))}; "
+      f"records through lakeapi code (src/): {len(bad)}")
 for f, rec in bad[:20]:
     print(f"--- {f}\n{rec}\n", file=sys.stderr)
 sys.exit(1 if bad else 0)

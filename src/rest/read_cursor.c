@@ -3,13 +3,14 @@
  * applied to the read path).
  *
  * An ordered read (order=..., or a cursor=) on a table with a primary key is
- * made total by appending the key columns to its ORDER BY. The read
- * statement also returns the sort values of the page's last row (hidden
- * columns, rest_sql_read's key_exprs); when the page is full the answer carries `Link:
- * <...&cursor=TOKEN>; rel="next"`. A request with cursor=TOKEN gets the keyset condition (rows
- * after that one) instead of an offset. Tokens are signed for the table and the ordering: one made
- * for another order, or forged, is a 400 (PGRST103-like, code PGRST120). Not covered: orders on
- * JSON paths and tables without a primary key (no Link).
+ * made total by appending the key columns to its ORDER BY. When its page is
+ * full, a second statement, pipelined beside the read, fetches the sort
+ * values of the page's last row (same filters, order and position), and the
+ * answer carries `Link: <...&cursor=TOKEN>; rel="next"`. A request with
+ * cursor=TOKEN gets the keyset condition (rows after that one) instead of an
+ * offset. Tokens are signed for the table and the ordering: one made for
+ * another order, or forged, is a 400 (PGRST103-like, code PGRST120).
+ * Not covered: orders on JSON paths and tables without a primary key (no Link).
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@
 
 typedef struct rc_plan {
     rest_cursor_key_t keys[REST_CURSOR_MAX_KEYS];
+    const char *names[REST_CURSOR_MAX_KEYS]; /* the keys' column names */
     int nkeys;
     const char *context;
     rest_cursor_values_t after; /* decoded cursor=, n = 0 when none */
@@ -40,6 +42,7 @@ static void rc_add_key(rc_plan_t *p, arena_t *a, const rest_column_t *c, bool de
     buf_init(&e);
     buf_append_str(&e, "_t0.");
     rest_sql_ident(&e, c->name);
+    p->names[p->nkeys] = c->name;
     rest_cursor_key_t *k = &p->keys[p->nkeys++];
     k->expr = arena_strndup(a, e.data, e.len);
     k->type = c->type;
@@ -144,37 +147,67 @@ int rest_read_cursor_prepare(rest_req_t *rq, rest_read_opts_t *o, rest_error_t *
     if (tok) o->offset = rq->offset = 0; /* the cursor says where the page starts */
     o->extra_where = rc_where;
     o->extra_where_data = p;
-    /* the read returns the page's last key values itself (no second statement) */
-    const char **exprs = arena_alloc(a, sizeof *exprs * (size_t)p->nkeys);
-    for (int i = 0; i < p->nkeys; i++)
-        exprs[i] = p->keys[i].expr;
-    o->key_exprs = exprs;
-    o->nkeys = p->nkeys;
     rq->cursor_plan = p;
     return 0;
 }
 
-/* The page's last row's key values, returned by the read itself (columns 3..), as JSON text. */
-void rest_read_cursor_take(rest_req_t *rq, const PGresult *res)
+/* Is column name in the plain select list (as itself: no alias, cast or path)? */
+static bool rc_selected(const rest_select_t *sel, const char *name)
+{
+    if (!sel) return true;
+    for (int i = 0; i < sel->nitems; i++) {
+        const rest_sel_item_t *it = &sel->items[i];
+        if (it->kind == REST_SEL_STAR) return true;
+        if (it->kind == REST_SEL_FIELD && !it->alias && !it->cast && !it->field.npath &&
+            strcmp(it->field.name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *rest_read_cursor_outer(const rest_req_t *rq)
 {
     const rc_plan_t *p = rq->cursor_plan;
-    if (!p || PQnfields(res) < 3 + p->nkeys || PQntuples(res) != 1) return;
+    const rest_select_t *sel = rq->q.select;
+    for (int i = 0; sel && i < sel->nitems; i++) {
+        const rest_sel_item_t *it = &sel->items[i];
+        if (it->kind == REST_SEL_EMBED ||
+            (it->kind == REST_SEL_FIELD && (it->alias || it->cast || it->field.npath)))
+            return NULL; /* not the plain form: _r has no key columns */
+    }
+    for (int i = 0; i < p->nkeys; i++)
+        if (!rc_selected(sel, p->names[i])) return NULL;
     buf_t b;
     buf_init(&b);
-    buf_append_char(&b, '[');
+    buf_append_str(&b, "((array_agg(json_build_array(");
     for (int i = 0; i < p->nkeys; i++) {
-        if (i) buf_append_char(&b, ',');
-        if (PQgetisnull(res, 0, 3 + i)) {
-            buf_append_str(&b, "null");
-            continue;
-        }
-        buf_append_char(&b, '"');
-        json_escape_into(&b, PQgetvalue(res, 0, 3 + i), (size_t)PQgetlength(res, 0, 3 + i));
-        buf_append_char(&b, '"');
+        buf_append_str(&b, i ? ", _r." : "_r.");
+        rest_sql_ident(&b, p->names[i]);
+        buf_append_str(&b, "::text");
     }
-    buf_append_char(&b, ']');
-    rq->cursor_last = arena_strndup(http_exchange_arena(rq->ex), b.data, b.len);
+    buf_append_str(&b, ")))[count(*)::int])::text");
+    const char *out = arena_strndup(http_exchange_arena(rq->ex), b.data, b.len);
     buf_dispose(&b);
+    return out;
+}
+
+/* SELECT json_build_array(k::text ...) of the page's last row: same filters and order. */
+int rest_read_cursor_sql(rest_sql_t *s, const rest_req_t *rq, const rest_read_opts_t *o, long last,
+                         rest_error_t *err)
+{
+    const rc_plan_t *p = rq->cursor_plan;
+    sq_ctx_t cx = {.s = s, .snap = rq->snap, .q = &rq->q, .err = err};
+    sq_node_t *root = NULL;
+    if (sq_root(&cx, rq->t, &root)) return -1;
+    buf_append_str(s->text, "SELECT json_build_array(");
+    for (int i = 0; i < p->nkeys; i++)
+        buf_printf(s->text, "%s%s::text", i ? ", " : "", p->keys[i].expr);
+    buf_printf(s->text, ")::text FROM %s _t0 WHERE ", rq->t->qname);
+    if (sq_where(&cx, root, "_t0")) return -1;
+    if (o->extra_where && o->extra_where(s, "_t0", rq->t, o->extra_where_data, err)) return -1;
+    if (sq_order(s, rq->t, "_t0", &rq->q.scopes[0], err)) return -1;
+    sq_limit(s, 1, last);
+    return 0;
 }
 
 void rest_read_cursor_link(rest_req_t *rq)

@@ -332,63 +332,6 @@ static long sq_effective_limit(const rest_read_opts_t *o)
     return limit;
 }
 
-/*
- * Is the key expression `_t0."col"` a column of the plain select list (same name in _r)?
- * Then the last row's value is read from _r and the rows keep the plain form.
- */
-static bool sq_key_in_plain(const sq_node_t *root, const char *expr)
-{
-    if (strncmp(expr, "_t0.\"", 5)) return false;
-    const char *name = expr + 5;
-    size_t n = strlen(name);
-    if (n < 1 || name[n - 1] != '"' || memchr(name, '"', n - 1)) return false; /* plain names */
-    if (!root->sel) return true;
-    int seen = 0; /* _r must have exactly one column of that name, uncast */
-    bool cast = false;
-    for (int i = 0; i < root->sel->nitems; i++) {
-        const rest_sel_item_t *it = &root->sel->items[i];
-        bool same = it->kind == REST_SEL_STAR ||
-                    (strlen(it->field.name) == n - 1 && !strncmp(it->field.name, name, n - 1));
-        seen += same;
-        cast = cast || (same && it->cast);
-    }
-    return seen == 1 && !cast;
-}
-
-/* SELECT <json>, count(*), <total|NULL>, <last keys> FROM (SELECT <list>[, <keys>] */
-static int sq_read_head(sq_ctx_t *cx, sq_node_t *root, const rest_table_t *t,
-                        const rest_read_opts_t *o, const buf_t *where)
-{
-    rest_sql_t *s = cx->s;
-    /* keys among the plain columns are read from _r; else hidden key columns, which need
-     * the object form (json_agg(_r) would show them) */
-    bool from_r = root->plain;
-    for (int i = 0; from_r && i < o->nkeys; i++)
-        from_r = sq_key_in_plain(root, o->key_exprs[i]);
-    int nkeys = from_r || root->pairs <= SQ_PAIRS_MAX ? o->nkeys : 0;
-    if (nkeys && !from_r) root->plain = false;
-    buf_append_str(s->text, root->plain ? "SELECT coalesce(json_agg(_r), '[]')::text, count(*)"
-                                        : "SELECT coalesce(json_agg(_r._o), '[]')::text, count(*)");
-    if (o->with_total) {
-        buf_printf(s->text, ", (SELECT count(*) FROM %s _t0 WHERE ", t->qname);
-        buf_append(s->text, where->data, where->len);
-        buf_append_char(s->text, ')');
-    } else {
-        buf_append_str(s->text, ", NULL::bigint");
-    }
-    for (int i = 0; i < nkeys; i++) {
-        if (from_r)
-            buf_printf(s->text, ", (array_agg(_r.%s::text))[count(*)]", o->key_exprs[i] + 4);
-        else
-            buf_printf(s->text, ", (array_agg(_r.lakeapi_k%d))[count(*)]", i + 1);
-    }
-    buf_append_str(s->text, " FROM (SELECT ");
-    if (sq_select_list(cx, root, "_t0")) return -1;
-    for (int i = 0; !from_r && i < nkeys; i++)
-        buf_printf(s->text, ", %s::text AS lakeapi_k%d", o->key_exprs[i], i + 1);
-    return 0;
-}
-
 int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,
                   const rest_query_t *q, const rest_read_opts_t *o, rest_error_t *err)
 {
@@ -400,7 +343,22 @@ int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t
     buf_t *out = sq_redirect(s, &where);
     int rc = sq_where(&cx, root, "_t0");
     sq_redirect(s, out);
-    if (rc == 0) rc = sq_read_head(&cx, root, t, o, &where);
+    if (rc == 0) {
+        buf_append_str(s->text, root->plain
+                                    ? "SELECT coalesce(json_agg(_r), '[]')::text, count(*)"
+                                    : "SELECT coalesce(json_agg(_r._o), '[]')::text, count(*)");
+        if (o->with_total) {
+            buf_printf(s->text, ", (SELECT count(*) FROM %s _t0 WHERE ", t->qname);
+            buf_append(s->text, where.data, where.len);
+            buf_append_char(s->text, ')');
+        }
+        if (o->extra_outer) {
+            buf_append_str(s->text, ", ");
+            buf_append_str(s->text, o->extra_outer);
+        }
+        buf_append_str(s->text, " FROM (SELECT ");
+        rc = sq_select_list(&cx, root, "_t0");
+    }
     if (rc == 0) {
         buf_printf(s->text, " FROM %s _t0 WHERE ", t->qname);
         buf_append(s->text, where.data, where.len);

@@ -58,17 +58,14 @@ typedef struct rest_read_opts {
     bool limit_plus_one; /* fetch one row beyond limit (to know whether there is more) */
     rest_where_hook_fn extra_where;
     void *extra_where_data;
-    /* keyset pages: key expressions (catalog-quoted, on _t0) whose values in the page's last
-     * row come back as text in columns 3.. (dropped when the row is wider than 50 fields) */
-    const char *const *key_exprs;
-    int nkeys;
+    /* An extra output column of the read (after the total), an aggregate over _r; or NULL. */
+    const char *extra_outer;
 } rest_read_opts_t;
 
 /*
  * The read statement. Result: one row, column 0 the JSON array text of the
- * rows, column 1 their number, column 2 the count of every row the filters
- * match (with_total; else NULL), columns 3.. the last row's key_exprs as text.
- * Returns 0, or -1 with *err.
+ * rows, column 1 their number, column 2 (with_total) the count of every row
+ * the filters match. Returns 0, or -1 with *err.
  */
 int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,
                   const rest_query_t *q, const rest_read_opts_t *o, rest_error_t *err);
