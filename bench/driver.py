@@ -51,7 +51,7 @@ MODES = {
 # (id, endpoint, connections): what issue 13 asks to compare, in this order.
 CONFIGS = [("get1", "get", 1), ("get16", "get", 16), ("get64", "get", 64),
            ("get256", "get", 256), ("user64", "user", 64), ("stream64", "stream", 64),
-           ("status64", "status", 64)]
+           ("status64", "status", 64), ("rest64", "restget", 64), ("restlist64", "restlist", 64)]
 PGBENCH_LATENCY_SAMPLING = 0.01
 
 ORDERS = '"public"."orders_synced"'
@@ -293,6 +293,10 @@ class Bench:
             "status": [f"POST\t/api/v1/orders/{k}/status\t"
                        f'{{"o_orderstatus": "{rnd.choice(letters)}"}}' for k in keys],
             "user": [f"GET\t/user?id={rnd.randint(self.umin, self.umax)}" for _ in range(n)],
+            # the Data API (issue 9): by key, and a filtered, ordered read of 100 rows
+            "restget": [f"GET\t/rest/v1/orders_synced?o_orderkey=eq.{k}" for k in keys],
+            "restlist": [f"GET\t/rest/v1/orders_synced?o_orderkey=gt.{k}&o_orderstatus=neq.X"
+                         "&order=o_orderkey&limit=100" for k in keys],
         }
         self.listfiles = {}
         for name, lines in lists.items():
@@ -321,6 +325,17 @@ class Bench:
                        "chain": True,
                        "sql": s + f'SELECT {ORDER_COLS} FROM {ORDERS} WHERE "o_orderkey" > :key '
                                   'ORDER BY "o_orderkey" LIMIT 101;\n'},
+            "restget": {"title": "GET /rest/v1/orders_synced?o_orderkey=eq.K (Data API)",
+                        "what": "random existing keys; pgbench: the same SELECT by key",
+                        "probe": "/rest/v1/orders_synced?o_orderkey=eq.1",
+                        "sql": s + f'SELECT {ORDER_COLS} FROM {ORDERS} WHERE "o_orderkey" = :key;\n'},
+            "restlist": {"title": "GET /rest/v1/orders_synced?o_orderkey=gt.K&o_orderstatus=neq.X"
+                                  "&order=o_orderkey&limit=100 (Data API)",
+                         "what": "a filtered, ordered read of 100 rows at random keys; pgbench: "
+                                 "its SQL",
+                         "probe": "/rest/v1/orders_synced?limit=1",
+                         "sql": s + f'SELECT {ORDER_COLS} FROM {ORDERS} WHERE "o_orderkey" > :key '
+                                    'AND "o_orderstatus" <> \'X\' ORDER BY "o_orderkey" LIMIT 100;\n'},
             "status": {"title": "POST /api/v1/orders/{key}/status",
                        "what": "random keys and letters; synchronous_commit=on, fsync=on: "
                                "every acknowledged write is committed",

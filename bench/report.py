@@ -110,7 +110,9 @@ def goals(res):
                            ("get256", 1.0, "GET by key, 256 connections"),
                            ("user64", 1.0, "GET /user?id=, 64 connections"),
                            ("stream64", 0.9, "GET /stream (100 rows), 64 connections"),
-                           ("status64", 1.0, "POST status, 64 connections")):
+                           ("status64", 1.0, "POST status, 64 connections"),
+                           ("rest64", 1.0, "Data API GET by key (eq.K), 64 connections"),
+                           ("restlist64", 0.9, "Data API filtered, ordered 100 rows, 64 connections")):
         c = cfgs.get(cid)
         if not c:
             continue
