@@ -49,6 +49,9 @@ void cli_workers_join(cli_workers_t *g, int i, uv_loop_t *loop, struct web_metri
 void cli_workers_leave(cli_workers_t *g, int i);
 void cli_workers_gather(http_exchange_t *ex, void *data);
 db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop);
+/* Loop i's Data API: loop 0's is started and publishes; the others adopt (never started). */
+struct rest_app;
+void cli_workers_rest(cli_workers_t *g, int i, struct rest_app *rest);
 
 int cli_serve(int argc, char **argv);
 int cli_demo(int argc, char **argv);

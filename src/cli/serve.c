@@ -207,6 +207,7 @@ static int serve_lakehouse(serve_state_t *s)
         log_error("startup failed: registering the /lakehouse/v1 routes");
         return -1;
     }
+    lakehouse_set_auth(s->lakehouse, s->auth);
     lakehouse_start(s->lakehouse);
     return 0;
 }
@@ -282,6 +283,7 @@ static int serve_build(serve_state_t *s)
     if (s->ref.group) {
         cli_workers_join(s->ref.group, s->ref.index, &s->loop, api_app_metrics(s->app));
         web_metrics_set_gather(api_app_metrics(s->app), cli_workers_gather, &s->ref);
+        cli_workers_rest(s->ref.group, s->ref.index, s->rest);
     }
     if (http_server_listen(s->server, err, sizeof err) != 0) {
         log_error("cannot listen on %s:%d: %s", s->cfg->host, s->cfg->port, err);
@@ -323,7 +325,7 @@ static int serve_loop_run(serve_state_t *s)
             else
                 log_warn("%s", auth_describe(s->auth));
         }
-        rest_app_start(s->rest);
+        if (s->ref.index == 0) rest_app_start(s->rest); /* the others adopt its snapshot */
         uv_signal_init(&s->loop, &s->sigint);
         uv_signal_init(&s->loop, &s->sigterm);
         s->sigint.data = s->sigterm.data = s;

@@ -9,6 +9,9 @@
  *     main thread and every loop asks it through a client (credentials hub.c),
  *     so there is one cached token and one mint; the static provider has no
  *     state and each loop makes its own;
+ *   - the Data API's schema snapshot: loop 0 loads it (and reloads it on
+ *     NOTIFY or SIGUSR1) and every other loop adopts the same one, swapped on
+ *     its own loop (its requests see the old or the new, never a mix);
  *   - /metrics: the loop that gets the scrape asks every other loop, through
  *     its mailbox, to render its own text on its own thread, and answers with
  *     the merge (web_metrics_merge), so it reads as one loop would.
@@ -30,6 +33,7 @@
 #include "cli/cli.h"
 #include "lakeapi/credentials.h"
 #include "lakeapi/log.h"
+#include "lakeapi/rest.h"
 #include "web/web.h"
 
 typedef struct closure {
@@ -44,6 +48,7 @@ typedef struct mailbox {
     closure_t *head, **tail;
     bool open;
     web_metrics_t *metrics; /* the loop's, for gathers; set with the mailbox */
+    rest_app_t *rest;       /* the loop's Data API, for the shared snapshot */
 } mailbox_t;
 
 struct cli_workers {
@@ -56,6 +61,7 @@ struct cli_workers {
     db_credentials_t *real; /* NULL: static credentials, one per loop */
     credentials_hub_t *hub;
     int finished;
+    struct rest_snapshot *latest; /* under lock: what a loop that joins late adopts */
 };
 
 /* ---- mailboxes ---- */
@@ -211,6 +217,55 @@ void cli_workers_gather(http_exchange_t *ex, void *data)
     if (--gt->pending == 0) gather_finish(gt);
 }
 
+/* ---- the Data API's schema snapshot: loop 0 loads, the others adopt ---- */
+
+typedef struct adopt {
+    rest_app_t *rest;
+    struct rest_snapshot *snap;
+} adopt_t;
+
+static void adopt_run(void *arg)
+{
+    adopt_t *a = arg;
+    rest_app_adopt(a->rest, a->snap);
+    free(a);
+}
+
+static void adopt_post(cli_workers_t *g, int i, struct rest_snapshot *snap)
+{
+    adopt_t *a = malloc(sizeof *a);
+    if (!a) abort();
+    a->rest = g->boxes[i].rest;
+    a->snap = rest_snapshot_share(snap);
+    if (!box_post(g, i, adopt_run, a)) {
+        rest_snapshot_release(a->snap);
+        free(a);
+    }
+}
+
+/* On loop 0, after each successful load: every other loop takes the same snapshot. */
+static void workers_publish(struct rest_snapshot *snap, void *data)
+{
+    cli_workers_t *g = data;
+    pthread_mutex_lock(&g->lock);
+    struct rest_snapshot *old = g->latest;
+    g->latest = snap; /* the reference publish gave us */
+    pthread_mutex_unlock(&g->lock);
+    rest_snapshot_release(old);
+    for (int i = 1; i < g->n; i++)
+        adopt_post(g, i, snap);
+}
+
+void cli_workers_rest(cli_workers_t *g, int i, rest_app_t *rest)
+{
+    pthread_mutex_lock(&g->lock);
+    g->boxes[i].rest = rest;
+    struct rest_snapshot *latest = i > 0 && g->latest ? rest_snapshot_share(g->latest) : NULL;
+    pthread_mutex_unlock(&g->lock);
+    if (i == 0) rest_app_set_publisher(rest, workers_publish, g);
+    if (latest) rest_app_adopt(rest, latest); /* loaded before this loop joined */
+}
+
 /* ---- credentials ---- */
 
 db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop)
@@ -304,6 +359,7 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
     uv_run(&g->hub_loop, UV_RUN_DEFAULT);
     uv_loop_close(&g->hub_loop);
     credentials_hub_free(g->hub);
+    rest_snapshot_release(g->latest);
     if (g->real) g->real->free(g->real);
     pthread_mutex_destroy(&g->lock);
     free(g->boxes);

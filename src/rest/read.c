@@ -61,8 +61,11 @@ static void rd_rows_done(const db_result_t *r, void *data)
     arena_t *a = http_exchange_arena(rq->ex);
     rq->body = arena_strndup(a, PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
     rq->nrows = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
-    if (PQnfields(r->res) > 2 && !PQgetisnull(r->res, 0, 2))
+    if (PQnfields(r->res) > 2 && rq->cursor_col != 2 && !PQgetisnull(r->res, 0, 2))
         rq->total = strtoll(PQgetvalue(r->res, 0, 2), NULL, 10);
+    if (rq->cursor_col > 0 && PQnfields(r->res) > rq->cursor_col &&
+        !PQgetisnull(r->res, 0, rq->cursor_col))
+        rq->cursor_last = arena_strdup(a, PQgetvalue(r->res, 0, rq->cursor_col));
     rd_done_one(rq);
 }
 
@@ -223,6 +226,10 @@ void rest_read(rest_req_t *rq)
     }
     rq->page_limit = o.limit;
     bool link = rq->cursor_plan && o.limit > 0 && !rq->singular;
+    if (link && (o.extra_outer = rest_read_cursor_outer(rq)) != NULL) {
+        rq->cursor_col = o.with_total ? 3 : 2; /* in the read itself */
+        link = false;
+    }
     rest_sql_t s;
     rest_sql_init(&s, http_exchange_arena(rq->ex));
     int rc = rest_sql_read(&s, rq->snap, rq->t, &rq->q, &o, &e);

@@ -22,6 +22,7 @@
 
 typedef struct rc_plan {
     rest_cursor_key_t keys[REST_CURSOR_MAX_KEYS];
+    const char *names[REST_CURSOR_MAX_KEYS]; /* the keys' column names */
     int nkeys;
     const char *context;
     rest_cursor_values_t after; /* decoded cursor=, n = 0 when none */
@@ -41,6 +42,7 @@ static void rc_add_key(rc_plan_t *p, arena_t *a, const rest_column_t *c, bool de
     buf_init(&e);
     buf_append_str(&e, "_t0.");
     rest_sql_ident(&e, c->name);
+    p->names[p->nkeys] = c->name;
     rest_cursor_key_t *k = &p->keys[p->nkeys++];
     k->expr = arena_strndup(a, e.data, e.len);
     k->type = c->type;
@@ -147,6 +149,46 @@ int rest_read_cursor_prepare(rest_req_t *rq, rest_read_opts_t *o, rest_error_t *
     o->extra_where_data = p;
     rq->cursor_plan = p;
     return 0;
+}
+
+/* Is column name in the plain select list (as itself: no alias, cast or path)? */
+static bool rc_selected(const rest_select_t *sel, const char *name)
+{
+    if (!sel) return true;
+    for (int i = 0; i < sel->nitems; i++) {
+        const rest_sel_item_t *it = &sel->items[i];
+        if (it->kind == REST_SEL_STAR) return true;
+        if (it->kind == REST_SEL_FIELD && !it->alias && !it->cast && !it->field.npath &&
+            strcmp(it->field.name, name) == 0)
+            return true;
+    }
+    return false;
+}
+
+const char *rest_read_cursor_outer(const rest_req_t *rq)
+{
+    const rc_plan_t *p = rq->cursor_plan;
+    const rest_select_t *sel = rq->q.select;
+    for (int i = 0; sel && i < sel->nitems; i++) {
+        const rest_sel_item_t *it = &sel->items[i];
+        if (it->kind == REST_SEL_EMBED ||
+            (it->kind == REST_SEL_FIELD && (it->alias || it->cast || it->field.npath)))
+            return NULL; /* not the plain form: _r has no key columns */
+    }
+    for (int i = 0; i < p->nkeys; i++)
+        if (!rc_selected(sel, p->names[i])) return NULL;
+    buf_t b;
+    buf_init(&b);
+    buf_append_str(&b, "((array_agg(json_build_array(");
+    for (int i = 0; i < p->nkeys; i++) {
+        buf_append_str(&b, i ? ", _r." : "_r.");
+        rest_sql_ident(&b, p->names[i]);
+        buf_append_str(&b, "::text");
+    }
+    buf_append_str(&b, ")))[count(*)::int])::text");
+    const char *out = arena_strndup(http_exchange_arena(rq->ex), b.data, b.len);
+    buf_dispose(&b);
+    return out;
 }
 
 /* SELECT json_build_array(k::text ...) of the page's last row: same filters and order. */

@@ -94,3 +94,39 @@ def test_sigterm_drains_every_loop(lakeapi_server):
     out = s.output()
     assert out.count("http server drained") == 3
     assert out.count("database pool closed") == 3
+
+
+def test_loops_share_one_schema_snapshot(lakeapi_server, loaded):
+    """Loop 0 loads the Data API's snapshot; the other loops adopt it, also after a reload."""
+    from conftest import psql
+    s = lakeapi_server(WORKERS="2")
+    psql(loaded, "DROP TABLE IF EXISTS workers_t; CREATE TABLE workers_t (id int PRIMARY KEY); "
+                 "INSERT INTO workers_t VALUES (1), (2)")
+    psql(loaded, "NOTIFY lakeapi, 'reload schema'")
+
+    def all_see(path, want):
+        codes = []
+        for _ in range(24):  # fresh connections: the kernel spreads them over both loops
+            c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=10)
+            c.request("GET", path)
+            r = c.getresponse()
+            r.read()
+            codes.append(r.status)
+            c.close()
+        return codes == [want] * 24
+
+    import time
+    deadline = time.time() + 10
+    while not all_see("/rest/v1/workers_t", 200) and time.time() < deadline:
+        time.sleep(0.2)
+    assert all_see("/rest/v1/workers_t", 200)
+    psql(loaded, "DROP TABLE workers_t")
+    psql(loaded, "NOTIFY lakeapi, 'reload schema'")
+    deadline = time.time() + 10
+    while not all_see("/rest/v1/workers_t", 404) and time.time() < deadline:
+        time.sleep(0.2)
+    assert all_see("/rest/v1/workers_t", 404)
+    assert s.stop() == 0
+    out = s.output()
+    # One load per change, by loop 0 alone (with a snapshot per loop there would be two).
+    assert out.count("Data API: schema snapshot 1:") == 1, out[-2000:]

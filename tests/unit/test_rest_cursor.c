@@ -10,21 +10,10 @@
 #include "db_test_fixture.h"
 #include "rest/cursor.h"
 
-static PGconn *cur_conn(void)
-{
-    char info[1200];
-    snprintf(info, sizeof info, "host=%s port=%s user=postgres dbname=postgres", pg_host, pg_port);
-    PGconn *c = PQconnectdb(info);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
-    PQclear(PQexec(c, "SET DateStyle = 'ISO, YMD'"));
-    return c;
-}
-
 static int cursor_setup(void **state)
 {
     if (group_setup(state) != 0) return -1;
-    PGconn *c = cur_conn();
+    PGconn *c = sync_conn();
     PGresult *r =
         PQexec(c, "CREATE TABLE cur_t (id int PRIMARY KEY, a int, b text, c date, d int NOT NULL, "
                   "ts timestamptz, f float8);"
@@ -224,7 +213,7 @@ static void walk(PGconn *pg, const rest_cursor_keyring_t *k, const spec_t *s, in
 static void test_pages_follow_the_full_order(void **state)
 {
     (void)state;
-    PGconn *pg = cur_conn();
+    PGconn *pg = sync_conn();
     rest_cursor_keyring_t *k = rest_cursor_keyring_new(NULL);
     for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         walk(pg, k, &specs[i], 7);

@@ -56,17 +56,6 @@ static const char *const fixture_sql[] = {
     "'1999-12-31 23:59:59.5-08', NULL, NULL, '1 day', NULL, NULL, NULL, NULL, NULL)",
 };
 
-static PGconn *sync_conn(void)
-{
-    char info[1200];
-    snprintf(info, sizeof info, "host=%s port=%s user=postgres dbname=postgres", pg_host, pg_port);
-    PGconn *c = PQconnectdb(info);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
-    PQclear(PQexec(c, "SET DateStyle = 'ISO, YMD'"));
-    return c;
-}
-
 static int export_setup(void **state)
 {
     if (group_setup(state) != 0) return -1;
