@@ -9,8 +9,9 @@ PYTHON     := /usr/bin/python3
 SF         ?= 1
 CMAKE_GEN  := -G Ninja
 
-.PHONY: all deps build build-asan demo test check-layers test-unit test-api test-asan fuzz fuzz-build \
-        bench bench-quick bench-growth format tidy clean scale-test
+.PHONY: all deps build build-asan demo test check-layers check-sql faults soak valgrind fuzz-long \
+        test-unit test-api test-asan fuzz fuzz-build bench bench-quick bench-growth bench-export \
+        format tidy clean scale-test
 
 all: build
 
@@ -39,6 +40,7 @@ demo: build
 # PostgreSQL), both again under AddressSanitizer + UBSan, then a short fuzzing run.
 test: build build-asan
 	$(MAKE) --no-print-directory check-layers
+	$(MAKE) --no-print-directory check-sql
 	$(MAKE) --no-print-directory test-unit BUILD=$(BUILD)
 	$(MAKE) --no-print-directory test-api BUILD=$(BUILD)
 	$(MAKE) --no-print-directory scale-test BUILD=$(BUILD)
@@ -48,6 +50,10 @@ test: build build-asan
 # Fails when an #include breaks the layer order (src/ folders, see scripts/check_layers.py).
 check-layers:
 	$(PYTHON) scripts/check_layers.py
+
+# Fails when SQL text is built outside the reviewed builders (scripts/check_sql.py).
+check-sql:
+	$(PYTHON) scripts/check_sql.py
 
 test-unit:
 	cd $(BUILD) && ctest --output-on-failure --timeout 300
@@ -78,6 +84,25 @@ fuzz-build: deps $(FUZZ_BUILD)/build.ninja
 fuzz: fuzz-build
 	scripts/fuzz.sh $(FUZZ_BUILD) $(FUZZ_SECONDS)
 
+# Every tests/fuzz/fuzz_*.c to 10M executions or FUZZ_LONG_SECONDS each (README "Reliability").
+FUZZ_LONG_SECONDS ?= 3600
+fuzz-long: fuzz-build
+	FUZZ_LONG_SECONDS=$(FUZZ_LONG_SECONDS) nice scripts/fuzz_long.sh $(FUZZ_BUILD)
+
+# Fault tests alone (they also run in test-api): LAKEAPI_FAULT_REPORT=FILE keeps the figures.
+faults: build
+	LAKEAPI_BIN=$(abspath $(BUILD))/lakeapi $(PYTHON) -m pytest -q -s tests/api/test_faults.py \
+		tests/api/test_hostile.py
+
+# SOAK_SECONDS (1800) of mixed traffic; RSS and fds every 10 s; table and PNG in build/soak/.
+SOAK_SECONDS ?= 1800
+soak: build
+	SOAK_SECONDS=$(SOAK_SECONDS) LAKEAPI_BIN=$(abspath $(BUILD))/lakeapi $(PYTHON) scripts/soak.py
+
+# Unit and API tests under valgrind --leak-check=full (scripts/valgrind.sh; slow).
+valgrind: build
+	scripts/valgrind.sh $(BUILD)
+
 bench: build
 	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh full
 
@@ -86,6 +111,10 @@ bench-growth: build
 
 bench-quick: build
 	DEPS_EXTRA="wrk" scripts/deps.sh && bench/run.sh quick
+
+# Streaming export of all SF 1 orders (NDJSON, CSV) vs psql's COPY, RSS sampled (issue 9).
+bench-export: build
+	DEPS_EXTRA="curl" scripts/deps.sh && $(PYTHON) bench/export.py
 
 format:
 	clang-format -i $$(git ls-files '*.c' '*.h')

@@ -433,6 +433,10 @@ class Bench:
             bl.log(f"{cid}: lakeapi has no such route - skipped")
             return {"id": cid, "endpoint": eid, "title": ep["title"], "skipped": True}
         script = self.write_script(cid, ep["sql"])
+        if conns > 64:
+            self.results["notes"].append(
+                f"{cid}: pgbench's -T gets {conns // 64 + 1} s more for starting {conns} backends "
+                "(its tps excludes that time; its CPU per transaction includes it)")
         got = {s: [] for s in systems}
         rounds = self.cfg["rounds"]
         for i in range(rounds):

@@ -6,7 +6,7 @@ set -euo pipefail
 
 pkgs=(gcc make cmake ninja-build pkg-config clang libclang-rt-dev
       libuv1-dev libjansson-dev libpq-dev libcurl4-openssl-dev libssl-dev libcmocka-dev
-      postgresql postgresql-contrib python3 python3-pytest python3-httpx python3-cryptography chromium ${DEPS_EXTRA:-})
+      postgresql postgresql-contrib python3 python3-pytest python3-httpx python3-cryptography python3-matplotlib valgrind chromium ${DEPS_EXTRA:-})
 
 # Node.js + npm (Swagger UI, OpenAPI validator, browser tests): the machine image may ship
 # its own Node.js, which Debian's npm package conflicts with, so only install when absent.

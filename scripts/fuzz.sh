@@ -16,8 +16,10 @@ for f in "$build"/fuzz_*; do
         [ -d "$c" ] && cp -r "$c/." "$work/"
     done
     echo "fuzz: $name for ${seconds}s ($(ls "$work" | wc -l) seeds)"
+    dict=()
+    [ -f "$root/tests/fuzz/dict/$name.dict" ] && dict=(-dict="$root/tests/fuzz/dict/$name.dict")
     if ! "$f" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-            "$work" >"$work.log" 2>&1; then
+            "${dict[@]}" "$work" >"$work.log" 2>&1; then
         echo "fuzz: $name FAILED" >&2
         tail -n 40 "$work.log" >&2
         status=1

@@ -5,7 +5,8 @@
 #                                            lakeapi serves /docs from there (the default of
 #                                            SWAGGER_UI_DIR is <dir of the executable>/web/...)
 #   scripts/swagger.sh --tests [BUILD_DIR]   also the test tools (OpenAPI validator, playwright-core)
-#                                            into BUILD_DIR/tests-openapi/node_modules
+#                                            into BUILD_DIR/tests-openapi/node_modules, and
+#                                            @supabase/postgrest-js into BUILD_DIR/tests-rest-js
 #
 # BUILD_DIR defaults to build. Versions are pinned by web/package-lock.json and
 # tests/openapi/package-lock.json (npm ci). A tree that is already installed from the same lock
@@ -50,4 +51,5 @@ install "$root/web" "$build/web"
     die "swagger-ui-dist did not install into $build/web/node_modules"
 if [ "$tests" -eq 1 ]; then
     install "$root/tests/openapi" "$build/tests-openapi"
+    install "$root/tests/rest_js" "$build/tests-rest-js" # @supabase/postgrest-js (test_rest_js.py)
 fi

@@ -13,7 +13,9 @@ the token issuer's keys for the access-control tests (set `jwks` to rotate them)
   GET  /oidc/.well-known/openid-configuration   {"issuer": <url>/oidc, "jwks_uri"}
   GET  /oidc/v1/keys                            the JWKS (`jwks`), counted as "jwks"
 
-and what the resource lifecycle routes call, keeping state in memory:
+a SQL warehouse when add_warehouse() was called (tests/fake_warehouse.py: the
+Statement Execution API over sqlite3), and what the resource lifecycle routes call,
+keeping state in memory:
 
   POST   /api/2.0/database/instances            create (state STARTING; AVAILABLE after
   GET    /api/2.0/database/instances/{name}     `instance_polls` GETs)
@@ -104,6 +106,13 @@ class FakeWorkspace:
         self.synced_fail = False
         self.fail_ops = {}  # "catalog.create" -> {"status","code","message","times"}
         self.jwks = {"keys": []}  # served at /oidc/v1/keys
+        self.warehouse = None  # add_warehouse(): a SQL warehouse (tests/fake_warehouse.py)
+
+    def add_warehouse(self, **kw):
+        """Serves a SQL warehouse (Statement Execution API) from this workspace; returns it."""
+        from fake_warehouse import FakeWarehouse
+        self.warehouse = FakeWarehouse(self, **kw)
+        return self.warehouse
 
     def reset(self):
         with self.lock:
@@ -186,6 +195,8 @@ class FakeWorkspace:
                 elif k == "clear_failures":
                     if v:
                         self.fail_ops.clear()
+                elif k == "warehouse" and self.warehouse:
+                    self.warehouse.control(**v)
                 elif k not in ("rotate", "reset"):
                     raise ValueError(f"unknown control {k}")
         if kw.get("rotate"):
@@ -198,7 +209,8 @@ class FakeWorkspace:
             return dict(self.counts, tokens=list(self.tokens), ttl=self.ttl, slow=self.slow,
                         down=self.down, fail_next=self.fail_next, calls=list(self.calls),
                         ops=dict(self.ops), instances=sorted(self.instances),
-                        catalogs=sorted(self.catalogs), synced_tables=sorted(self.synced))
+                        catalogs=sorted(self.catalogs), synced_tables=sorted(self.synced),
+                        warehouse=self.warehouse.snapshot() if self.warehouse else None)
 
     # ---- request handling (called from handler threads) ----
 
@@ -263,8 +275,11 @@ class WorkspaceHandler(BaseHTTPRequestHandler):
 
     def do_GET(self):
         ws = self.workspace
+        wh = ws.warehouse
         if self.path == "/control":
             self.send_json(200, self.workspace.snapshot())
+        elif wh and wh.handle(self, "GET", self.path, b""):
+            pass
         elif self.path == "/oidc/.well-known/openid-configuration":
             self.send_json(200, {"issuer": ws.url + "/oidc", "jwks_uri": ws.url + "/oidc/v1/keys"})
         elif self.path == "/oidc/v1/keys":
@@ -292,6 +307,8 @@ class WorkspaceHandler(BaseHTTPRequestHandler):
             except (ValueError, TypeError) as e:
                 return self.error(400, "INVALID_PARAMETER_VALUE", str(e))
             return self.send_json(200, ws.snapshot())
+        if ws.warehouse and ws.warehouse.handle(self, "POST", self.path, body):
+            return None
         if ws.down:
             return self.error(503, "TEMPORARILY_UNAVAILABLE", "The service is temporarily down")
         if self.path == "/oidc/v1/token":

@@ -52,6 +52,14 @@ void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_
 void api_app_set_workspace(api_app_t *app, workspace_t *workspace);
 
 /*
+ * The SQL warehouse backend (borrowed; it must outlive the app): /readyz
+ * reports its state, /metrics its counters, and with USERS_BACKEND=lakehouse
+ * the users routes run on it. -1 with err when its users table cannot be used.
+ */
+struct lakehouse;
+int api_app_set_lakehouse(api_app_t *app, struct lakehouse *lh, char *err, size_t errlen);
+
+/*
  * The app's OpenAPI registry and metrics (owned by the app), for the rooms
  * beside it (the Data API, auth, the lakehouse) to add their paths, schemas
  * and metric families to the same /openapi.json and /metrics.

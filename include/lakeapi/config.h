@@ -63,6 +63,7 @@ typedef struct config {
     int db_max_rows;             /* DB_MAX_ROWS (1000): rows of a non-streamed answer; 0 = no cap */
     double rest_count_ttl_s;     /* REST_COUNT_TTL (1 s): freshness of cached whole-table counts */
     bool rest_unfiltered_writes; /* REST_ALLOW_UNFILTERED_WRITES (false): PATCH/DELETE with no filter */
+    char *cursor_secret;         /* CURSOR_SECRET (secret): signs keyset cursors; unset = random */
 
     /* Lakebase / Databricks */
     char *lakebase_instance_name;   /* LAKEBASE_INSTANCE_NAME */
@@ -75,6 +76,25 @@ typedef struct config {
     char *databricks_client_id;     /* DATABRICKS_CLIENT_ID */
     char *databricks_client_secret; /* DATABRICKS_CLIENT_SECRET (secret) */
     char *databricks_auth_type;     /* DATABRICKS_AUTH_TYPE (pat|oauth-m2m) */
+
+    /* what the HTTP server admits and says (README "Reliability") */
+    int max_connections;             /* MAX_CONNECTIONS (0: from RLIMIT_NOFILE, at most 10000) */
+    int max_connections_per_ip;      /* MAX_CONNECTIONS_PER_IP (0: no cap) */
+    char *server_header;             /* SERVER_HEADER (lakeapi) */
+    double http_header_timeout_s;    /* HTTP_HEADER_TIMEOUT (10): a whole head, else 408 */
+    double http_body_timeout_s;      /* HTTP_BODY_TIMEOUT (30): a whole body, else 408 */
+    double http_keepalive_timeout_s; /* HTTP_KEEPALIVE_TIMEOUT (60): idle, then closed */
+    /* the Lakehouse backend (a Databricks SQL warehouse; src/lakehouse/) */
+    char *warehouse_id;           /* DATABRICKS_WAREHOUSE_ID */
+    char *http_path;              /* DATABRICKS_HTTP_PATH (/sql/1.0/warehouses/<id>) */
+    char *lakehouse_catalog;      /* LAKEHOUSE_CATALOG (main) */
+    char *lakehouse_schema;       /* LAKEHOUSE_SCHEMA (default) */
+    char *lakehouse_users_table;  /* LAKEHOUSE_USERS_TABLE (users) */
+    char *users_backend;          /* USERS_BACKEND (postgres | lakehouse) */
+    double lakehouse_cache_ttl_s; /* LAKEHOUSE_CACHE_TTL (60; 0 = nothing cached) */
+    int lakehouse_cache_mb;       /* LAKEHOUSE_CACHE_MB (64) */
+    double lakehouse_wait_s;      /* LAKEHOUSE_WAIT_TIMEOUT (5; 0 or 5..50) */
+    double lakehouse_reload_s;    /* LAKEHOUSE_RELOAD_INTERVAL (300; 0 = only on _reload) */
 
     /* access control (src/auth); none set: the open demo mode */
     char *jwt_secret;              /* JWT_SECRET (secret; at least 32 bytes) */

@@ -60,6 +60,23 @@ void credentials_describe(const config_t *cfg, char *out, size_t n);
 void credentials_stats(const db_credentials_t *cr, credentials_stats_t *out);
 
 /*
+ * hub.c: one provider shared by several event loops (WORKERS > 1). The hub
+ * lives on owner's loop (real stays there, not owned); each loop asks through
+ * its own client (a db_credentials_t whose free() ends it), so every loop
+ * shares one cached token and one mint. Before a client's loop closes its
+ * handles, credentials_hub_detach(client): answers for it are dropped from then
+ * on. The hub's async handle is closed with the owner loop's handles;
+ * credentials_hub_free() after that and after every client's free().
+ */
+typedef struct credentials_hub credentials_hub_t;
+credentials_hub_t *credentials_hub_new(uv_loop_t *owner, db_credentials_t *real);
+db_credentials_t *credentials_hub_client(credentials_hub_t *h, uv_loop_t *loop);
+void credentials_hub_detach(db_credentials_t *client);
+/* A client's stats (the shared provider's, as of its last answer); false for other providers. */
+bool credentials_hub_stats(const db_credentials_t *cr, credentials_stats_t *out);
+void credentials_hub_free(credentials_hub_t *h);
+
+/*
  * For one-shot tools (check-config): runs a private loop until the provider
  * answers once. On success returns 0 and *password (caller frees; NULL when
  * the static provider has none) and *expires_at; else -1 with err.

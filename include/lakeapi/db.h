@@ -47,6 +47,12 @@ typedef struct db_result {
     const char *sqlstate; /* server error code, or NULL */
     const char *message;  /* detail for the log, never for clients; NULL on success */
     double wait_ms;       /* time the query waited for a connection */
+    /*
+     * A failed write: true when it had been sent and the connection was lost
+     * (or the server stopped answering) before its commit was confirmed, so it
+     * may or may not have been applied. false: it certainly was not.
+     */
+    bool outcome_unknown;
     uint64_t lsn;         /* a write under a read/write split: the primary's WAL position after its
                              commit, for X-Lakeapi-Min-LSN (0: none; see route.c) */
 } db_result_t;
@@ -209,10 +215,25 @@ typedef struct db_stream_ops {
     void (*on_rows)(db_stream_t *s, const PGresult *res, void *data);
     /* Exactly once unless cancelled: DB_OK after the last batch, or the error. */
     void (*on_end)(db_stream_t *s, const db_result_t *r, void *data);
+    /*
+     * Optional: called once with the SELECT's description (column names and
+     * types, no rows) before the cursor opens; may return another SELECT over
+     * the same parameters to run instead (copied; NULL keeps sql). Costs one
+     * Parse/Describe in the first round trip.
+     */
+    const char *(*on_describe)(db_stream_t *s, const PGresult *desc, void *data);
 } db_stream_ops_t;
 
 db_stream_t *db_stream_open(db_pool_t *p, const char *sql, int nparams, const char *const *values,
                             int batch_rows, const db_stream_ops_t *ops, void *data);
+/*
+ * db_stream_open under a request's session (role, request.* settings and the
+ * pre-request function, as db_pool_query_as): set LOCAL in the stream's own
+ * transaction, right after its BEGIN. The session's strings are copied.
+ */
+db_stream_t *db_stream_open_as(db_pool_t *p, const db_session_t *session, const char *sql,
+                               int nparams, const char *const *values, int batch_rows,
+                               const db_stream_ops_t *ops, void *data);
 void db_stream_pause(db_stream_t *s);
 void db_stream_resume(db_stream_t *s);
 void db_stream_cancel(db_stream_t *s);

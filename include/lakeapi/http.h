@@ -132,6 +132,13 @@ void http_stream_begin(http_exchange_t *ex, int status, const char *content_type
                        const http_stream_ops_t *ops, void *data);
 /* false: above the high-water mark (or the client is gone): pause until on_drain. */
 bool http_stream_write(http_exchange_t *ex, const void *data, size_t n);
+/*
+ * Zero-copy variant of http_stream_write: append to the returned buffer
+ * directly, then call http_stream_commit() (same result as write). Bytes
+ * appended for a HEAD request or a gone client are dropped at commit.
+ */
+buf_t *http_stream_buf(http_exchange_t *ex);
+bool http_stream_commit(http_exchange_t *ex);
 /* true while the bytes not yet taken by the socket are above the high-water mark. */
 bool http_stream_congested(const http_exchange_t *ex);
 void http_stream_end(http_exchange_t *ex);

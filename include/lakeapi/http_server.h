@@ -15,19 +15,22 @@
 #include "lakeapi/router.h"
 
 typedef struct http_server_config {
-    const char *host;              /* "127.0.0.1", "0.0.0.0", "::" */
-    int port;                      /* 0 picks a free port (see http_server_port) */
-    size_t max_request_line;       /* 8 KiB: longer -> 414 */
-    size_t max_header_bytes;       /* 16 KiB for all headers: more -> 431 */
-    size_t max_headers;            /* 100 header fields: more -> 431 */
-    size_t max_body_bytes;         /* 1 MiB: more -> 413 */
-    unsigned header_timeout_ms;    /* 10 s to receive a complete head: else 408 */
-    unsigned body_timeout_ms;      /* 30 s to receive the body: else 408 */
-    unsigned keepalive_timeout_ms; /* 60 s idle keep-alive connection is closed */
-    unsigned max_connections;      /* accepted connections beyond this are closed at once */
-    unsigned max_pipelined;        /* requests parsed ahead of their responses, per connection */
-    bool reuse_port;               /* SO_REUSEPORT, for one loop per core */
-    bool access_log;               /* one JSON line per request */
+    const char *host;                /* "127.0.0.1", "0.0.0.0", "::" */
+    int port;                        /* 0 picks a free port (see http_server_port) */
+    size_t max_request_line;         /* 8 KiB: longer -> 414 */
+    size_t max_header_bytes;         /* 16 KiB for all headers: more -> 431 */
+    size_t max_headers;              /* 100 header fields: more -> 431 */
+    size_t max_body_bytes;           /* 1 MiB: more -> 413 */
+    unsigned header_timeout_ms;      /* 10 s to receive a complete head: else 408 */
+    unsigned body_timeout_ms;        /* 30 s to receive the body: else 408 */
+    unsigned keepalive_timeout_ms;   /* 60 s idle keep-alive connection is closed */
+    unsigned max_connections;        /* beyond this, a new connection gets 503 and is closed */
+    unsigned max_connections_per_ip; /* 0: no cap; beyond it, 503 and closed */
+    bool require_host;               /* HTTP/1.1 requests without Host get 400 (default true) */
+    const char *server_header;       /* the Server header's value ("lakeapi") */
+    unsigned max_pipelined;          /* requests parsed ahead of their responses, per connection */
+    bool reuse_port;                 /* SO_REUSEPORT, for one loop per core */
+    bool access_log;                 /* one JSON line per request */
 } http_server_config_t;
 
 /* Fills cfg with the defaults noted above. */

@@ -36,6 +36,19 @@ rest_app_t *rest_app_new(uv_loop_t *loop, const config_t *cfg, db_pool_t *pool, 
 void rest_app_bind(rest_app_t *app, struct web_openapi *openapi, struct web_counts *counts);
 /* After db_pool_start(): the first load, the LISTEN connection and the SIGUSR1 handler. */
 void rest_app_start(rest_app_t *app);
+/*
+ * WORKERS > 1: one schema snapshot for every loop. The leader loop's app is
+ * started as usual and hands each new snapshot to publish (with a reference
+ * the callee owns); the other loops' apps are never started (no LISTEN, no
+ * load, no SIGUSR1) and take each snapshot, on their own loop, with
+ * rest_app_adopt (which takes over the reference). References are atomic.
+ */
+struct rest_snapshot;
+typedef void (*rest_publish_fn)(struct rest_snapshot *snap, void *data);
+void rest_app_set_publisher(rest_app_t *app, rest_publish_fn fn, void *data);
+void rest_app_adopt(rest_app_t *app, struct rest_snapshot *snap);
+struct rest_snapshot *rest_snapshot_share(struct rest_snapshot *snap); /* one more reference */
+void rest_snapshot_release(struct rest_snapshot *snap);
 /* Stops listening (before the pool closes); the loop then closes its handles. */
 void rest_app_stop(rest_app_t *app);
 void rest_app_free(rest_app_t *app); /* after the loop has run the close callbacks */

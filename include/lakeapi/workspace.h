@@ -32,8 +32,8 @@
 #include "lakeapi/buf.h"
 #include "lakeapi/config.h"
 
-#define WORKSPACE_TIMEOUT_S    10.0 /* default per call */
-#define WORKSPACE_MAX_RESPONSE (1024 * 1024)
+#define WORKSPACE_TIMEOUT_S    10.0               /* default per call */
+#define WORKSPACE_MAX_RESPONSE (32 * 1024 * 1024) /* a statement chunk is at most 25 MiB */
 
 typedef struct workspace workspace_t;
 
@@ -58,6 +58,7 @@ typedef struct workspace_response {
     const char *error_code; /* the body's error_code (OAuth: error), "" when none */
     const char *message;    /* the body's message (OAuth: error_description), "" when none */
     bool auth_failed;       /* no bearer token could be had: nothing was sent */
+    long retry_after;       /* a 429/503's Retry-After in seconds, -1 when none */
 } workspace_response_t;
 
 typedef void (*workspace_cb)(const workspace_response_t *res, void *data);
@@ -92,6 +93,23 @@ void workspace_free(workspace_t *w);
  */
 int workspace_call(workspace_t *w, workspace_method_t method, const char *path,
                    const char *json_body, double timeout_s, workspace_cb cb, void *data);
+
+/*
+ * Downloads an absolute URL that carries its own credential (a presigned
+ * EXTERNAL_LINKS URL): no Authorization header is sent - storage refuses a
+ * second auth mechanism, and the workspace token must not leave for a third
+ * party. A 2xx body goes to on_data piece by piece (return 0 to go on, 1 to
+ * pause until workspace_download_resume(), -1 to stop); done runs once at
+ * the end, with the status (an error body is buffered for the message).
+ * Returns the download (valid until done runs or it is aborted) or NULL.
+ */
+typedef struct workspace_download workspace_download_t;
+typedef int (*workspace_data_cb)(const char *data, size_t len, void *arg);
+workspace_download_t *workspace_download(workspace_t *w, const char *url, double timeout_s,
+                                         workspace_data_cb on_data, workspace_cb done, void *arg);
+void workspace_download_resume(workspace_download_t *d);
+/* Stops a download; done never runs. */
+void workspace_download_abort(workspace_download_t *d);
 
 const char *workspace_host(const workspace_t *w); /* https://... without a trailing slash */
 /* "pat (DATABRICKS_TOKEN)" or "oauth-m2m (client id X)", for messages. */

@@ -3,7 +3,7 @@
  * notes.c, resources*.c, ops.c) share: the application state and how a
  * resource registers itself. The framework they use is src/web/web.h.
  *
- * May include: web, auth, db, http, workspace, json, config, util. A
+ * May include: web, auth, lakehouse, db, http, workspace, json, config, util. A
  * resource never includes another resource's file.
  */
 #ifndef LAKEAPI_API_INTERNAL_H
@@ -14,6 +14,7 @@
 
 #include "auth/auth.h"
 #include "lakeapi/api.h"
+#include "lakehouse/lakehouse.h"
 #include "web/web.h"
 
 /* ---- the application ---- */
@@ -33,9 +34,9 @@ struct api_app {
     web_anchors_t orders_anchors;
     web_cursor_cache_t orders_cursors; /* /stream's previous cursors (web/cursors.c) */
     web_table_t users;
-    struct {
-        int get, list, insert, update, del;
-    } users_sql;
+    web_store_pg_t users_pg;
+    web_store_t users_store; /* users_pg's, or the lakehouse's (api_users_use_lakehouse) */
+    lakehouse_t *lakehouse;  /* api_app_set_lakehouse(); NULL: no SQL warehouse */
     web_table_t notes;
     struct {
         int latest, insert;
@@ -76,6 +77,9 @@ extern const api_resource_t api_orders_resource;    /* orders.c */
 extern const api_resource_t api_users_resource;     /* users.c */
 extern const api_resource_t api_notes_resource;     /* notes.c: notes and the landing page */
 extern const api_resource_t api_resources_resource; /* resources*.c: Lakebase lifecycle */
+
+/* users.c: serves the users routes from the SQL warehouse instead of Postgres. */
+int api_users_use_lakehouse(api_app_t *app, lakehouse_t *lh, char *err, size_t errlen);
 
 /* Adds a statement to the app's pool and frees sql; returns the statement id. */
 static inline int api_prepare(api_app_t *app, char *sql, int nparams, db_stmt_kind_t kind)

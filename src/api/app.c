@@ -7,6 +7,7 @@
  */
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "api/api_internal.h"
 
@@ -59,6 +60,20 @@ void api_app_free(api_app_t *app)
     web_table_dispose(&app->notes);
     web_counts_free(app->counts);
     free(app);
+}
+
+static void api_lakehouse_metrics(buf_t *out, void *data)
+{
+    lakehouse_metrics(data, out);
+}
+
+int api_app_set_lakehouse(api_app_t *app, struct lakehouse *lh, char *err, size_t errlen)
+{
+    app->lakehouse = lh;
+    if (app->metrics) web_metrics_add_renderer(app->metrics, api_lakehouse_metrics, lh);
+    if (strcmp(app->cfg->users_backend, "lakehouse") == 0)
+        return api_users_use_lakehouse(app, lh, err, errlen);
+    return 0;
 }
 
 struct web_counts *api_app_counts(api_app_t *app)

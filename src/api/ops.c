@@ -60,10 +60,38 @@ static const char *ops_unready_reason(db_status_t st)
     }
 }
 
+/* The SQL warehouse's part of /readyz: true when RUNNING (or not configured). */
+static bool ops_readyz_warehouse(http_exchange_t *ex, const api_app_t *app, json_writer_t *w)
+{
+    if (!app->lakehouse) return true;
+    char line[400];
+    bool ok = lakehouse_ready(app->lakehouse, line, sizeof line);
+    jw_kv_string(w, "warehouse", line);
+    if (!ok) http_exchange_add_header(ex, "Retry-After", "10");
+    return ok;
+}
+
+typedef struct ops_readyz {
+    http_exchange_t *ex;
+    api_app_t *app;
+} ops_readyz_t;
+
 static void ops_readyz_done(const db_result_t *r, void *data)
 {
-    http_exchange_t *ex = data;
-    http_exchange_note_pool_wait(ex, r->wait_ms);
+    ops_readyz_t *rz = data;
+    http_exchange_t *ex = rz->ex;
+    if (r) http_exchange_note_pool_wait(ex, r->wait_ms);
+    /* no database configured, or it answered: the warehouse decides */
+    if (!r || (r->status == DB_OK && rz->app->lakehouse)) {
+        json_writer_t w;
+        web_json_begin(ex, &w);
+        jw_object_begin(&w);
+        bool ok = ops_readyz_warehouse(ex, rz->app, &w);
+        jw_kv_string(&w, "status", ok ? "ready" : "unavailable");
+        jw_object_end(&w);
+        web_send_json(ex, ok ? 200 : 503);
+        return;
+    }
     if (r->status != DB_OK) {
         log_warn("request %s: not ready: database %s: %s", http_exchange_request_id(ex),
                  db_status_name(r->status), r->message ? r->message : "");
@@ -85,7 +113,14 @@ static void ops_readyz_done(const db_result_t *r, void *data)
 static void ops_readyz_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
-    db_pool_query(app->pool, app->ping_sql, 0, NULL, ops_readyz_done, ex);
+    ops_readyz_t *rz = arena_calloc(http_exchange_arena(ex), sizeof *rz);
+    rz->ex = ex;
+    rz->app = app;
+    if (app->lakehouse && !config_has_database(app->cfg)) {
+        ops_readyz_done(NULL, rz);
+        return;
+    }
+    db_pool_query(app->pool, app->ping_sql, 0, NULL, ops_readyz_done, rz);
 }
 
 /*

@@ -171,14 +171,19 @@ bool res_is_already_exists(long http_status, const char *code)
            (http_status == 409 || http_status == 400);
 }
 
-static void model_fail_state(res_step_t *s, const char *fmt, const char *state)
+/*
+ * "<prefix><state><suffix>": suffix may quote what the workspace said, so it
+ * is data, never part of a format (a message with "%n" once was: fuzz_databricks).
+ */
+static void model_fail_state(res_step_t *s, const char *prefix, const char *state,
+                             const char *suffix)
 {
     s->state = RES_STEP_FAILED;
     s->error.set = true;
     s->error.operation = "poll";
     s->error.http_status = 200;
     s->error.error_code[0] = '\0';
-    snprintf(s->error.message, sizeof s->error.message, fmt, state);
+    snprintf(s->error.message, sizeof s->error.message, "%.230s%.63s%.100s", prefix, state, suffix);
     snprintf(s->error.detail, sizeof s->error.detail, "%s %s", res_kind_label(s->kind),
              s->error.message);
 }
@@ -195,10 +200,8 @@ void res_step_observe(res_step_t *s, const char *body, size_t len)
         if (dns) model_copy(s->host, sizeof s->host, dns);
         obs = res_classify_instance(s->remote_state);
         if (obs == RES_OBS_FAILED)
-            model_fail_state(s,
-                             "is %s: it must be AVAILABLE (start it, or delete it and create it "
-                             "again)",
-                             s->remote_state);
+            model_fail_state(s, "is ", s->remote_state,
+                             ": it must be AVAILABLE (start it, or delete it and create it again)");
     } else if (s->kind == RES_SYNCED) {
         json_t *dss = json_object_get(o, "data_synchronization_status");
         const char *ds = json_string_value(json_object_get(dss, "detailed_state"));
@@ -208,9 +211,9 @@ void res_step_observe(res_step_t *s, const char *body, size_t len)
         obs = res_classify_synced(s->remote_state);
         if (obs == RES_OBS_FAILED) {
             const char *msg = json_string_value(json_object_get(dss, "message"));
-            char fmt[400];
-            snprintf(fmt, sizeof fmt, "is %%s%s%.300s", msg && *msg ? ": " : "", msg ? msg : "");
-            model_fail_state(s, fmt, s->remote_state);
+            char suffix[310];
+            snprintf(suffix, sizeof suffix, "%s%.300s", msg && *msg ? ": " : "", msg ? msg : "");
+            model_fail_state(s, "is ", s->remote_state, suffix);
         }
     }
     json_decref(j);
@@ -235,12 +238,11 @@ void res_step_fail(res_step_t *s, const char *operation, const workspace_respons
 bool res_step_check_deadline(res_step_t *s, const res_names_t *nm, double now)
 {
     if (s->state != RES_STEP_PROVISIONING || now - s->since < RES_STEP_DEADLINE_S) return false;
-    char fmt[600];
-    snprintf(fmt, sizeof fmt,
-             "%.300s did not become ready within %.0f minutes (last state %%s); "
-             "check it in the workspace",
+    char prefix[240];
+    snprintf(prefix, sizeof prefix, "%.150s did not become ready within %.0f minutes (last state ",
              res_kind_name(s->kind, nm), RES_STEP_DEADLINE_S / 60);
-    model_fail_state(s, fmt, s->remote_state[0] ? s->remote_state : "unknown");
+    model_fail_state(s, prefix, s->remote_state[0] ? s->remote_state : "unknown",
+                     "); check it in the workspace");
     s->error.operation = "wait";
     s->error.http_status = 0;
     return true;

@@ -75,43 +75,39 @@ static const web_param_t param_after = {
     .rule = {.def = 0},
     .description = "Return users whose id is greater than this (0 for the beginning)"};
 
-/* State of one request while its statement is out. Lives in the request arena. */
+/* State of one request while its store works. Lives in the request arena. */
 typedef struct users_req {
-    http_exchange_t *ex;
-    api_app_t *app;
     int64_t id, limit;
     const char *msg; /* an update or delete: its answer's "msg", or NULL */
-    const char **params;
 } users_req_t;
 
-static users_req_t *users_req_new(http_exchange_t *ex, api_app_t *app, int nparams)
+static users_req_t *users_req_new(http_exchange_t *ex)
 {
-    arena_t *a = http_exchange_arena(ex);
-    users_req_t *rq = arena_calloc(a, sizeof *rq);
-    rq->ex = ex;
-    rq->app = app;
-    rq->params = arena_calloc(a, sizeof(char *) * (size_t)nparams);
-    return rq;
+    return arena_calloc(http_exchange_arena(ex), sizeof(users_req_t));
+}
+
+static void users_cache_header(http_exchange_t *ex, const web_store_reply_t *r)
+{
+    if (r->cache) http_exchange_add_header(ex, "X-Lakeapi-Cache", r->cache);
 }
 
 /* An update or delete is answered {"user_id": id[, "msg": rq->msg]}, or 404 without the user. */
-static void users_written_done(const db_result_t *r, void *data)
+static void users_written_done(http_exchange_t *ex, const web_store_reply_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!web_db_ok(rq->ex, r)) return;
-    if (PQntuples(r->res) == 0) {
+    if (!r->found) {
         char detail[80];
         snprintf(detail, sizeof detail, "User with id '%lld' not found", (long long)rq->id);
-        web_send_detail(rq->ex, 404, detail);
+        web_send_detail(ex, 404, detail);
         return;
     }
     json_writer_t w;
-    web_json_begin(rq->ex, &w);
+    web_json_begin(ex, &w);
     jw_object_begin(&w);
     jw_kv_int(&w, "user_id", rq->id);
     if (rq->msg) jw_kv_string(&w, "msg", rq->msg);
     jw_object_end(&w);
-    web_send_json(rq->ex, 200);
+    web_send_json(ex, 200);
 }
 
 /* ---- body validation ---- */
@@ -182,11 +178,12 @@ static bool users_path_id(http_exchange_t *ex, int64_t *id, web_errors_t *e)
 
 /* ---- GET /user?id=N ---- */
 
-static void users_get_done(const db_result_t *r, void *data)
+/* The store wrote the rows into the body buffer. */
+static void users_rows_done(http_exchange_t *ex, const web_store_reply_t *r, void *data)
 {
-    users_req_t *rq = data;
-    if (!web_db_ok(rq->ex, r)) return;
-    web_send_rows(rq->ex, &rq->app->users, r->res, PQntuples(r->res));
+    (void)data;
+    users_cache_header(ex, r);
+    web_send_json(ex, 200);
 }
 
 static void users_get_handler(http_exchange_t *ex, void *data)
@@ -197,25 +194,20 @@ static void users_get_handler(http_exchange_t *ex, void *data)
     int64_t id = 0;
     if (web_query_present(ex, &param_id_query, &e)) web_query_int(ex, &param_id_query, &id, &e);
     if (web_send_errors_if_any(ex, &e)) return;
-    users_req_t *rq = users_req_new(ex, app, 1);
-    rq->params[0] = web_i64_text(ex, id);
-    auth_db_query(rq->ex, app->pool, app->users_sql.get, 1, rq->params, users_get_done, rq);
+    app->users_store.ops->get(app->users_store.self, ex, id, users_rows_done, NULL);
 }
 
 /* ---- POST /user ---- */
 
-static void users_create_done(const db_result_t *r, void *data)
+static void users_create_done(http_exchange_t *ex, const web_store_reply_t *r, void *data)
 {
-    users_req_t *rq = data;
-    if (!web_db_ok(rq->ex, r)) return;
+    (void)data;
     json_writer_t w;
-    web_json_begin(rq->ex, &w);
+    web_json_begin(ex, &w);
     jw_object_begin(&w);
-    jw_key(&w, "user_id");
-    /* RETURNING the descriptor's columns: the id is column 0. */
-    jw_raw_number(&w, PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
+    jw_kv_int(&w, "user_id", r->key);
     jw_object_end(&w);
-    web_send_json(rq->ex, 200); /* the seed answers a creation with 200 */
+    web_send_json(ex, 200); /* the seed answers a creation with 200 */
 }
 
 static void users_create_handler(http_exchange_t *ex, void *data)
@@ -226,11 +218,7 @@ static void users_create_handler(http_exchange_t *ex, void *data)
     users_body_t body;
     users_parse_body(ex, &body, &e);
     if (web_send_errors_if_any(ex, &e)) return;
-    users_req_t *rq = users_req_new(ex, app, USERS_NFIELDS);
-    for (int i = 0; i < USERS_NFIELDS; i++)
-        rq->params[i] = body.value[i];
-    auth_db_query(rq->ex, app->pool, app->users_sql.insert, USERS_NFIELDS, rq->params, users_create_done,
-                  rq);
+    app->users_store.ops->insert(app->users_store.self, ex, body.value, users_create_done, NULL);
 }
 
 /* ---- PUT /user/{id} ---- */
@@ -246,15 +234,10 @@ static void users_update_handler(http_exchange_t *ex, void *data)
     users_path_id(ex, &id, &e);
     users_parse_body(ex, &body, &e);
     if (web_send_errors_if_any(ex, &e)) return;
-    int nparams = 1 + 2 * USERS_NFIELDS;
-    users_req_t *rq = users_req_new(ex, app, nparams);
+    users_req_t *rq = users_req_new(ex);
     rq->id = id;
-    rq->params[0] = web_i64_text(ex, id);
-    for (int i = 0; i < USERS_NFIELDS; i++) {
-        rq->params[1 + 2 * i] = body.set[i] ? "true" : "false";
-        rq->params[2 + 2 * i] = body.value[i];
-    }
-    auth_db_query(rq->ex, app->pool, app->users_sql.update, nparams, rq->params, users_written_done, rq);
+    app->users_store.ops->update(app->users_store.self, ex, id, body.set, body.value,
+                                 users_written_done, rq);
 }
 
 /* ---- DELETE /user/{id} ---- */
@@ -267,28 +250,25 @@ static void users_delete_handler(http_exchange_t *ex, void *data)
     int64_t id = 0;
     users_path_id(ex, &id, &e);
     if (web_send_errors_if_any(ex, &e)) return;
-    users_req_t *rq = users_req_new(ex, app, 1);
+    users_req_t *rq = users_req_new(ex);
     rq->id = id;
     rq->msg = "record deleted";
-    rq->params[0] = web_i64_text(ex, id);
-    auth_db_query(rq->ex, app->pool, app->users_sql.del, 1, rq->params, users_written_done, rq);
+    app->users_store.ops->remove(app->users_store.self, ex, id, users_written_done, rq);
 }
 
-/* ---- GET /users/ : keyset list, limit+1 rows fetched to know whether more remain ---- */
+/* ---- GET /users/ : keyset list with a Link header while more remain ---- */
 
-static void users_list_done(const db_result_t *r, void *data)
+static void users_list_done(http_exchange_t *ex, const web_store_reply_t *r, void *data)
 {
     users_req_t *rq = data;
-    if (!web_db_ok(rq->ex, r)) return;
-    int n = PQntuples(r->res);
-    if (n > rq->limit) {
-        n = (int)rq->limit;
-        char *link = arena_sprintf(
-            http_exchange_arena(rq->ex), "</users/?after=%lld&limit=%lld>; rel=\"next\"",
-            (long long)web_result_int(r->res, n - 1, 0), (long long)rq->limit);
-        http_exchange_add_header(rq->ex, "Link", link);
+    if (r->more) {
+        char *link =
+            arena_sprintf(http_exchange_arena(ex), "</users/?after=%lld&limit=%lld>; rel=\"next\"",
+                          (long long)r->last_key, (long long)rq->limit);
+        http_exchange_add_header(ex, "Link", link);
     }
-    web_send_rows(rq->ex, &rq->app->users, r->res, n);
+    users_cache_header(ex, r);
+    web_send_json(ex, 200);
 }
 
 static void users_list_handler(http_exchange_t *ex, void *data)
@@ -300,11 +280,9 @@ static void users_list_handler(http_exchange_t *ex, void *data)
     web_query_int(ex, &param_limit, &limit, &e);
     web_query_int(ex, &param_after, &after, &e);
     if (web_send_errors_if_any(ex, &e)) return;
-    users_req_t *rq = users_req_new(ex, app, 2);
+    users_req_t *rq = users_req_new(ex);
     rq->limit = limit;
-    rq->params[0] = web_i64_text(ex, after);
-    rq->params[1] = web_i64_text(ex, limit + 1);
-    auth_db_query(rq->ex, app->pool, app->users_sql.list, 2, rq->params, users_list_done, rq);
+    app->users_store.ops->list(app->users_store.self, ex, after, limit, users_list_done, rq);
 }
 
 /* GET /users: FastAPI's redirect_slashes answer, keeping the query string. */
@@ -380,17 +358,21 @@ static int users_register(api_app_t *app, router_t *r)
     if (web_table_init(t, app->cfg->users_table, "id", users_columns,
                        (int)(sizeof users_columns / sizeof users_columns[0])) != 0)
         return -1;
-    app->users_sql.get = api_prepare(app, web_sql_get(t), 1, DB_STMT_READ);
-    app->users_sql.list = api_prepare(app, web_sql_keyset(t), 2, DB_STMT_READ);
-    app->users_sql.insert = api_prepare(app, web_sql_insert(t, users_write_cols, USERS_NFIELDS),
-                                        USERS_NFIELDS, DB_STMT_WRITE);
-    app->users_sql.update =
-        api_prepare(app, web_sql_update_partial(t, users_write_cols, USERS_NFIELDS),
-                    1 + 2 * USERS_NFIELDS, DB_STMT_WRITE);
-    app->users_sql.del = api_prepare(app, web_sql_delete(t), 1, DB_STMT_WRITE);
+    /* Postgres unless api_users_use_lakehouse() swaps the store (USERS_BACKEND=lakehouse). */
+    web_store_pg_init(&app->users_pg, &app->users_store, app->pool, auth_db_query, t,
+                      users_write_cols, USERS_NFIELDS);
     if (web_add_routes(r, users_routes, sizeof users_routes / sizeof users_routes[0], app) != 0)
         return -1;
     return router_add(r, HTTP_GET, "/users", users_list_redirect, app, NULL);
 }
 
 const api_resource_t api_users_resource = {"users", users_register, NULL};
+
+int api_users_use_lakehouse(api_app_t *app, lakehouse_t *lh, char *err, size_t errlen)
+{
+    web_store_t *store = lakehouse_store_new(lh, app->cfg->lakehouse_users_table, &app->users,
+                                             users_write_cols, USERS_NFIELDS, err, errlen);
+    if (!store) return -1;
+    app->users_store = *store;
+    return 0;
+}

@@ -98,6 +98,14 @@ const auth_identity_t *auth_identity(http_exchange_t *ex);
 void auth_db_query(http_exchange_t *ex, db_pool_t *pool, int stmt, int nparams,
                    const char *const *values, db_result_fn cb, void *data);
 
+/*
+ * The request's session for the db layer (role, claims, method, path,
+ * headers; strings in the exchange's arena) when it runs as a role of its
+ * own; false (and s untouched) when it has none. For callers that drive the
+ * db layer themselves (streamed reads: db_stream_open_as).
+ */
+bool auth_db_session(http_exchange_t *ex, db_session_t *s);
+
 /* A refusal by the database (42501) is answered by web_send_db_error(): 403 when the
  * exchange is authenticated (http_exchange_authenticated), 401 + WWW-Authenticate else. */
 

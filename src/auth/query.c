@@ -55,6 +55,15 @@ static const char *auth_headers_json(http_exchange_t *ex)
     return out;
 }
 
+bool auth_db_session(http_exchange_t *ex, db_session_t *s)
+{
+    const auth_identity_t *id = auth_identity(ex);
+    if (!id || !id->role) return false;
+    db_session_init(s, id->role, id->claims, http_exchange_method_name(ex), http_exchange_path(ex),
+                    auth_headers_json(ex));
+    return true;
+}
+
 void auth_db_query(http_exchange_t *ex, db_pool_t *pool, int stmt, int nparams,
                    const char *const *values, db_result_fn cb, void *data)
 {

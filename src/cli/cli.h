@@ -10,6 +10,7 @@
 #include "lakeapi/cluster.h"
 #include "lakeapi/config.h"
 #include "lakeapi/db.h"
+#include "lakeapi/http.h"
 
 /* Runs the server on cfg until SIGINT/SIGTERM; stops cluster (may be NULL) afterwards. */
 int cli_serve_run(config_t *cfg, cluster_t *cluster);
@@ -26,6 +27,31 @@ db_route_t *cli_replicas_build(cli_replicas_t **out, const config_t *cfg, uv_loo
                                const db_pool_config_t *base, db_pool_t *primary, char *err,
                                size_t errlen);
 void cli_replicas_free(cli_replicas_t *rs);
+
+/*
+ * workers.c: WORKERS > 1, N loops in N threads (see the file's top comment).
+ * cli_workers_run() starts fn on n threads and returns the worst exit code;
+ * each thread's loop joins its mailbox once its metrics exist, leaves it when
+ * its pool has closed, answers /metrics through cli_workers_gather (data: its
+ * cli_worker_ref_t) and takes its credentials from cli_workers_credentials()
+ * (NULL: build its own, the static provider).
+ */
+typedef struct cli_workers cli_workers_t;
+struct web_metrics;
+typedef struct cli_worker_ref {
+    cli_workers_t *group;
+    int index, n; /* this loop's number, of n */
+} cli_worker_ref_t;
+typedef int (*cli_worker_fn)(const config_t *cfg, const cli_worker_ref_t *ref);
+int cli_workers_count(const config_t *cfg); /* WORKERS, 0 = the number of cores */
+int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn);
+void cli_workers_join(cli_workers_t *g, int i, uv_loop_t *loop, struct web_metrics *metrics);
+void cli_workers_leave(cli_workers_t *g, int i);
+void cli_workers_gather(http_exchange_t *ex, void *data);
+db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop);
+/* Loop i's Data API: loop 0's is started and publishes; the others adopt (never started). */
+struct rest_app;
+void cli_workers_rest(cli_workers_t *g, int i, struct rest_app *rest);
 
 int cli_serve(int argc, char **argv);
 int cli_demo(int argc, char **argv);

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "cli/cli.h"
+#include "lakehouse/lakehouse.h"
 #include "lakeapi/credentials.h"
 #include "lakeapi/gen.h"
 
@@ -138,6 +139,15 @@ int cli_check_config(int argc, char **argv)
             PQfinish(c);
         }
         free(password);
+    }
+    if (lakehouse_configured(&cfg)) {
+        char id[160], line[700];
+        lakehouse_warehouse_id(&cfg, id, sizeof id);
+        if (lakehouse_check_once(&cfg, line, sizeof line) != 0) rc = 1;
+        printf("SQL warehouse %s: %s\n", id[0] ? id : "(none)", line);
+    } else if (strcmp(cfg.users_backend, "lakehouse") == 0) {
+        printf("SQL warehouse: none configured, but USERS_BACKEND=lakehouse needs one\n");
+        rc = 1;
     }
     config_dispose(&cfg);
     return rc;

@@ -9,6 +9,7 @@
  * A second signal exits at once.
  */
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "lakehouse/lakehouse.h"
 #include "lakeapi/api.h"
 #include "lakeapi/credentials.h"
 #include "lakeapi/db.h"
@@ -24,12 +26,14 @@
 #include "lakeapi/log.h"
 #include "lakeapi/rest.h"
 #include "lakeapi/workspace.h"
+#include "web/web.h"
 
 typedef struct serve_state {
     uv_loop_t loop;
     config_t *cfg;
     db_credentials_t *credentials;
     workspace_t *workspace; /* for the resource routes; NULL when not configured */
+    lakehouse_t *lakehouse; /* the SQL warehouse backend; NULL when not configured */
     db_pool_t *pool;
     db_route_t *route; /* the read/write split; NULL without replicas */
     cli_replicas_t *replicas;
@@ -40,6 +44,8 @@ typedef struct serve_state {
     http_server_t *server;
     uv_signal_t sigint, sigterm;
     int signals;
+    cli_worker_ref_t ref; /* WORKERS > 1: this loop in the group (group NULL: one loop) */
+    bool hub_credentials; /* credentials is a client of the shared provider */
 } serve_state_t;
 
 /* Log lines buffered while stderr is slow: ~0.5 s of access log at 30k req/s; then dropped. */
@@ -61,6 +67,10 @@ static void serve_pool_closed(void *data)
 {
     serve_state_t *s = data;
     log_info("database pool closed");
+    if (s->ref.group) {
+        if (s->hub_credentials) credentials_hub_detach(s->credentials);
+        cli_workers_leave(s->ref.group, s->ref.index);
+    }
     uv_walk(&s->loop, serve_close_walk, NULL);
 }
 
@@ -136,17 +146,86 @@ static void serve_log_settings(const config_t *cfg)
     buf_dispose(&line);
 }
 
-static int serve_build(serve_state_t *s)
+/* Loop i's share of a total over n loops (the first ones take the remainder), at least min. */
+static int serve_slice(int total, const cli_worker_ref_t *ref, int min)
 {
-    char err[256];
-    if (credentials_from_config(&s->loop, s->cfg, &s->credentials, err, sizeof err) != 0) {
+    if (!ref->group) return total;
+    int share = total / ref->n + (ref->index < total % ref->n ? 1 : 0);
+    return share < min ? min : share;
+}
+
+/*
+ * Connections are shed with a 503 before file descriptors run out: the soft
+ * RLIMIT_NOFILE is raised to the hard one (systemd's LimitNOFILE), and
+ * MAX_CONNECTIONS defaults to it minus what the pool, the listener, libuv,
+ * logs and the workspace client need.
+ */
+static unsigned serve_max_connections(const config_t *cfg)
+{
+    struct rlimit rl;
+    unsigned fds = 1024;
+    if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+        if (rl.rlim_cur < rl.rlim_max) {
+            rl.rlim_cur = rl.rlim_max;
+            setrlimit(RLIMIT_NOFILE, &rl);
+            getrlimit(RLIMIT_NOFILE, &rl);
+        }
+        fds = rl.rlim_cur > 1000000 ? 1000000 : (unsigned)rl.rlim_cur;
+    }
+    unsigned reserve = (unsigned)(cfg->pool_size + cfg->max_overflow) + 64;
+    unsigned fit = fds > reserve + 16 ? fds - reserve : 16;
+    unsigned n = cfg->max_connections > 0 ? (unsigned)cfg->max_connections : fit;
+    if (n > fit) {
+        log_warn("MAX_CONNECTIONS=%u does not fit RLIMIT_NOFILE=%u: using %u", n, fds, fit);
+        n = fit;
+    }
+    return n;
+}
+
+/* The SQL warehouse backend, when DATABRICKS_WAREHOUSE_ID or DATABRICKS_HTTP_PATH is set. */
+static int serve_lakehouse(serve_state_t *s)
+{
+    char err[512];
+    bool wanted = strcmp(s->cfg->users_backend, "lakehouse") == 0;
+    if (!lakehouse_configured(s->cfg)) {
+        if (!wanted) return 0;
+        lakehouse_check_config(s->cfg, err, sizeof err);
+        log_error("startup failed: USERS_BACKEND=lakehouse: %s", err);
+        return -1;
+    }
+    if (!s->workspace) {
+        workspace_check_config(s->cfg, err, sizeof err);
+        log_error("startup failed: the SQL warehouse needs the workspace: %s", err);
+        return -1;
+    }
+    s->lakehouse = lakehouse_new(&s->loop, s->cfg, s->workspace, err, sizeof err);
+    if (!s->lakehouse) {
         log_error("startup failed: %s", err);
         return -1;
     }
+    if (lakehouse_register(s->lakehouse, s->router) != 0) {
+        log_error("startup failed: registering the /lakehouse/v1 routes");
+        return -1;
+    }
+    lakehouse_start(s->lakehouse);
+    return 0;
+}
+
+static int serve_build(serve_state_t *s)
+{
+    char err[256];
+    if (s->ref.group) s->credentials = cli_workers_credentials(s->ref.group, &s->loop);
+    s->hub_credentials = s->credentials != NULL;
+    if (!s->credentials &&
+        credentials_from_config(&s->loop, s->cfg, &s->credentials, err, sizeof err) != 0) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
+    /* Pool settings are totals: Postgres sees the same connection count with N loops. */
     db_pool_config_t pc;
     db_pool_config_defaults(&pc);
-    pc.size = s->cfg->pool_size;
-    pc.max_overflow = s->cfg->max_overflow;
+    pc.size = serve_slice(s->cfg->pool_size, &s->ref, 1);
+    pc.max_overflow = serve_slice(s->cfg->max_overflow, &s->ref, 0);
     pc.acquire_timeout_s = s->cfg->pool_timeout_s;
     pc.command_timeout_s = s->cfg->command_timeout_s;
     pc.lifetime_s = s->cfg->pool_recycle_s;
@@ -166,6 +245,9 @@ static int serve_build(serve_state_t *s)
         return -1;
     }
     s->router = router_new();
+    s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
+    if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
+    if (serve_lakehouse(s) != 0) return -1;
     s->rest = rest_app_new(&s->loop, s->cfg, s->pool, s->router, err, sizeof err);
     if (!s->rest) {
         log_error("startup failed: %s", err);
@@ -177,17 +259,31 @@ static int serve_build(serve_state_t *s)
         return -1;
     }
     rest_app_bind(s->rest, api_app_openapi(s->app), api_app_counts(s->app));
-    s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
-    if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
     api_app_set_workspace(s->app, s->workspace);
     api_app_set_auth(s->app, s->auth);
+    if (s->lakehouse && api_app_set_lakehouse(s->app, s->lakehouse, err, sizeof err) != 0) {
+        log_error("startup failed: %s", err);
+        return -1;
+    }
     http_server_config_t hc;
     http_server_config_defaults(&hc);
     hc.host = s->cfg->host;
     hc.port = s->cfg->port;
     hc.access_log = log_get_level() <= LOG_INFO;
+    hc.reuse_port = s->ref.group != NULL; /* every loop listens; the kernel spreads connections */
+    hc.max_connections = (unsigned)serve_slice((int)serve_max_connections(s->cfg), &s->ref, 16);
+    hc.max_connections_per_ip = (unsigned)s->cfg->max_connections_per_ip;
+    hc.server_header = s->cfg->server_header;
+    hc.header_timeout_ms = (unsigned)(s->cfg->http_header_timeout_s * 1000.0);
+    hc.body_timeout_ms = (unsigned)(s->cfg->http_body_timeout_s * 1000.0);
+    hc.keepalive_timeout_ms = (unsigned)(s->cfg->http_keepalive_timeout_s * 1000.0);
     s->server = http_server_new(&s->loop, &hc, s->router);
     api_app_attach(s->app, s->server, s->credentials);
+    if (s->ref.group) {
+        cli_workers_join(s->ref.group, s->ref.index, &s->loop, api_app_metrics(s->app));
+        web_metrics_set_gather(api_app_metrics(s->app), cli_workers_gather, &s->ref);
+        cli_workers_rest(s->ref.group, s->ref.index, s->rest);
+    }
     if (http_server_listen(s->server, err, sizeof err) != 0) {
         log_error("cannot listen on %s:%d: %s", s->cfg->host, s->cfg->port, err);
         return -1;
@@ -200,6 +296,7 @@ static void serve_dispose(serve_state_t *s)
     if (s->server) http_server_free(s->server);
     api_app_free(s->app);
     rest_app_free(s->rest);
+    lakehouse_free(s->lakehouse); /* before the workspace: its calls carry our statements */
     workspace_free(s->workspace);
     auth_free(s->auth);
     if (s->router) router_free(s->router);
@@ -209,43 +306,72 @@ static void serve_dispose(serve_state_t *s)
     if (s->credentials) s->credentials->free(s->credentials);
 }
 
+/* Builds, runs and disposes one server on s->loop; the exit code. */
+static int serve_loop_run(serve_state_t *s)
+{
+    uv_loop_init(&s->loop);
+    int rc = 0;
+    if (serve_build(s) != 0) {
+        rc = 1;
+        uv_walk(&s->loop, serve_close_walk, NULL);
+    } else {
+        if (s->route) db_route_start(s->route);
+        db_pool_start(s->pool);
+        auth_start(s->auth);
+        if (s->ref.index == 0) {
+            if (auth_configured(s->auth))
+                log_info("%s", auth_describe(s->auth));
+            else
+                log_warn("%s", auth_describe(s->auth));
+        }
+        if (s->ref.index == 0) rest_app_start(s->rest); /* the others adopt its snapshot */
+        uv_signal_init(&s->loop, &s->sigint);
+        uv_signal_init(&s->loop, &s->sigterm);
+        s->sigint.data = s->sigterm.data = s;
+        uv_signal_start(&s->sigint, serve_on_signal, SIGINT);
+        uv_signal_start(&s->sigterm, serve_on_signal, SIGTERM);
+        if (s->ref.index == 0)
+            log_info("lakeapi %s listening on http://%s:%d (%d loop%s, pool %d+%d in all, orders "
+                     "table %s)",
+                     LAKEAPI_VERSION, s->cfg->host, http_server_port(s->server),
+                     s->ref.group ? s->ref.n : 1, s->ref.group ? "s" : "", s->cfg->pool_size,
+                     s->cfg->max_overflow, s->cfg->orders_table);
+    }
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    /* Handles closed by the walk need one more turn for their callbacks. */
+    uv_run(&s->loop, UV_RUN_DEFAULT);
+    serve_dispose(s);
+    uv_loop_close(&s->loop);
+    return rc;
+}
+
+/* One of WORKERS loops, on its own thread (workers.c). */
+static int serve_worker(const config_t *cfg, const cli_worker_ref_t *ref)
+{
+    serve_state_t *s = calloc(1, sizeof *s);
+    if (!s) abort();
+    s->cfg = (config_t *)cfg; /* read-only from here on */
+    s->ref = *ref;
+    int rc = serve_loop_run(s);
+    free(s);
+    return rc;
+}
+
 int cli_serve_run(config_t *cfg, cluster_t *cluster)
 {
-    serve_state_t s;
-    memset(&s, 0, sizeof s);
-    s.cfg = cfg;
-    uv_loop_init(&s.loop);
     signal(SIGPIPE, SIG_IGN);
-    int rc = 0;
     /* From here on the loop never writes to stderr itself (util/log.c). */
     if (log_async_start(SERVE_LOG_BUFFER) != 0) log_warn("no log writer thread: logging inline");
     serve_log_settings(cfg);
-    if (serve_build(&s) != 0) {
-        rc = 1;
-        uv_walk(&s.loop, serve_close_walk, NULL);
+    int n = cli_workers_count(cfg), rc;
+    if (n <= 1) {
+        serve_state_t s;
+        memset(&s, 0, sizeof s);
+        s.cfg = cfg;
+        rc = serve_loop_run(&s);
     } else {
-        if (s.route) db_route_start(s.route);
-        db_pool_start(s.pool);
-        auth_start(s.auth);
-        if (auth_configured(s.auth))
-            log_info("%s", auth_describe(s.auth));
-        else
-            log_warn("%s", auth_describe(s.auth));
-        rest_app_start(s.rest);
-        uv_signal_init(&s.loop, &s.sigint);
-        uv_signal_init(&s.loop, &s.sigterm);
-        s.sigint.data = s.sigterm.data = &s;
-        uv_signal_start(&s.sigint, serve_on_signal, SIGINT);
-        uv_signal_start(&s.sigterm, serve_on_signal, SIGTERM);
-        log_info("lakeapi %s listening on http://%s:%d (pool %d+%d, orders table %s)",
-                 LAKEAPI_VERSION, cfg->host, http_server_port(s.server), cfg->pool_size,
-                 cfg->max_overflow, cfg->orders_table);
+        rc = cli_workers_run(cfg, n, serve_worker);
     }
-    uv_run(&s.loop, UV_RUN_DEFAULT);
-    /* Handles closed by the walk need one more turn for their callbacks. */
-    uv_run(&s.loop, UV_RUN_DEFAULT);
-    serve_dispose(&s);
-    uv_loop_close(&s.loop);
     if (cluster) {
         char err[512];
         if (cluster_stop(cluster, err, sizeof err) != 0)

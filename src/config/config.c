@@ -63,6 +63,7 @@ const config_setting_t config_settings[] = {
     {{"DB_MAX_ROWS"}, NULL, CONFIG_ROWS, FIELD(db_max_rows), false},
     {{"REST_COUNT_TTL"}, NULL, CONFIG_SECONDS, FIELD(rest_count_ttl_s), false},
     {{"REST_ALLOW_UNFILTERED_WRITES"}, NULL, CONFIG_BOOL, FIELD(rest_unfiltered_writes), false},
+    {{"CURSOR_SECRET"}, NULL, CONFIG_STR, FIELD(cursor_secret), true},
     {{"LAKEBASE_INSTANCE_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_instance_name), false},
     {{"LAKEBASE_CATALOG_NAME"}, NULL, CONFIG_STR, FIELD(lakebase_catalog_name), false},
     {{"ENDPOINT_NAME", "LAKEBASE_ENDPOINT", "PGENDPOINT"},
@@ -80,11 +81,31 @@ const config_setting_t config_settings[] = {
      CONFIG_STR,
      FIELD(synced_storage_schema),
      false},
-    {{"DATABRICKS_HOST"}, NULL, CONFIG_DBX_HOST, FIELD(databricks_host), false},
+    {{"DATABRICKS_HOST", "DATABRICKS_SERVER_HOSTNAME"},
+     NULL,
+     CONFIG_DBX_HOST,
+     FIELD(databricks_host),
+     false},
     {{"DATABRICKS_TOKEN"}, NULL, CONFIG_STR, FIELD(databricks_token), true},
     {{"DATABRICKS_CLIENT_ID"}, NULL, CONFIG_STR, FIELD(databricks_client_id), false},
     {{"DATABRICKS_CLIENT_SECRET"}, NULL, CONFIG_STR, FIELD(databricks_client_secret), true},
     {{"DATABRICKS_AUTH_TYPE"}, NULL, CONFIG_AUTH_TYPE, FIELD(databricks_auth_type), false},
+    {{"MAX_CONNECTIONS"}, NULL, CONFIG_COUNT, FIELD(max_connections), false},
+    {{"MAX_CONNECTIONS_PER_IP"}, NULL, CONFIG_COUNT, FIELD(max_connections_per_ip), false},
+    {{"SERVER_HEADER"}, NULL, CONFIG_HEADER, FIELD(server_header), false},
+    {{"HTTP_HEADER_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(http_header_timeout_s), false},
+    {{"HTTP_BODY_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(http_body_timeout_s), false},
+    {{"HTTP_KEEPALIVE_TIMEOUT"}, NULL, CONFIG_SECONDS, FIELD(http_keepalive_timeout_s), false},
+    {{"DATABRICKS_WAREHOUSE_ID"}, NULL, CONFIG_STR, FIELD(warehouse_id), false},
+    {{"DATABRICKS_HTTP_PATH"}, NULL, CONFIG_STR, FIELD(http_path), false},
+    {{"LAKEHOUSE_CATALOG"}, NULL, CONFIG_STR, FIELD(lakehouse_catalog), false},
+    {{"LAKEHOUSE_SCHEMA"}, NULL, CONFIG_STR, FIELD(lakehouse_schema), false},
+    {{"LAKEHOUSE_USERS_TABLE"}, NULL, CONFIG_STR, FIELD(lakehouse_users_table), false},
+    {{"USERS_BACKEND"}, NULL, CONFIG_STR, FIELD(users_backend), false},
+    {{"LAKEHOUSE_CACHE_TTL"}, NULL, CONFIG_SECONDS0, FIELD(lakehouse_cache_ttl_s), false},
+    {{"LAKEHOUSE_CACHE_MB"}, NULL, CONFIG_OVERFLOW, FIELD(lakehouse_cache_mb), false},
+    {{"LAKEHOUSE_WAIT_TIMEOUT"}, NULL, CONFIG_SECONDS0, FIELD(lakehouse_wait_s), false},
+    {{"LAKEHOUSE_RELOAD_INTERVAL"}, NULL, CONFIG_SECONDS0, FIELD(lakehouse_reload_s), false},
     /* access control (src/auth) */
     {{"JWT_SECRET"}, NULL, CONFIG_STR, FIELD(jwt_secret), true},
     {{"JWT_JWKS_URL"}, NULL, CONFIG_STR, FIELD(jwt_jwks_url), false},
@@ -148,6 +169,18 @@ void config_init(config_t *c)
     c->workers = 1;
     c->orders_table = config_xstrdup("public.orders_synced");
     c->users_table = config_xstrdup("public.users");
+    c->server_header = config_xstrdup("lakeapi");
+    c->http_header_timeout_s = 10;
+    c->http_body_timeout_s = 30;
+    c->http_keepalive_timeout_s = 60;
+    c->lakehouse_catalog = config_xstrdup("main");
+    c->lakehouse_schema = config_xstrdup("default");
+    c->lakehouse_users_table = config_xstrdup("users");
+    c->users_backend = config_xstrdup("postgres");
+    c->lakehouse_cache_ttl_s = 60;
+    c->lakehouse_cache_mb = 64;
+    c->lakehouse_wait_s = 5;
+    c->lakehouse_reload_s = 300;
     c->rest_schemas = config_xstrdup("public");
     c->rest_prefix = config_xstrdup("/rest/v1");
     c->db_max_rows = 1000;
@@ -168,6 +201,7 @@ void config_dispose(config_t *c)
         case CONFIG_TABLE:
         case CONFIG_AUTH_TYPE:
         case CONFIG_DBX_HOST:
+        case CONFIG_HEADER:
             config_set_str(c, s, NULL);
             break;
         default:
@@ -366,6 +400,19 @@ static int config_check_url(config_t *c, const config_setting_t *s, const char *
     return 0;
 }
 
+/* A header value we send as given: printable ASCII only, so it cannot split the head. */
+static int config_check_header(config_t *c, const config_setting_t *s, const char *v,
+                               const config_source_t *src, char *err, size_t errlen)
+{
+    size_t n = strlen(v);
+    if (n > 64) return config_fail(err, errlen, src, "longer than 64 characters");
+    for (size_t i = 0; i < n; i++)
+        if (v[i] < 0x20 || v[i] > 0x7E)
+            return config_fail(err, errlen, src, "only printable ASCII characters are allowed");
+    config_set_str(c, s, v);
+    return 0;
+}
+
 /* Validates v for setting s and stores it in c. */
 static int config_apply(config_t *c, const config_setting_t *s, const char *v,
                         const config_source_t *src, char *err, size_t errlen)
@@ -390,6 +437,10 @@ static int config_apply(config_t *c, const config_setting_t *s, const char *v,
         return 0;
     case CONFIG_POOL_SIZE:
         return config_check_int(v, 1, 1000, field, src, err, errlen);
+    case CONFIG_COUNT:
+        return config_check_int(v, 0, 1000000, field, src, err, errlen);
+    case CONFIG_HEADER:
+        return config_check_header(c, s, v, src, err, errlen);
     case CONFIG_OVERFLOW:
         return config_check_int(v, 0, 10000, field, src, err, errlen);
     case CONFIG_MS:
@@ -604,6 +655,25 @@ static int config_check_auth(const config_t *c, char *err, size_t errlen)
     return 0;
 }
 
+/* The Lakehouse settings' own ranges (names are checked by src/lakehouse/ with the warehouse). */
+static int config_check_lakehouse(const config_t *c, char *err, size_t errlen)
+{
+    if (strcmp(c->users_backend, "postgres") != 0 && strcmp(c->users_backend, "lakehouse") != 0) {
+        snprintf(err, errlen, "invalid USERS_BACKEND: '%s' is not one of postgres, lakehouse",
+                 c->users_backend);
+        return -1;
+    }
+    double w = c->lakehouse_wait_s;
+    if (w != 0 && (w < 5 || w > 50 || w != (double)(int)w)) {
+        snprintf(err, errlen,
+                 "invalid LAKEHOUSE_WAIT_TIMEOUT: %g is not 0 or a whole number of seconds 5..50 "
+                 "(the Statement Execution API's wait_timeout)",
+                 w);
+        return -1;
+    }
+    return 0;
+}
+
 int config_load(config_t *c, int argc, char **argv, config_getenv_fn getenv_fn, void *env_data,
                 const char *dotenv_path, char *err, size_t errlen)
 {
@@ -624,6 +694,7 @@ int config_load(config_t *c, int argc, char **argv, config_getenv_fn getenv_fn, 
     }
     dotenv_dispose(&dotenv);
     if (rc == 0) rc = config_check_auth(c, err, errlen);
+    if (rc == 0) rc = config_check_lakehouse(c, err, errlen);
     if (rc == 0 && c->jwt_secret && strlen(c->jwt_secret) < 32) {
         /* HS256 with a short secret can be brute-forced offline from one token. */
         snprintf(err, errlen, "JWT_SECRET must be at least 32 bytes long");

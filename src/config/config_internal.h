@@ -27,6 +27,8 @@ typedef enum {
     CONFIG_TABLE,     /* [schema.]name of SQL identifiers */
     CONFIG_AUTH_TYPE, /* pat | oauth-m2m */
     CONFIG_DBX_HOST,  /* normalised to scheme://host without trailing slash */
+    CONFIG_COUNT,     /* int 0..1000000 (0 = automatic or no limit) */
+    CONFIG_HEADER,    /* a header value: 1..64 printable ASCII characters */
     CONFIG_NUMBER0,   /* double >= 0 */
     CONFIG_MS,        /* int milliseconds 0..3600000 */
     CONFIG_WORKERS,   /* int 0..256 (0 = one per core) */

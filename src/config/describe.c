@@ -146,6 +146,7 @@ static void config_describe_one(const config_t *c, const config_setting_t *s, bu
     case CONFIG_PORT:
     case CONFIG_POOL_SIZE:
     case CONFIG_OVERFLOW:
+    case CONFIG_COUNT:
     case CONFIG_MS:
     case CONFIG_WORKERS:
     case CONFIG_ROWS:

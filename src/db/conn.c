@@ -105,6 +105,15 @@ static db_query_t *conn_pop_inflight(db_conn_t *c)
     return q;
 }
 
+/* Puts a query popped off the in-flight list back at its head. */
+static void conn_unpop_inflight(db_conn_t *c, db_query_t *q)
+{
+    q->next = c->head;
+    c->head = q;
+    if (!c->tail) c->tail = q;
+    c->inflight++;
+}
+
 static void conn_hold(db_conn_t *c, db_query_t *q)
 {
     q->next = NULL;
@@ -115,21 +124,41 @@ static void conn_hold(db_conn_t *c, db_query_t *q)
     c->held_tail = q;
 }
 
-/* Gives a query whose outcome is not final back to the pool, or fails it. */
-static void conn_retry_or_fail(db_conn_t *c, db_query_t *q, db_status_t st, const char *why)
+/* A failed write that had been sent: it may or may not have committed. */
+static void conn_fail_unknown(db_conn_t *c, db_query_t *q, db_status_t st, const char *why)
 {
-    if (q->res) {
-        PQclear(q->res);
-        q->res = NULL;
-    }
-    if (q->stmt >= 0 && q->retries < 3) {
+    if (q->res) PQclear(q->res), q->res = NULL;
+    q->unknown = true;
+    db_pool_complete(c->pool, q, st, NULL, NULL, why);
+}
+
+/*
+ * A read whose result is not final: appended to the list at **tail to run
+ * again (at most 3 times; never after DB_ERR_TIMEOUT, when the server stopped
+ * answering and a re-run would only wait again), or failed. Internal steps
+ * are dropped.
+ */
+static void conn_retry_or_fail(db_conn_t *c, db_query_t *q, db_status_t st, const char *why,
+                               db_query_t ***tail)
+{
+    if (q->res) PQclear(q->res), q->res = NULL;
+    if (q->stmt >= 0 && q->retries < 3 && st != DB_ERR_TIMEOUT) {
         q->retries++;
-        db_pool_requeue(c->pool, q);
+        q->next = NULL;
+        **tail = q;
+        *tail = &q->next;
     } else if (q->stmt >= 0) {
         db_pool_complete(c->pool, q, st, NULL, NULL, why);
     } else {
         db_pool_query_free(c->pool, q);
     }
+}
+
+bool db_conn_unresponsive(const db_conn_t *c, uint64_t now, uint64_t limit_ns)
+{
+    if (!c->head || (c->state != CONN_READY && c->state != CONN_SETUP)) return false;
+    uint64_t since = c->head->sent_ns > c->last_answer_ns ? c->head->sent_ns : c->last_answer_ns;
+    return now > since && now - since > limit_ns;
 }
 
 void db_conn_close(db_conn_t *c, db_status_t st, const char *why)
@@ -143,22 +172,26 @@ void db_conn_close(db_conn_t *c, db_status_t st, const char *why)
         c->pool->nleased--;
         db_stream_conn_lost(s, why);
     }
-    /* Reads may run again elsewhere; a write's outcome is unknown once sent. */
+    /*
+     * Reads may run again elsewhere, as one block in their original order at
+     * the head of the queue; a write's outcome is unknown once sent, and so is
+     * that of a held write whose Sync never came back.
+     */
+    db_query_t *rerun = NULL, **rerun_tail = &rerun;
     for (db_query_t *q; (q = conn_pop_inflight(c));) {
-        if (q->stmt >= 0 && c->pool->stmts[q->stmt].kind == DB_STMT_WRITE) {
-            if (q->res) PQclear(q->res), q->res = NULL;
-            db_pool_complete(c->pool, q, DB_ERR_UNAVAILABLE, NULL, NULL, why);
-        } else {
-            conn_retry_or_fail(c, q, st, why);
-        }
+        if (q->stmt >= 0 && c->pool->stmts[q->stmt].kind == DB_STMT_WRITE)
+            conn_fail_unknown(c, q, st == DB_ERR_TIMEOUT ? st : DB_ERR_UNAVAILABLE, why);
+        else
+            conn_retry_or_fail(c, q, st, why, &rerun_tail);
     }
     for (db_query_t *q = c->held_head, *n; q; q = n) {
         n = q->next;
-        if (q->res) PQclear(q->res), q->res = NULL;
-        db_pool_complete(c->pool, q, DB_ERR_UNAVAILABLE, NULL, NULL, why);
+        conn_fail_unknown(c, q, st == DB_ERR_TIMEOUT ? st : DB_ERR_UNAVAILABLE, why);
     }
     c->held_head = c->held_tail = NULL;
-    if (!was_ready) db_pool_conn_failed(c->pool, c, st, why);
+    if (rerun) db_pool_requeue_list(c->pool, rerun);
+    if (!was_ready)
+        db_pool_conn_failed(c->pool, c, st == DB_ERR_TIMEOUT ? DB_ERR_UNAVAILABLE : st, why);
 
     uv_timer_stop(&c->timer);
     c->pending_closes = 1;
@@ -204,6 +237,7 @@ static db_query_t *conn_internal_step(db_conn_t *c, int prepares)
     db_query_t *q = db_pool_query_alloc(c->pool);
     q->stmt = -1;
     q->prepares = prepares;
+    q->sent_ns = db_pool_now_ns();
     return q;
 }
 
@@ -254,6 +288,7 @@ void db_conn_send_batch(db_conn_t *c, db_query_t *first)
 {
     db_pool_t *p = c->pool;
     uint64_t now = db_pool_now_ns();
+    if (!c->head) c->last_answer_ns = now; /* the unresponsive clock starts now */
     for (db_query_t *q = first, *next; q; q = next) {
         next = q->next; /* pushing the query in flight relinks it */
         q->sent_ns = now;
@@ -330,6 +365,7 @@ static void conn_finish_batch(db_conn_t *c)
             return;
         }
         c->state = CONN_READY;
+        uv_timer_stop(&c->timer);
         db_pool_conn_ready(c->pool, c);
     }
 }
@@ -382,11 +418,25 @@ static void conn_finish_query(db_conn_t *c, db_query_t *q)
             conn_hold(c, q); /* setup step: the batch's Sync closes the connection */
             return;
         }
+        /*
+         * The server is ending this session (pg_terminate_backend, shutdown,
+         * a crashed neighbour: 57P01-57P03): that is a lost connection, not
+         * this query's error. Reads run again elsewhere; writes are unknown.
+         */
+        if ((sqlstate && strncmp(sqlstate, "57P", 3) == 0) || PQstatus(c->pg) == CONNECTION_BAD) {
+            char why[256]; /* msg lives in q->res, which the close frees */
+            snprintf(why, sizeof why, "%.*s", (int)strcspn(msg, "\n"), msg);
+            conn_unpop_inflight(c, q);
+            db_conn_close(c, DB_ERR_UNAVAILABLE, why);
+            return;
+        }
         if (sqlstate && strcmp(sqlstate, "57014") == 0) p->stats.statement_timeouts++;
         if (sqlstate && strcmp(sqlstate, "26000") == 0) {
             /* The server lost our prepared statement (e.g. DISCARD): prepare again. */
             conn_set_prepared(c, q->stmt, 0);
-            conn_retry_or_fail(c, q, DB_ERR_INTERNAL, msg);
+            db_query_t *again = NULL, **tail = &again;
+            conn_retry_or_fail(c, q, DB_ERR_INTERNAL, msg, &tail);
+            if (again) db_pool_requeue_list(p, again);
             return;
         }
         /* The error result goes up too: the Data API passes message/detail/hint on. */
@@ -415,6 +465,7 @@ static void conn_read_results(db_conn_t *c)
         db_query_t *q = c->head;
         if (!q) break;
         PGresult *r = PQgetResult(c->pg);
+        c->last_answer_ns = db_pool_now_ns();
         if (r) {
             if (!q->res)
                 q->res = r;
@@ -443,8 +494,7 @@ static void conn_begin_setup(db_conn_t *c)
         return;
     }
     PQsetNoticeProcessor(c->pg, conn_notice_ignore, NULL);
-    c->state = CONN_SETUP;
-    uv_timer_stop(&c->timer);
+    c->state = CONN_SETUP; /* the connect timer keeps running: a frozen server fails setup */
 
     char timeout[32];
     snprintf(timeout, sizeof timeout, "%ld", (long)(p->cfg.command_timeout_s * 1000.0));

@@ -29,6 +29,7 @@
 #define POOL_TOKEN_MARGIN_S   120.0                /* recycle this long before a token expires */
 #define POOL_STALL_NS         (50ULL * 1000000ULL) /* a batch out longer is "slow": may overflow */
 #define POOL_MIN_SPLIT        8 /* queries a connection gets before the next one is used */
+#define POOL_ANSWER_GRACE_NS (1000ULL * 1000000ULL) /* past statement_timeout: unresponsive */
 
 uint64_t db_pool_now_ns(void)
 {
@@ -56,6 +57,8 @@ db_status_t db_status_from_sqlstate(const char *s)
     if (strcmp(s, "42501") == 0) return DB_ERR_FORBIDDEN;
     /* 08: connection exception; 57P01-03: admin shutdown, crash, cannot connect now */
     if (strncmp(s, "08", 2) == 0 || strncmp(s, "57P0", 4) == 0) return DB_ERR_UNAVAILABLE;
+    /* 53: disk full, out of memory, too many connections; 58030: I/O error. Transient. */
+    if (strncmp(s, "53", 2) == 0 || strcmp(s, "58030") == 0) return DB_ERR_UNAVAILABLE;
     return DB_ERR_INTERNAL;
 }
 
@@ -150,6 +153,7 @@ void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresul
             .sqlstate = sqlstate,
             .message = message,
             .wait_ms = q->wait_ms,
+            .outcome_unknown = st != DB_OK && q->unknown,
         };
         q->cb(&r, q->data);
     }
@@ -479,11 +483,29 @@ static void pool_recycle(db_pool_t *p, uint64_t now)
     }
 }
 
+/*
+ * A server that stops answering (frozen, or a network that drops packets
+ * without a reset) would keep its queries in flight forever: statement_timeout
+ * runs on the server, so it cannot fire. Past the command timeout plus a
+ * grace period without any answer, the connection is given up: its requests
+ * get 504 (writes: outcome unknown) and the pool reconnects.
+ */
+static void pool_expire_unresponsive(db_pool_t *p, uint64_t now)
+{
+    uint64_t limit = (uint64_t)(p->cfg.command_timeout_s * 1e9) + POOL_ANSWER_GRACE_NS;
+    for (db_conn_t *c = p->conns, *n; c; c = n) {
+        n = c->next;
+        if (db_conn_unresponsive(c, now, limit))
+            db_conn_close(c, DB_ERR_TIMEOUT, "the database stopped answering");
+    }
+}
+
 static void pool_tick(uv_timer_t *t)
 {
     db_pool_t *p = t->data;
     uint64_t now = db_pool_now_ns();
     pool_expire_waiting(p, now);
+    if (p->cfg.command_timeout_s > 0) pool_expire_unresponsive(p, now);
     pool_expire_checkouts(p, now, (uint64_t)(p->cfg.acquire_timeout_s * 1e9), DB_ERR_POOL_TIMEOUT,
                           "pool acquire timeout");
     pool_recycle(p, now);
@@ -521,6 +543,7 @@ int db_pool_add_statement(db_pool_t *p, const char *sql, int nparams, db_stmt_ki
     if (!grown) abort();
     p->stmts = grown;
     int id = p->nstmts++;
+    memset(&p->stmts[id], 0, sizeof p->stmts[id]); /* gen 0, not a statement-cache slot */
     p->stmts[id].sql = strdup(sql);
     if (!p->stmts[id].sql) abort();
     snprintf(p->stmts[id].name, sizeof p->stmts[id].name, "lk%dg0", id);

@@ -16,8 +16,18 @@ typedef struct db_query db_query_t;
 typedef struct db_conn db_conn_t;
 
 /* Expected results of a stream's commands, in send order (stream.c). */
-typedef enum { ST_BEGIN, ST_DECLARE, ST_FETCH, ST_SYNC, ST_END } db_stream_step_t;
-#define DB_STREAM_STEPS 8
+typedef enum {
+    ST_BEGIN,
+    ST_SESSION,
+    ST_PREPARE,
+    ST_DESCRIBE,
+    ST_DECLARE,
+    ST_FETCH,
+    ST_SYNC,
+    ST_END
+} db_stream_step_t;
+#define DB_STREAM_STEPS 12
+#define DB_STREAM_AHEAD 2 /* FETCHes in flight: the server never waits for our round trip */
 
 /* A streamed read (db.h): waits in the pool's checkout queue, then leases a connection. */
 struct db_stream {
@@ -26,25 +36,28 @@ struct db_stream {
     db_conn_t *conn;   /* the leased connection, NULL while waiting or after it was lost */
     const db_stream_ops_t *ops;
     void *data;
-    char *sql; /* "DECLARE ... FOR <sql>" */
+    char *sql; /* the SELECT */
     char fetch[64];
     int nparams;
     char **values;
+    char *session[5]; /* the request's role and settings (db_session_t), or NULL */
     int batch_rows;
     uint64_t enqueued_ns;
     double wait_ms;
     db_stream_step_t steps[DB_STREAM_STEPS]; /* ring of expected results */
     int step_head, nsteps;
-    PGresult *cur;  /* result being collected for the head step */
-    PGresult *held; /* a batch waiting for db_stream_resume() */
-    bool fetching;  /* a FETCH is in flight */
-    bool last;      /* the last batch has arrived */
+    PGresult *cur;                   /* result being collected for the head step */
+    PGresult *held[DB_STREAM_AHEAD]; /* batches that arrived while paused, in order */
+    int nheld;
+    int nfetch; /* FETCHes in flight */
+    bool last;  /* the last batch has arrived */
     bool paused, cancelled, ending, failed;
-    bool delivered; /* on_rows has been called (the first batch goes out even when empty) */
+    bool delivered;      /* on_rows has been called (the first batch goes out even when empty) */
     bool cancel_running; /* PQcancel in a worker thread */
-    bool freed_pending;  /* freed once the worker returns */
-    int depth;           /* inside stream_read/resume: freeing waits until they return */
-    bool zombie;         /* finished while depth > 0 */
+    int cancel_tries;
+    bool freed_pending; /* freed once the worker returns */
+    int depth;          /* inside stream_read/resume: freeing waits until they return */
+    bool zombie;        /* finished while depth > 0 */
     char sqlstate[6];
     char message[256];
     uv_work_t cancel_work;
@@ -63,9 +76,10 @@ struct db_query {
     uint64_t enqueued_ns; /* first time queued, for wait_ms and the acquire timeout */
     uint64_t sent_ns;     /* when it was written to its connection */
     double wait_ms;
-    int retries;     /* re-runs after a batch failed elsewhere or a lost connection */
-    bool sync_after; /* the batch's Sync follows this query */
-    PGresult *res;   /* its result while held */
+    int retries;                 /* re-runs after a batch failed elsewhere or a lost connection */
+    bool sync_after;             /* the batch's Sync follows this query */
+    bool unknown;                /* a failed write of unknown outcome (outcome_unknown) */
+    PGresult *res;               /* its result while held */
     const db_session_t *session; /* run under this role/settings (session.c), or NULL */
     bool session_step;           /* internal step: a session's settings or pre-request */
 };
@@ -100,6 +114,7 @@ struct db_conn {
     db_stream_t *lease; /* checked out by this stream: the pool keeps off */
     uint64_t born_ns;
     uint64_t last_used_ns;
+    uint64_t last_answer_ns; /* a result arrived (or a batch went out to an idle connection) */
     double token_expires_at;
     int pending_closes;
 };
@@ -182,8 +197,15 @@ db_pool_t *db_route_stream_pool(db_route_t *r);
 db_conn_t *db_conn_open(db_pool_t *p);
 /* Sends a NULL-terminated list of queries (already unlinked from the pool queue) as one batch. */
 void db_conn_send_batch(db_conn_t *c, db_query_t *first);
-/* Fails or requeues everything in flight and starts closing. */
+/*
+ * Fails or requeues everything in flight and starts closing. Reads are
+ * re-queued in their order (they are safe to run again) unless st is
+ * DB_ERR_TIMEOUT (the server stopped answering: running them again would only
+ * wait again); writes fail with outcome_unknown.
+ */
 void db_conn_close(db_conn_t *c, db_status_t st, const char *why);
+/* True when the connection has had queries out and no answer for longer than limit_ns. */
+bool db_conn_unresponsive(const db_conn_t *c, uint64_t now, uint64_t limit_ns);
 /* Flushes libpq's output and watches the socket accordingly; -1 on failure. */
 int db_conn_flush(db_conn_t *c);
 

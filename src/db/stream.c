@@ -27,12 +27,15 @@
 #include <string.h>
 
 #include "db/pool_internal.h"
+#include "lakeapi/buf.h"
 
-#define STREAM_CURSOR "lakeapi_stream"
+#define STREAM_CURSOR          "lakeapi_stream"
+#define STREAM_CANCEL_RETRY_MS 50
+#define STREAM_CANCEL_TRIES    40 /* then the FETCH runs to its end (or its statement timeout) */
 
 static void stream_step_push(db_stream_t *s, db_stream_step_t st)
 {
-    if (s->nsteps == DB_STREAM_STEPS) abort(); /* at most BEGIN DECLARE FETCH SYNC FETCH SYNC */
+    if (s->nsteps == DB_STREAM_STEPS) abort(); /* BEGIN DECLARE (FETCH SYNC)x2 END SYNC at most */
     s->steps[(s->step_head + s->nsteps) % DB_STREAM_STEPS] = st;
     s->nsteps++;
 }
@@ -56,10 +59,13 @@ static void stream_free(db_stream_t *s)
         return;
     }
     if (s->cur) PQclear(s->cur);
-    if (s->held) PQclear(s->held);
+    for (int i = 0; i < s->nheld; i++)
+        PQclear(s->held[i]);
     for (int i = 0; i < s->nparams; i++)
         free(s->values[i]);
     free(s->values);
+    for (int i = 0; i < 5; i++)
+        free(s->session[i]);
     free(s->sql);
     free(s);
 }
@@ -106,7 +112,7 @@ static bool stream_send_fetch(db_stream_t *s)
         return false;
     stream_step_push(s, ST_FETCH);
     stream_step_push(s, ST_SYNC);
-    s->fetching = true;
+    s->nfetch++;
     return db_conn_flush(s->conn) == 0;
 }
 
@@ -122,18 +128,58 @@ static bool stream_send_end(db_stream_t *s)
     return db_conn_flush(s->conn) == 0;
 }
 
+/* DECLARE over select (or the stream's own SELECT) and the first FETCH. */
+static bool stream_send_declare(db_stream_t *s, const char *select)
+{
+    buf_t d;
+    buf_init(&d);
+    buf_printf(&d, "DECLARE " STREAM_CURSOR " NO SCROLL CURSOR FOR %s", select ? select : s->sql);
+    bool ok = PQsendQueryParams(s->conn->pg, d.data, s->nparams, NULL,
+                                (const char *const *)s->values, NULL, NULL, 0);
+    buf_dispose(&d);
+    if (!ok) return false;
+    stream_step_push(s, ST_DECLARE);
+    return stream_send_fetch(s);
+}
+
+/* The request's role and settings, LOCAL to the stream's transaction (see session.c). */
+static bool stream_send_session(db_stream_t *s)
+{
+    db_pool_t *p = s->pool;
+    PGconn *pg = s->conn->pg;
+    if (!PQsendQueryParams(pg, p->stmts[p->session_stmt].sql, 5, NULL,
+                           (const char *const *)s->session, NULL, NULL, 0))
+        return false;
+    stream_step_push(s, ST_SESSION);
+    if (p->pre_request_stmt >= 0) {
+        if (!PQsendQueryParams(pg, p->stmts[p->pre_request_stmt].sql, 0, NULL, NULL, NULL, NULL, 0))
+            return false;
+        stream_step_push(s, ST_SESSION);
+    }
+    return true;
+}
+
 void db_stream_attach(db_stream_t *s, db_conn_t *c)
 {
     s->conn = c;
     PGconn *pg = c->pg;
-    bool ok = PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0) &&
-              PQsendQueryParams(pg, s->sql, s->nparams, NULL, (const char *const *)s->values, NULL,
-                                NULL, 0);
-    if (ok) {
-        stream_step_push(s, ST_BEGIN);
-        stream_step_push(s, ST_DECLARE);
+    bool ok = PQsendQueryParams(pg, "BEGIN READ ONLY", 0, NULL, NULL, NULL, NULL, 0);
+    if (ok) stream_step_push(s, ST_BEGIN);
+    if (ok && s->session[0]) ok = stream_send_session(s);
+    if (ok && s->ops->on_describe) {
+        /* The unnamed statement, described: the consumer picks the SELECT to declare. */
+        ok = PQsendPrepare(pg, "", s->sql, s->nparams, NULL) && PQsendDescribePrepared(pg, "") &&
+             PQpipelineSync(pg);
+        if (ok) {
+            stream_step_push(s, ST_PREPARE);
+            stream_step_push(s, ST_DESCRIBE);
+            stream_step_push(s, ST_SYNC);
+            ok = db_conn_flush(c) == 0;
+        }
+    } else if (ok) {
+        ok = stream_send_declare(s, NULL);
     }
-    if (!ok || !stream_send_fetch(s)) stream_break(s, DB_ERR_UNAVAILABLE, "stream send failed");
+    if (!ok) stream_break(s, DB_ERR_UNAVAILABLE, "stream send failed");
 }
 
 void db_stream_fail_waiting(db_stream_t *s, db_status_t st, const char *why)
@@ -153,6 +199,7 @@ static void stream_cancel_work(uv_work_t *w)
 {
     db_stream_t *s = w->data;
     char err[256];
+    if (s->cancel_tries > 0) uv_sleep(STREAM_CANCEL_RETRY_MS);
     PQcancel(s->cancel, err, sizeof err); /* a failure only means the FETCH runs to its end */
 }
 
@@ -162,6 +209,14 @@ static void stream_cancel_done(uv_work_t *w, int status)
 {
     (void)status;
     db_stream_t *s = w->data;
+    /*
+     * A cancel that reached the backend between two statements (reading the
+     * next FETCH) is ignored by the server: while a FETCH is still out, try
+     * again a little later.
+     */
+    if (!s->freed_pending && s->conn && s->nfetch > 0 && ++s->cancel_tries < STREAM_CANCEL_TRIES &&
+        uv_queue_work(s->pool->loop, &s->cancel_work, stream_cancel_work, stream_cancel_done) == 0)
+        return;
     PQfreeCancel(s->cancel);
     s->cancel = NULL;
     s->cancel_running = false;
@@ -196,7 +251,7 @@ static void stream_deliver(db_stream_t *s, PGresult *res)
         return;
     }
     if (s->paused) {
-        s->held = res;
+        s->held[s->nheld++] = res; /* at most one per FETCH in flight when it paused */
         return;
     }
     s->delivered = true;
@@ -213,8 +268,14 @@ static void stream_advance(db_stream_t *s)
             stream_break(s, DB_ERR_UNAVAILABLE, "stream send failed");
         return;
     }
-    if (s->paused || s->held || s->fetching) return;
-    bool ok = s->last ? stream_send_end(s) : stream_send_fetch(s);
+    if (s->paused || s->nheld) return;
+    bool ok = true;
+    if (s->last) {
+        if (s->nfetch == 0) ok = stream_send_end(s);
+    } else {
+        while (ok && s->nfetch < DB_STREAM_AHEAD)
+            ok = stream_send_fetch(s);
+    }
     if (!ok) stream_break(s, DB_ERR_UNAVAILABLE, "stream send failed");
 }
 
@@ -233,10 +294,14 @@ static void stream_step_done(db_stream_t *s, db_stream_step_t step, PGresult *re
 {
     ExecStatusType st = res ? PQresultStatus(res) : PGRES_FATAL_ERROR;
     if (st == PGRES_FATAL_ERROR && res) stream_note_error(s, res);
+    if (step == ST_DESCRIBE && st == PGRES_COMMAND_OK && !s->cancelled && !s->failed) {
+        const char *select = s->ops->on_describe(s, res, s->data);
+        if (!stream_send_declare(s, select)) stream_break(s, DB_ERR_UNAVAILABLE, "send failed");
+    }
     if (step == ST_FETCH) {
-        s->fetching = false;
+        s->nfetch--;
         if (st == PGRES_TUPLES_OK) {
-            s->last = PQntuples(res) < s->batch_rows;
+            if (PQntuples(res) < s->batch_rows) s->last = true;
             PGresult *batch = res;
             res = NULL;
             /* Prefetch: the server works on the next batch while this one is encoded. */
@@ -319,18 +384,28 @@ void db_stream_on_poll(db_stream_t *s, int events)
 db_stream_t *db_stream_open(db_pool_t *p, const char *sql, int nparams, const char *const *values,
                             int batch_rows, const db_stream_ops_t *ops, void *data)
 {
+    return db_stream_open_as(p, NULL, sql, nparams, values, batch_rows, ops, data);
+}
+
+db_stream_t *db_stream_open_as(db_pool_t *p, const db_session_t *session, const char *sql,
+                               int nparams, const char *const *values, int batch_rows,
+                               const db_stream_ops_t *ops, void *data)
+{
     if (p->closing) return NULL;
-    if (p->route) p = db_route_stream_pool(p->route); /* a GET's export may read a replica */
+    if (p->route) {
+        /* A GET's export may read a replica (one that can run the session, when there is one). */
+        db_pool_t *r = db_route_stream_pool(p->route);
+        if (!session || r->session_stmt >= 0) p = r;
+    }
+    if (session && p->session_stmt < 0) abort(); /* db_session_register() was not called */
     db_stream_t *s = calloc(1, sizeof *s);
     if (!s) abort();
     s->pool = p;
     s->ops = ops;
     s->data = data;
     s->batch_rows = batch_rows > 0 ? batch_rows : 1000;
-    size_t n = strlen(sql) + 64;
-    s->sql = malloc(n);
+    s->sql = strdup(sql);
     if (!s->sql) abort();
-    snprintf(s->sql, n, "DECLARE " STREAM_CURSOR " NO SCROLL CURSOR FOR %s", sql);
     snprintf(s->fetch, sizeof s->fetch, "FETCH FORWARD %d FROM " STREAM_CURSOR, s->batch_rows);
     s->nparams = nparams;
     s->values = calloc((size_t)(nparams > 0 ? nparams : 1), sizeof *s->values);
@@ -338,6 +413,8 @@ db_stream_t *db_stream_open(db_pool_t *p, const char *sql, int nparams, const ch
     for (int i = 0; i < nparams; i++) {
         if (values[i] && !(s->values[i] = strdup(values[i]))) abort();
     }
+    for (int i = 0; session && i < 5; i++)
+        if (!(s->session[i] = strdup(session->values[i] ? session->values[i] : ""))) abort();
     db_pool_enqueue_checkout(p, s);
     return s;
 }
@@ -353,10 +430,12 @@ void db_stream_resume(db_stream_t *s)
     s->paused = false;
     if (!s->conn) return;
     stream_enter(s);
-    if (s->held) {
-        PGresult *res = s->held;
-        s->held = NULL;
-        if (!s->last && !s->fetching) stream_advance(s); /* keep the server one batch ahead */
+    /* In order; a consumer that pauses again keeps the rest held. */
+    while (s->conn && s->nheld > 0 && !s->paused) {
+        PGresult *res = s->held[0];
+        s->nheld--;
+        memmove(s->held, s->held + 1, sizeof s->held[0] * (size_t)s->nheld);
+        if (s->nheld == 0) stream_advance(s); /* the server works while we encode */
         if (s->conn)
             stream_deliver(s, res);
         else
@@ -370,17 +449,16 @@ void db_stream_cancel(db_stream_t *s)
 {
     if (s->cancelled) return;
     s->cancelled = true;
-    if (s->held) {
-        PQclear(s->held);
-        s->held = NULL;
-    }
+    for (int i = 0; i < s->nheld; i++)
+        PQclear(s->held[i]);
+    s->nheld = 0;
     if (!s->conn) {
         /* Still waiting for a connection: just leave the queue. */
         db_pool_forget_checkout(s->pool, s);
         stream_free(s);
         return;
     }
-    if (s->fetching) stream_start_cancel(s);
+    if (s->nfetch > 0) stream_start_cancel(s);
     /* ROLLBACK now if nothing is outstanding, else once the results are in (stream_read). */
     stream_advance(s);
 }

@@ -27,9 +27,12 @@
  * taken as the client having gone: handlers still running see
  * http_exchange_client_gone(), and their responses are dropped.
  */
+#include <netinet/in.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http/internal.h"
 
@@ -88,11 +91,72 @@ static void conn_kill(http_conn_t *c)
     }
 }
 
+/* ---- connections per client address ---- */
+
+static unsigned conn_ip_hash(const unsigned char a[16])
+{
+    uint32_t h = 2166136261u; /* FNV-1a */
+    for (int i = 0; i < 16; i++)
+        h = (h ^ a[i]) * 16777619u;
+    return h % HTTP_IP_BUCKETS;
+}
+
+/* The peer's address as 16 bytes (IPv4 mapped into IPv6); -1 if unknown. */
+static int conn_peer_addr(http_conn_t *c, unsigned char out[16])
+{
+    struct sockaddr_storage ss;
+    int len = sizeof ss;
+    if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &len) != 0) return -1;
+    memset(out, 0, 16);
+    if (ss.ss_family == AF_INET) {
+        out[10] = out[11] = 0xFF;
+        memcpy(out + 12, &((struct sockaddr_in *)&ss)->sin_addr, 4);
+    } else if (ss.ss_family == AF_INET6) {
+        memcpy(out, &((struct sockaddr_in6 *)&ss)->sin6_addr, 16);
+    } else {
+        return -1;
+    }
+    return 0;
+}
+
+/* Counts c against its address; false when the address is at its cap. */
+static bool conn_ip_admit(http_server_t *s, http_conn_t *c)
+{
+    unsigned char a[16];
+    if (s->cfg.max_connections_per_ip == 0 || conn_peer_addr(c, a) != 0) return true;
+    http_ip_count_t **b = &s->ip_buckets[conn_ip_hash(a)], *e = *b;
+    while (e && memcmp(e->addr, a, 16) != 0)
+        e = e->next;
+    if (e && e->n >= s->cfg.max_connections_per_ip) return false;
+    if (!e) {
+        if (!(e = calloc(1, sizeof *e))) abort();
+        memcpy(e->addr, a, 16);
+        e->next = *b;
+        *b = e;
+    }
+    e->n++;
+    c->ip = e;
+    return true;
+}
+
+static void conn_ip_release(http_conn_t *c)
+{
+    http_ip_count_t *e = c->ip;
+    c->ip = NULL;
+    if (!e || --e->n > 0) return;
+    http_ip_count_t **pp = &c->srv->ip_buckets[conn_ip_hash(e->addr)];
+    while (*pp != e)
+        pp = &(*pp)->next;
+    *pp = e->next;
+    free(e);
+}
+
 static void conn_close(http_conn_t *c)
 {
     if (c->closing) return;
     conn_kill(c);
     c->closing = true;
+    conn_ip_release(c);
     http_server_t *s = c->srv;
     if (c->prev)
         c->prev->next = c->next;
@@ -574,6 +638,36 @@ void http_conn_flush_dirty(http_server_t *s)
 
 /* ---- accept and shutdown ---- */
 
+/*
+ * Sheds a connection over a limit: a 503 written straight to the socket (no
+ * parsing, no buffers: this runs when we are short of resources), then close.
+ * What the client already sent is read first, so the close does not become a
+ * reset that destroys the answer.
+ */
+static void conn_reject(http_conn_t *c, const char *detail)
+{
+    c->closing = c->dead = true;
+    uv_os_fd_t fd;
+    if (detail && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+        char junk[4096];
+        for (int i = 0; i < 4 && recv(fd, junk, sizeof junk, MSG_DONTWAIT) > 0; i++) {
+        }
+        char msg[512];
+        char body[128];
+        int blen = snprintf(body, sizeof body, "{\"detail\":\"%s\"}", detail);
+        int n =
+            snprintf(msg, sizeof msg,
+                     "HTTP/1.1 503 Service Unavailable\r\n%.*sContent-Type: application/json\r\n"
+                     "Content-Length: %d\r\nRetry-After: 1\r\nCache-Control: no-store\r\n"
+                     "X-Content-Type-Options: nosniff\r\nConnection: close\r\n\r\n%s",
+                     (int)c->srv->server_line_len, c->srv->server_line, blen, body);
+        uv_buf_t b = uv_buf_init(msg, (unsigned)n);
+        uv_try_write((uv_stream_t *)&c->tcp, &b, 1);
+        shutdown(fd, SHUT_WR);
+    }
+    uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+}
+
 void http_conn_accept(http_server_t *s)
 {
     http_conn_t *c = calloc(1, sizeof *c);
@@ -584,9 +678,16 @@ void http_conn_accept(http_server_t *s)
     uv_tcp_init(s->loop, &c->tcp);
     c->tcp.data = c;
     int r = uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp);
-    if (r != 0 || s->shutting_down || s->nconns >= s->cfg.max_connections) {
-        c->closing = c->dead = true;
-        uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
+    if (r != 0 || s->shutting_down) {
+        conn_reject(c, NULL);
+        return;
+    }
+    if (s->nconns >= s->cfg.max_connections) {
+        conn_reject(c, "Too many connections");
+        return;
+    }
+    if (!conn_ip_admit(s, c)) {
+        conn_reject(c, "Too many connections from this address");
         return;
     }
     uv_timer_init(s->loop, &c->timer);

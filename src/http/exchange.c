@@ -331,6 +331,17 @@ static void http_append_lit(buf_t *b, const char *s)
     buf_append(b, s, strlen(s));
 }
 
+/* true when the handler's extra header fields include one starting with name (lower case). */
+static bool http_extra_has(const buf_t *extra, const char *name)
+{
+    size_t n = strlen(name);
+    for (size_t i = 0; i + n <= extra->len; i++) {
+        if ((i == 0 || extra->data[i - 1] == '\n') && strncasecmp(extra->data + i, name, n) == 0)
+            return true;
+    }
+    return false;
+}
+
 void http_exchange_build_head(http_exchange_t *ex, const char *content_type, bool stream)
 {
     int st = ex->status;
@@ -345,7 +356,12 @@ void http_exchange_build_head(http_exchange_t *ex, const char *content_type, boo
     line[11] = (char)('0' + st % 10);
     buf_append(h, line, 13);
     http_append_lit(h, http_status_reason(st));
-    http_append_lit(h, "\r\nServer: lakeapi\r\n");
+    buf_append(h, "\r\n", 2);
+    buf_append(h, ex->srv->server_line, ex->srv->server_line_len);
+    http_append_lit(h, "X-Content-Type-Options: nosniff\r\n");
+    /* An error is about this moment: no cache may keep it (a handler may say otherwise). */
+    if (st >= 400 && !http_extra_has(&ex->extra, "cache-control:"))
+        http_append_lit(h, "Cache-Control: no-store\r\n");
     size_t dlen;
     const char *date = http_server_date_line(ex->srv, &dlen);
     buf_append(h, date, dlen);

@@ -35,6 +35,14 @@
 
 typedef struct http_conn http_conn_t;
 
+/* Open connections from one client address (for max_connections_per_ip). */
+#define HTTP_IP_BUCKETS 1024
+typedef struct http_ip_count {
+    struct http_ip_count *next;
+    unsigned char addr[16]; /* IPv4 as ::ffff:a.b.c.d */
+    unsigned n;
+} http_ip_count_t;
+
 typedef enum {
     HTTP_EX_RECV_BODY, /* head parsed, body still arriving */
     HTTP_EX_HANDLING,  /* dispatched: a handler owns it until http_exchange_send() */
@@ -91,6 +99,7 @@ struct http_exchange {
     bool gone_pending; /* on the server's list of streams to tell about a lost client */
     bool aborted;      /* http_stream_abort(): no terminating chunk, close after */
     size_t streamed;   /* body bytes the handler wrote */
+    size_t committed;  /* body_out's length before the handler appended (http_stream_buf) */
     const http_stream_ops_t *sops;
     void *sdata;
 };
@@ -102,6 +111,7 @@ struct http_conn {
     http_conn_t *prev, *next; /* server's list of open connections */
     http_conn_t *dirty_next;  /* server's list of connections to flush */
     unsigned refs;
+    http_ip_count_t *ip; /* counted against its address, or NULL */
 
     /* read side */
     char *rbuf;
@@ -177,7 +187,11 @@ struct http_server {
     time_t iso_sec;
     char iso_prefix[24]; /* "YYYY-MM-DDTHH:MM:SS" of iso_sec */
     size_t iso_prefix_len;
-    buf_t logbuf; /* access-log lines not yet written */
+    buf_t logbuf;         /* access-log lines not yet written */
+    char server_line[80]; /* "Server: lakeapi
+" */
+    size_t server_line_len;
+    struct http_ip_count *ip_buckets[HTTP_IP_BUCKETS]; /* open connections per client address */
 };
 
 /* server.c */

@@ -122,10 +122,11 @@ static int http_split_target(http_parser_t *p, http_request_head_t *h)
     h->path_len = plen;
     h->query = q ? q + 1 : t + n;
     h->query_len = q ? (size_t)(t + n - (q + 1)) : 0;
-    if (!http_pct_valid(h->path, h->path_len))
-        return http_parser_fail(p, 400, "Invalid percent-encoding in path");
-    if (!http_pct_valid(h->query, h->query_len))
-        return http_parser_fail(p, 400, "Invalid percent-encoding in query string");
+    int pc = http_pct_check(h->path, h->path_len), qc = http_pct_check(h->query, h->query_len);
+    if (pc == -1) return http_parser_fail(p, 400, "Invalid percent-encoding in path");
+    if (pc == -2) return http_parser_fail(p, 400, "Invalid UTF-8 in path");
+    if (qc == -1) return http_parser_fail(p, 400, "Invalid percent-encoding in query string");
+    if (qc == -2) return http_parser_fail(p, 400, "Invalid UTF-8 in query string");
     return 0;
 }
 
@@ -276,6 +277,8 @@ static http_parse_result_t http_parse_head(http_parser_t *p, const char *buf, si
             return http_parser_fail(p, 400, "Both Transfer-Encoding and Content-Length");
         return http_parser_fail(p, 501, "Transfer-Encoding is not supported");
     }
+    if (!has_host && h->version_minor == 1 && p->limits.require_host)
+        return http_parser_fail(p, 400, "Missing Host header");
     if (h->content_length > p->limits.max_body)
         return http_parser_fail(p, 413, "Request body too large");
     /* 100-continue means nothing to a 1.0 client, or without a body to wait for. */

@@ -31,7 +31,9 @@
  *   0x21 or 0x7F -> 400. Malformed percent escapes or %00 anywhere in the
  *   path or the query -> 400 (the query is validated up front so lookups can
  *   never fail later).
- * - A missing Host header is accepted; a duplicated one is a 400.
+ * - A duplicated Host header is a 400, and so is a missing one in HTTP/1.1
+ *   when limits.require_host is set (the server sets it; RFC 9112 3.2).
+ * - Percent-decoded path and query must be strict UTF-8, else 400.
  */
 #ifndef LAKEAPI_HTTP_PARSER_H
 #define LAKEAPI_HTTP_PARSER_H
@@ -56,6 +58,7 @@ typedef struct http_parser_limits {
     size_t max_header_bytes; /* header bytes after the request line: more -> 431 */
     size_t max_headers;      /* header fields: more -> 431 */
     uint64_t max_body;       /* Content-Length above this -> 413 */
+    bool require_host;       /* HTTP/1.1 without Host -> 400 (RFC 9112 section 3.2) */
 } http_parser_limits_t;
 
 typedef enum {
@@ -120,6 +123,12 @@ const char *http_method_str(http_method_t m);
  * decodes to NUL.
  */
 bool http_pct_valid(const char *s, size_t len);
+/*
+ * http_pct_valid, and the decoded bytes are strict UTF-8 (no overlong forms,
+ * surrogates or code points above U+10FFFF). 0, -1 for a bad escape, -2 for
+ * bytes that are not UTF-8.
+ */
+int http_pct_check(const char *s, size_t len);
 /*
  * Decodes s into dst (room for len bytes; dst may equal s for in-place
  * decoding). plus_space turns '+' into ' ' (query strings only). Returns the

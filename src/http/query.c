@@ -40,6 +40,56 @@ bool http_pct_valid(const char *s, size_t len)
     return true;
 }
 
+/*
+ * One byte of a strict UTF-8 decoder (RFC 3629): *need continuation bytes
+ * are expected, the next within [*lo, *hi], which is how overlong forms
+ * (C0 80, E0 80 80), surrogates (ED A0 80) and code points above U+10FFFF are
+ * refused.
+ */
+static bool http_utf8_step(unsigned char b, int *need, unsigned char *lo, unsigned char *hi)
+{
+    if (*need) {
+        if (b < *lo || b > *hi) return false;
+        *lo = 0x80, *hi = 0xBF;
+        (*need)--;
+        return true;
+    }
+    *lo = 0x80, *hi = 0xBF;
+    if (b < 0x80) return true;
+    if (b >= 0xC2 && b <= 0xDF)
+        *need = 1;
+    else if (b == 0xE0)
+        *need = 2, *lo = 0xA0;
+    else if (b == 0xED)
+        *need = 2, *hi = 0x9F;
+    else if (b >= 0xE1 && b <= 0xEF)
+        *need = 2;
+    else if (b == 0xF0)
+        *need = 3, *lo = 0x90;
+    else if (b >= 0xF1 && b <= 0xF3)
+        *need = 3;
+    else if (b == 0xF4)
+        *need = 3, *hi = 0x8F;
+    else
+        return false;
+    return true;
+}
+
+int http_pct_check(const char *s, size_t len)
+{
+    int need = 0;
+    unsigned char lo = 0x80, hi = 0xBF;
+    for (size_t i = 0; i < len; i++) {
+        int b = (unsigned char)s[i];
+        if (b == '%') {
+            if ((b = http_pct_byte(s, len, i)) < 0) return -1;
+            i += 2;
+        }
+        if (!http_utf8_step((unsigned char)b, &need, &lo, &hi)) return -2;
+    }
+    return need ? -2 : 0;
+}
+
 ssize_t http_pct_decode(char *dst, const char *s, size_t len, bool plus_space)
 {
     size_t o = 0;

@@ -39,6 +39,8 @@ void http_server_config_defaults(http_server_config_t *cfg)
     cfg->body_timeout_ms = 30 * 1000;
     cfg->keepalive_timeout_ms = 60 * 1000;
     cfg->max_connections = 10000;
+    cfg->require_host = true;
+    cfg->server_header = "lakeapi";
     cfg->max_pipelined = 16;
     cfg->reuse_port = false;
     cfg->access_log = true;
@@ -69,7 +71,11 @@ http_server_t *http_server_new(uv_loop_t *loop, const http_server_config_t *cfg,
         .max_header_bytes = s->cfg.max_header_bytes,
         .max_headers = s->cfg.max_headers,
         .max_body = s->cfg.max_body_bytes,
+        .require_host = s->cfg.require_host,
     };
+    snprintf(s->server_line, sizeof s->server_line, "Server: %.64s\r\n",
+             s->cfg.server_header ? s->cfg.server_header : "lakeapi");
+    s->server_line_len = strlen(s->server_line);
     s->scratch = calloc(s->cfg.max_headers, sizeof(http_header_t));
     if (!s->host || !s->scratch) {
         free(s->host);

@@ -176,12 +176,23 @@ bool http_stream_congested(const http_exchange_t *ex)
     return ex->conn->dead || stream_queued(ex) >= HTTP_STREAM_HIGH_WATER;
 }
 
-bool http_stream_write(http_exchange_t *ex, const void *data, size_t n)
+buf_t *http_stream_buf(http_exchange_t *ex)
+{
+    ex->committed = ex->body_out.len;
+    return &ex->body_out;
+}
+
+bool http_stream_commit(http_exchange_t *ex)
 {
     http_conn_t *c = ex->conn;
-    if (c->dead) return false;
-    if (ex->send_body && n > 0) {
-        buf_append(&ex->body_out, data, n);
+    size_t n = ex->body_out.len - ex->committed;
+    if (c->dead || !ex->send_body) {
+        ex->body_out.len = ex->committed; /* dropped */
+        if (ex->body_out.data) ex->body_out.data[ex->body_out.len] = '\0';
+        if (c->dead) return false;
+        n = 0;
+    }
+    if (n > 0) {
         ex->streamed += n;
         if (ex == c->qhead) {
             if (ex->body_out.len >= STREAM_FLUSH_AT)
@@ -193,6 +204,12 @@ bool http_stream_write(http_exchange_t *ex, const void *data, size_t n)
     if (!http_stream_congested(ex)) return true;
     ex->wants_drain = true;
     return false;
+}
+
+bool http_stream_write(http_exchange_t *ex, const void *data, size_t n)
+{
+    buf_append(http_stream_buf(ex), data, n);
+    return http_stream_commit(ex);
 }
 
 /* The last chunk (if any) and the terminator, as the exchange's ordinary body. */

@@ -74,6 +74,7 @@ static void ap_loaded(const db_result_t *r, void *data)
         log_info("Data API: schema snapshot %llu: %d relations, %d foreign keys (%.1f ms)",
                  (unsigned long long)snap->version, snap->ntables, snap->nfks, snap->loaded_ms);
         ap_rebuild_openapi(app);
+        if (app->publish) app->publish(rest_snapshot_ref(snap), app->publish_data);
     }
     if (app->reload_again && !app->stopped) {
         app->reload_again = false;
@@ -195,6 +196,35 @@ void rest_app_bind(rest_app_t *app, struct web_openapi *openapi, struct web_coun
     app->openapi = openapi;
     app->counts = counts;
     if (openapi) web_openapi_add_extension(openapi, rest_openapi_extend, app);
+}
+
+void rest_app_set_publisher(rest_app_t *app, rest_publish_fn fn, void *data)
+{
+    app->publish = fn;
+    app->publish_data = data;
+}
+
+void rest_app_adopt(rest_app_t *app, struct rest_snapshot *snap)
+{
+    if (app->stopped) {
+        rest_snapshot_unref(snap);
+        return;
+    }
+    rest_snapshot_t *old = app->snap;
+    app->snap = snap; /* the loop is single-threaded: its requests see one or the other */
+    rest_snapshot_unref(old);
+    app->reloads++;
+    ap_rebuild_openapi(app);
+}
+
+struct rest_snapshot *rest_snapshot_share(struct rest_snapshot *snap)
+{
+    return rest_snapshot_ref(snap);
+}
+
+void rest_snapshot_release(struct rest_snapshot *snap)
+{
+    rest_snapshot_unref(snap);
 }
 
 void rest_app_start(rest_app_t *app)

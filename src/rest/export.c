@@ -12,20 +12,22 @@
 #include <string.h>
 #include <strings.h>
 
+#include "auth/auth.h"
 #include "lakeapi/json.h"
 #include "rest/export.h"
+#include "rest/export_json.h"
 
-typedef struct export
-{
+typedef struct export_job {
     http_exchange_t *ex;
     db_stream_t *s; /* NULL once it has ended */
     rest_export_format_t fmt;
     rest_export_opts_t opts;
     bool started; /* http_stream_begin() called */
     bool single_column;
-    buf_t out;
-}
-export_t;
+    rest_ej_plan_t plan; /* NDJSON encoded here (else row_to_json() on the server) */
+    char *sql;           /* the caller's SELECT, for the fallback */
+    char *fallback;      /* the row_to_json() SELECT, when the plan cannot encode a type */
+} export_t;
 
 /* ---- formats ---- */
 
@@ -59,14 +61,12 @@ const char *rest_export_content_type(rest_export_format_t fmt)
     return fmt == REST_EXPORT_CSV ? "text/csv; charset=utf-8" : "application/x-ndjson";
 }
 
-char *rest_export_sql(rest_export_format_t fmt, const char *sql)
+/* NDJSON the server writes: one row_to_json() text per row. */
+static char *export_fallback_sql(const char *sql)
 {
     buf_t b;
     buf_init(&b);
-    if (fmt == REST_EXPORT_NDJSON)
-        buf_printf(&b, "SELECT row_to_json(lakeapi_row.*)::text FROM (%s) lakeapi_row", sql);
-    else
-        buf_append_str(&b, sql);
+    buf_printf(&b, "SELECT row_to_json(lakeapi_row.*)::text FROM (%s) lakeapi_row", sql);
     return buf_steal(&b);
 }
 
@@ -114,11 +114,10 @@ void rest_ndjson_line(buf_t *b, const char *json, size_t n)
         *p++ = ' ';
 }
 
-static void export_csv_batch(export_t *e, const PGresult *res)
+static void export_csv_batch(export_t *e, const PGresult *res, buf_t *b, bool header)
 {
     int nf = PQnfields(res), nt = PQntuples(res);
-    buf_t *b = &e->out;
-    if (!e->started) {
+    if (header) {
         e->single_column = nf == 1;
         for (int j = 0; j < nf; j++) {
             if (j) buf_append_char(b, ',');
@@ -137,18 +136,25 @@ static void export_csv_batch(export_t *e, const PGresult *res)
     }
 }
 
-static void export_ndjson_batch(export_t *e, const PGresult *res)
+static void export_ndjson_batch(export_t *e, const PGresult *res, buf_t *b)
 {
     int nt = PQntuples(res);
+    if (e->plan.ready) {
+        for (int i = 0; i < nt; i++)
+            rest_ej_row(&e->plan, res, i, b);
+        return;
+    }
     for (int i = 0; i < nt; i++)
-        rest_ndjson_line(&e->out, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
+        rest_ndjson_line(b, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0));
 }
 
 /* ---- the glue ---- */
 
 static void export_free(export_t *e)
 {
-    buf_dispose(&e->out);
+    rest_ej_plan_free(&e->plan);
+    free(e->sql);
+    free(e->fallback);
     free(e);
 }
 
@@ -180,14 +186,15 @@ static void export_begin(export_t *e)
 static void export_on_rows(db_stream_t *s, const PGresult *res, void *data)
 {
     export_t *e = data;
-    buf_reset(&e->out);
-    if (e->fmt == REST_EXPORT_CSV)
-        export_csv_batch(e, res);
-    else
-        export_ndjson_batch(e, res);
+    bool first = !e->started;
     export_begin(e);
-    if (!http_stream_write(e->ex, e->out.data, e->out.len)) db_stream_pause(s);
-    if (e->out.cap > 4 * HTTP_STREAM_HIGH_WATER) buf_dispose(&e->out); /* one huge batch */
+    /* Straight into the response's pending bytes: no copy in between. */
+    buf_t *b = http_stream_buf(e->ex);
+    if (e->fmt == REST_EXPORT_CSV)
+        export_csv_batch(e, res, b, first);
+    else
+        export_ndjson_batch(e, res, b);
+    if (!http_stream_commit(e->ex)) db_stream_pause(s);
 }
 
 /* A PostgREST-shaped error with a generic message: the server's text stays in the log. */
@@ -243,7 +250,19 @@ static void export_on_end(db_stream_t *s, const db_result_t *r, void *data)
     export_free(e);
 }
 
-static const db_stream_ops_t export_db_ops = {export_on_rows, export_on_end};
+/* NDJSON: encode here when every column's type allows, else let the server. */
+static const char *export_on_describe(db_stream_t *s, const PGresult *desc, void *data)
+{
+    (void)s;
+    export_t *e = data;
+    if (rest_ej_plan_init(&e->plan, desc)) return NULL;
+    e->fallback = export_fallback_sql(e->sql);
+    return e->fallback;
+}
+
+static const db_stream_ops_t export_csv_ops = {export_on_rows, export_on_end, NULL};
+static const db_stream_ops_t export_ndjson_ops = {export_on_rows, export_on_end,
+                                                  export_on_describe};
 
 void rest_export_start(http_exchange_t *ex, db_pool_t *pool, rest_export_format_t fmt,
                        const char *sql, int nparams, const char *const *values,
@@ -254,7 +273,6 @@ void rest_export_start(http_exchange_t *ex, db_pool_t *pool, rest_export_format_
     e->ex = ex;
     e->fmt = fmt == REST_EXPORT_CSV ? REST_EXPORT_CSV : REST_EXPORT_NDJSON;
     if (opts) e->opts = *opts;
-    buf_init(&e->out);
     if (http_exchange_method(ex) == HTTP_HEAD) {
         /* The head a GET would get, without running the export. */
         export_begin(e);
@@ -262,10 +280,16 @@ void rest_export_start(http_exchange_t *ex, db_pool_t *pool, rest_export_format_
         export_free(e);
         return;
     }
-    char *q = rest_export_sql(e->fmt, sql);
     int batch = e->opts.batch_rows > 0 ? e->opts.batch_rows : REST_EXPORT_BATCH;
-    e->s = db_stream_open(pool, q, nparams, values, batch, &export_db_ops, e);
-    free(q);
+    e->sql = strdup(sql);
+    if (!e->sql) abort();
+    const db_stream_ops_t *ops = e->fmt == REST_EXPORT_CSV ? &export_csv_ops : &export_ndjson_ops;
+    /* A request with a role of its own reads as that role, in the cursor's transaction. */
+    db_session_t session;
+    if (auth_db_session(ex, &session))
+        e->s = db_stream_open_as(pool, &session, sql, nparams, values, batch, ops, e);
+    else
+        e->s = db_stream_open(pool, sql, nparams, values, batch, ops, e);
     if (!e->s) {
         db_result_t r = {.status = DB_ERR_UNAVAILABLE};
         export_on_end(NULL, &r, e);

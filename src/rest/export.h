@@ -7,19 +7,24 @@
  * go out as PostgreSQL produces them (db_stream_*: cursor batches), framed as
  * chunks (http_stream_*), with the client's socket pausing the FETCHes. Memory
  * is bounded by two batches plus the stream's high-water mark, whatever the
- * size of the result. A client that disconnects cancels the query.
+ * size of the result. A client that disconnects cancels the query. A request
+ * with a role of its own (auth) reads as that role: SET LOCAL ROLE and the
+ * request.* settings in the cursor's transaction, as every other Data API read.
  *
- * NDJSON: one line per row, PostgreSQL's own row_to_json() of the row (so the
- * JSON is exactly what PostgREST would embed in its array: numeric digits,
- * bigint, timestamps, json columns, arrays). The one change: a raw CR or LF,
- * which can only be insignificant whitespace inside a json column, becomes a
- * blank, so every object stays on its line.
+ * NDJSON: one line per row, byte for byte PostgreSQL's own row_to_json() of
+ * the row (so the JSON is exactly what PostgREST would embed in its array:
+ * numeric digits, bigint, timestamps, json columns, arrays). Encoded here from
+ * the text columns when every column's type allows (rest/export_json: it
+ * keeps the server as cheap as a plain SELECT), else by row_to_json() on the
+ * server. The one change: a raw CR or LF, which can only be insignificant
+ * whitespace inside a json column, becomes a blank, so every object stays on
+ * its line.
  * CSV: a header row of the column names, then the rows, quoted as PostgreSQL's
  * COPY ... (FORMAT csv, HEADER) quotes them (RFC 4180 quoting: a field with a
  * comma, quote, CR or LF is quoted, quotes doubled; NULL is an empty field, an
  * empty string is ""); lines end with LF, as COPY's and PostgREST's do.
  *
- * May include: http, db, util (a layer above http and db; below the handlers).
+ * May include: auth, http, db, json, util (a layer above them; below the handlers).
  */
 #ifndef LAKEAPI_REST_EXPORT_H
 #define LAKEAPI_REST_EXPORT_H
@@ -57,9 +62,6 @@ typedef struct rest_export_opts {
 void rest_export_start(http_exchange_t *ex, db_pool_t *pool, rest_export_format_t fmt,
                        const char *sql, int nparams, const char *const *values,
                        const rest_export_opts_t *opts);
-
-/* The statement the export runs for fmt (exposed for tests and the bench); caller frees. */
-char *rest_export_sql(rest_export_format_t fmt, const char *sql);
 
 /* ---- encoders (exposed for unit tests) ---- */
 #include "lakeapi/buf.h"

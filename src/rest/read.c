@@ -61,9 +61,35 @@ static void rd_rows_done(const db_result_t *r, void *data)
     arena_t *a = http_exchange_arena(rq->ex);
     rq->body = arena_strndup(a, PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
     rq->nrows = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
-    if (PQnfields(r->res) > 2 && !PQgetisnull(r->res, 0, 2))
+    if (PQnfields(r->res) > 2 && rq->cursor_col != 2 && !PQgetisnull(r->res, 0, 2))
         rq->total = strtoll(PQgetvalue(r->res, 0, 2), NULL, 10);
+    if (rq->cursor_col > 0 && PQnfields(r->res) > rq->cursor_col &&
+        !PQgetisnull(r->res, 0, rq->cursor_col))
+        rq->cursor_last = arena_strdup(a, PQgetvalue(r->res, 0, rq->cursor_col));
     rd_done_one(rq);
+}
+
+static bool rd_fail_build(rest_req_t *rq, int rc, rest_error_t *e);
+
+static void rd_cursor_done(const db_result_t *r, void *data)
+{
+    rest_req_t *rq = data;
+    if (!rd_ok(rq, r)) return;
+    if (PQntuples(r->res) == 1)
+        rq->cursor_last = arena_strdup(http_exchange_arena(rq->ex), PQgetvalue(r->res, 0, 0));
+    rd_done_one(rq);
+}
+
+/* The page's last sort values, beside the read, when the page may be followed by more. */
+static void rd_cursor(rest_req_t *rq, const rest_read_opts_t *o)
+{
+    rest_error_t e;
+    rest_sql_t s;
+    rest_sql_init(&s, http_exchange_arena(rq->ex));
+    int rc = rest_read_cursor_sql(&s, rq, o, o->offset + o->limit - 1, &e);
+    const char *sql = rest_sql_finish(&s);
+    if (rd_fail_build(rq, rc, &e)) return;
+    rest_req_query(rq, sql, &s, DB_STMT_READ, rd_cursor_done);
 }
 
 static void rd_count_done(const db_result_t *r, void *data)
@@ -161,18 +187,11 @@ static void rd_export_error(http_exchange_t *ex, const db_result_t *r, void *dat
 /*
  * NDJSON / CSV: every matching row, streamed (rest/export): DB_MAX_ROWS does
  * not apply, limit/offset do. The export runs on a leased connection of its
- * own, outside the auth session, so a request with a role of its own is
- * refused rather than served past its grants.
+ * own, under the request's role and settings when it has one (as every read).
  */
 static void rd_export(rest_req_t *rq)
 {
     rest_error_t e;
-    if (rest_req_has_role(rq)) {
-        rest_error_set(&e, http_exchange_arena(rq->ex), 400, "PGRST127", "Feature not implemented",
-                       "streaming export runs as the server's role; ask for JSON", NULL);
-        rest_req_fail(rq, &e);
-        return;
-    }
     rest_read_opts_t o = {.offset = rq->offset, .limit = rq->limit};
     rest_sql_t s;
     rest_sql_init(&s, http_exchange_arena(rq->ex));
@@ -201,6 +220,16 @@ void rest_read(rest_req_t *rq)
     rest_count_t count = rq->prefer.count;
     bool cached = count == REST_COUNT_EXACT && rd_whole_table(rq) && rq->app->counts;
     o.with_total = count == REST_COUNT_EXACT && !cached;
+    if (rest_read_cursor_prepare(rq, &o, &e)) {
+        rest_req_fail(rq, &e);
+        return;
+    }
+    rq->page_limit = o.limit;
+    bool link = rq->cursor_plan && o.limit > 0 && !rq->singular;
+    if (link && (o.extra_outer = rest_read_cursor_outer(rq)) != NULL) {
+        rq->cursor_col = o.with_total ? 3 : 2; /* in the read itself */
+        link = false;
+    }
     rest_sql_t s;
     rest_sql_init(&s, http_exchange_arena(rq->ex));
     int rc = rest_sql_read(&s, rq->snap, rq->t, &rq->q, &o, &e);
@@ -209,8 +238,10 @@ void rest_read(rest_req_t *rq)
         rest_req_fail(rq, &e);
         return;
     }
-    rq->pending = 1 + (cached || count == REST_COUNT_PLANNED || count == REST_COUNT_ESTIMATED);
+    rq->pending =
+        1 + (cached || count == REST_COUNT_PLANNED || count == REST_COUNT_ESTIMATED) + link;
     rest_req_query(rq, sql, &s, DB_STMT_READ, rd_rows_done);
+    if (link) rd_cursor(rq, &o);
     if (cached)
         rd_exact_count(rq);
     else if (count == REST_COUNT_PLANNED || count == REST_COUNT_ESTIMATED)
@@ -257,6 +288,7 @@ static void rd_finish(rest_req_t *rq)
                                       : arena_sprintf(a, "*/%s", total);
     http_exchange_add_header(rq->ex, "Content-Range", range);
     int status = rq->total >= 0 && rq->nrows < rq->total ? 206 : 200;
+    if (rq->cursor_last && rq->nrows == rq->page_limit) rest_read_cursor_link(rq);
     if (rq->singular) {
         rd_send_object(rq);
         return;

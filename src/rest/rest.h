@@ -50,6 +50,8 @@ struct rest_app {
     uv_timer_t debounce; /* NOTIFYs within it coalesce into one load; retries a failed first load */
     uv_signal_t sigusr1;
     struct db_listen *listen;
+    void (*publish)(struct rest_snapshot *snap, void *data); /* WORKERS > 1: the leader's */
+    void *publish_data;
 };
 
 /* app.c */
@@ -91,9 +93,29 @@ typedef struct rest_req {
     const char *body;
     int64_t nrows;
     const char *content_type;
+    /* keyset cursors (read_cursor.c) */
+    void *cursor_plan;       /* the total order and the decoded cursor=, or NULL */
+    const char *cursor_last; /* JSON array of the page's last sort values, or NULL */
+    long page_limit;         /* the read's effective limit (-1 none) */
+    int cursor_col;          /* the read's column holding them (rest_read_cursor_outer), or 0 */
 } rest_req_t;
 
 void rest_read(rest_req_t *rq);
+/*
+ * read_cursor.c: an ordered read gets the primary key appended to its order,
+ * cursor= becomes a keyset condition (o->extra_where); 0 or -1 with *e.
+ */
+int rest_read_cursor_prepare(rest_req_t *rq, rest_read_opts_t *o, rest_error_t *e);
+/*
+ * The read's extra output column with the page's last sort values, when they are in its
+ * plain select list (one statement); NULL: use rest_read_cursor_sql beside it.
+ */
+const char *rest_read_cursor_outer(const rest_req_t *rq);
+/* The statement fetching the sort values of the page's row number `last` (0-based). */
+int rest_read_cursor_sql(rest_sql_t *s, const rest_req_t *rq, const rest_read_opts_t *o, long last,
+                         rest_error_t *err);
+/* Adds Link: <...&cursor=TOKEN>; rel="next" from rq->cursor_last. */
+void rest_read_cursor_link(rest_req_t *rq);
 void rest_write(rest_req_t *rq);
 /* Runs sql under the request's identity (auth: its role, in one transaction). */
 void rest_req_query(rest_req_t *rq, const char *sql, const rest_sql_t *s, db_stmt_kind_t kind,

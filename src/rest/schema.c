@@ -250,7 +250,8 @@ rest_snapshot_t *rest_snapshot_from_json(const char *json, const char *const *sc
 
 rest_snapshot_t *rest_snapshot_ref(rest_snapshot_t *s)
 {
-    if (s) s->refs++;
+    /* Atomic: with WORKERS > 1 one snapshot is shared by every loop (rest_app_adopt). */
+    if (s) __atomic_add_fetch(&s->refs, 1, __ATOMIC_RELAXED);
     return s;
 }
 
@@ -275,7 +276,7 @@ static void sc_free_table(rest_table_t *t)
 
 void rest_snapshot_unref(rest_snapshot_t *s)
 {
-    if (!s || --s->refs > 0) return;
+    if (!s || __atomic_sub_fetch(&s->refs, 1, __ATOMIC_ACQ_REL) > 0) return;
     for (int i = 0; i < s->ntables; i++)
         sc_free_table(&s->tables[i]);
     for (int i = 0; i < s->nfks; i++) {

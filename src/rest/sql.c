@@ -352,6 +352,10 @@ int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t
             buf_append(s->text, where.data, where.len);
             buf_append_char(s->text, ')');
         }
+        if (o->extra_outer) {
+            buf_append_str(s->text, ", ");
+            buf_append_str(s->text, o->extra_outer);
+        }
         buf_append_str(s->text, " FROM (SELECT ");
         rc = sq_select_list(&cx, root, "_t0");
     }

@@ -58,6 +58,8 @@ typedef struct rest_read_opts {
     bool limit_plus_one; /* fetch one row beyond limit (to know whether there is more) */
     rest_where_hook_fn extra_where;
     void *extra_where_data;
+    /* An extra output column of the read (after the total), an aggregate over _r; or NULL. */
+    const char *extra_outer;
 } rest_read_opts_t;
 
 /*

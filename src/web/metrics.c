@@ -43,6 +43,8 @@ typedef struct metrics_route {
 } metrics_route_t;
 
 struct web_metrics {
+    web_metrics_gather_fn gather; /* WORKERS > 1: answers /metrics for every loop */
+    void *gather_data;
     int nroutes; /* slots: unique templates, then the unmatched slot */
     metrics_route_t *routes;
     int npatterns;             /* router entries */
@@ -374,11 +376,21 @@ void web_metrics_render(const web_metrics_t *m, buf_t *b)
                   (double)(uv_hrtime() - src->started_ns) / 1e9);
 }
 
+void web_metrics_set_gather(web_metrics_t *m, web_metrics_gather_fn fn, void *data)
+{
+    m->gather = fn;
+    m->gather_data = data;
+}
+
 void web_metrics_handler(http_exchange_t *ex, void *data)
 {
     const web_metrics_t *m = data;
+    if (m->gather) {
+        m->gather(ex, m->gather_data);
+        return;
+    }
     buf_t *b = http_exchange_body_buf(ex);
     buf_reset(b);
     web_metrics_render(m, b);
-    http_exchange_send(ex, 200, "text/plain; version=0.0.4; charset=utf-8");
+    http_exchange_send(ex, 200, WEB_METRICS_CONTENT_TYPE);
 }

@@ -123,6 +123,12 @@ void web_send_db_error(http_exchange_t *ex, const db_result_t *r)
     default:
         break;
     }
+    /* What a client may assume about a write that failed (DESIGN.md "Errors"). */
+    if (status >= 500 &&
+        (http_exchange_method(ex) & (HTTP_POST | HTTP_PUT | HTTP_PATCH | HTTP_DELETE)))
+        detail = arena_sprintf(http_exchange_arena(ex), "%s; %s", detail,
+                               r->outcome_unknown ? "the update may not have been applied"
+                                                  : "the update was not applied");
     log_msg(status >= 500 ? LOG_WARN : LOG_INFO, "request %s: database %s (%s): %s",
             http_exchange_request_id(ex), db_status_name(r->status),
             r->sqlstate ? r->sqlstate : "-", r->message ? r->message : "");

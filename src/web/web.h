@@ -322,6 +322,68 @@ int64_t web_result_int(const PGresult *res, int row, int col);
 /* v as decimal text in the request arena (a statement parameter). */
 const char *web_i64_text(http_exchange_t *ex, int64_t v);
 
+/* ---- keyed row stores: one resource's CRUD behind one interface (store_pg.c) ---- */
+
+/*
+ * A table with a bigint key, read and written by key, as the users routes
+ * need it. The handlers validate and answer; the store runs the statements:
+ * Postgres (web_store_pg_init, below) or a Databricks SQL warehouse
+ * (src/lakehouse/, USERS_BACKEND=lakehouse). A store answers its own
+ * failures on the exchange (503/504 in its own terms) and then never calls
+ * back; on success it calls back exactly once with the reply.
+ */
+typedef struct web_store_reply {
+    /* get/list: the rows were written into the exchange's body buffer as a JSON array */
+    int nrows;
+    bool more;         /* list: rows remain after these */
+    int64_t last_key;  /* list: the key of the last row written */
+    bool found;        /* update/remove: the row existed */
+    int64_t key;       /* insert: the new row's key */
+    const char *cache; /* "hit" | "miss" | "stale" (X-Lakeapi-Cache), NULL: no cache */
+} web_store_reply_t;
+
+typedef void (*web_store_cb)(http_exchange_t *ex, const web_store_reply_t *r, void *data);
+
+typedef struct web_store_ops {
+    void (*get)(void *self, http_exchange_t *ex, int64_t key, web_store_cb cb, void *data);
+    /* at most limit rows with key > after, in key order */
+    void (*list)(void *self, http_exchange_t *ex, int64_t after, int64_t limit, web_store_cb cb,
+                 void *data);
+    /* values[i] for writable column i (NULL: SQL NULL) */
+    void (*insert)(void *self, http_exchange_t *ex, const char *const *values, web_store_cb cb,
+                   void *data);
+    /* only the columns with set[i] change */
+    void (*update)(void *self, http_exchange_t *ex, int64_t key, const bool *set,
+                   const char *const *values, web_store_cb cb, void *data);
+    void (*remove)(void *self, http_exchange_t *ex, int64_t key, web_store_cb cb, void *data);
+} web_store_ops_t;
+
+typedef struct web_store {
+    const web_store_ops_t *ops;
+    void *self;
+} web_store_t;
+
+/*
+ * How the Postgres store runs a statement for an exchange: db_pool_query's
+ * contract plus the exchange, so access control can run it under the
+ * request's role (auth_db_query); NULL: a plain db_pool_query.
+ */
+typedef void (*web_query_fn)(http_exchange_t *ex, db_pool_t *pool, int stmt, int nparams,
+                             const char *const *values, db_result_fn cb, void *data);
+
+/* The Postgres store: prepared statements over t with writable columns wcols[0..nw). */
+typedef struct web_store_pg {
+    db_pool_t *pool;
+    web_query_fn query;
+    const web_table_t *table;
+    int nw;
+    int get, list, insert, update, del;
+} web_store_pg_t;
+
+/* Prepares the statements with pool (before db_pool_start); fills store. */
+void web_store_pg_init(web_store_pg_t *pg, web_store_t *store, db_pool_t *pool, web_query_fn query,
+                       const web_table_t *t, const char *const *wcols, int nw);
+
 /* ---- operations: OpenAPI, metrics, CORS, Swagger UI ---- */
 
 typedef struct web_metrics web_metrics_t;
@@ -379,6 +441,16 @@ typedef void (*web_metrics_render_fn)(buf_t *out, void *data);
 int web_metrics_add_renderer(web_metrics_t *m, web_metrics_render_fn fn, void *data);
 void web_metrics_render(const web_metrics_t *m, buf_t *out);
 void web_metrics_handler(http_exchange_t *ex, void *data); /* data: the metrics */
+/*
+ * With several event loops (WORKERS > 1) the handler hands the exchange to fn,
+ * which collects every loop's web_metrics_render() text (each on its own loop)
+ * and answers with web_metrics_merge() of them.
+ */
+typedef void (*web_metrics_gather_fn)(http_exchange_t *ex, void *data);
+void web_metrics_set_gather(web_metrics_t *m, web_metrics_gather_fn fn, void *data);
+/* metrics_merge.c: parts[0] first; same series summed, or max/min for process-wide values. */
+void web_metrics_merge(buf_t *out, const buf_t *parts, int nparts);
+#define WEB_METRICS_CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
 
 /*
  * cors.c: *out stays NULL when origins is unset or blank (no CORS at all).

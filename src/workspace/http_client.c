@@ -14,8 +14,10 @@
  */
 #include <curl/curl.h>
 #include <stdio.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "workspace/internal.h"
 #include "lakeapi/buf.h"
@@ -28,15 +30,20 @@ struct http_sock {
     http_sock_t *prev, *next;
 };
 
-typedef struct http_xfer http_xfer_t;
-struct http_xfer {
+typedef struct ws_http_xfer http_xfer_t;
+struct ws_http_xfer {
     ws_http_t *owner;
     CURL *easy;
     struct curl_slist *headers;
     buf_t response;
     bool too_big;
+    long retry_after;        /* the Retry-After header in seconds, -1 when absent */
+    ws_http_data_cb on_data; /* streaming: the body goes here instead of response */
+    bool paused, aborted;
     char errbuf[CURL_ERROR_SIZE];
-    ws_http_cb cb;
+    ws_http_result_cb cb;
+    ws_http_cb plain_cb; /* ws_http_start's callers */
+    void *plain_data;
     void *data;
     http_xfer_t *prev, *next;
 };
@@ -51,7 +58,25 @@ struct ws_http {
     bool freeing; /* curl callbacks must not touch the loop any more */
 };
 
-static int http_global_users; /* curl_global_init is not reference counted by curl */
+/* curl_global_init is neither reference counted nor thread-safe; loops (WORKERS) share it. */
+static pthread_mutex_t http_global_lock = PTHREAD_MUTEX_INITIALIZER;
+static int http_global_users;
+
+static bool http_global_ref(void)
+{
+    pthread_mutex_lock(&http_global_lock);
+    bool ok = http_global_users > 0 || curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
+    if (ok) http_global_users++;
+    pthread_mutex_unlock(&http_global_lock);
+    return ok;
+}
+
+static void http_global_unref(void)
+{
+    pthread_mutex_lock(&http_global_lock);
+    if (--http_global_users == 0) curl_global_cleanup();
+    pthread_mutex_unlock(&http_global_lock);
+}
 
 #define HTTP_LINK(head, x)                                                                         \
     do {                                                                                           \
@@ -98,6 +123,8 @@ static void http_check_done(ws_http_t *h)
         char error[CURL_ERROR_SIZE + 64] = "";
         if (res == CURLE_OK) {
             curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+        } else if (x->aborted) {
+            snprintf(error, sizeof error, "stopped by the receiver");
         } else if (x->too_big) {
             snprintf(error, sizeof error, "response larger than %d bytes", WORKSPACE_MAX_RESPONSE);
         } else {
@@ -106,7 +133,12 @@ static void http_check_done(ws_http_t *h)
         HTTP_UNLINK(h->xfers, x);
         curl_multi_remove_handle(h->multi, easy);
         buf_append(&x->response, "", 0); /* NUL-terminated even when empty */
-        x->cb(status, x->response.data, x->response.len, res == CURLE_OK ? NULL : error, x->data);
+        ws_http_result_t result = {.status = status,
+                                   .body = x->response.data,
+                                   .len = x->response.len,
+                                   .error = res == CURLE_OK ? NULL : error,
+                                   .retry_after = x->retry_after};
+        x->cb(&result, x->data);
         http_xfer_free(x);
     }
 }
@@ -200,11 +232,48 @@ static size_t http_on_write(char *ptr, size_t size, size_t nmemb, void *userdata
 {
     http_xfer_t *x = userdata;
     size_t n = size * nmemb;
+    long code = 0;
+    curl_easy_getinfo(x->easy, CURLINFO_RESPONSE_CODE, &code);
+    if (x->on_data && code >= 200 && code < 300) {
+        int r = x->on_data(ptr, n, x->data);
+        if (r > 0) {
+            x->paused = true;
+            return CURL_WRITEFUNC_PAUSE; /* curl hands the same bytes again on resume */
+        }
+        if (r < 0) {
+            x->aborted = true;
+            return 0;
+        }
+        return n;
+    }
     if (x->response.len + n > WORKSPACE_MAX_RESPONSE) {
         x->too_big = true;
         return 0; /* curl fails the transfer with CURLE_WRITE_ERROR */
     }
     buf_append(&x->response, ptr, n);
+    return n;
+}
+
+/* Keeps Retry-After (delta-seconds form) for 429 and 503 answers. */
+static size_t http_on_header(char *ptr, size_t size, size_t nitems, void *userdata)
+{
+    http_xfer_t *x = userdata;
+    size_t n = size * nitems;
+    static const char name[] = "retry-after:";
+    if (n > sizeof name && strncasecmp(ptr, name, sizeof name - 1) == 0) {
+        long v = 0;
+        bool digits = false;
+        for (size_t i = sizeof name - 1; i < n; i++) {
+            if (ptr[i] >= '0' && ptr[i] <= '9') {
+                digits = true;
+                if (v < 86400) v = v * 10 + (ptr[i] - '0');
+            } else if (ptr[i] != ' ' && ptr[i] != '\t' && ptr[i] != '\r' && ptr[i] != '\n') {
+                digits = false;
+                break;
+            }
+        }
+        if (digits) x->retry_after = v;
+    }
     return n;
 }
 
@@ -257,6 +326,8 @@ static int http_setup(http_xfer_t *x, const ws_http_request_t *req)
     HTTP_OPT(CURLOPT_CONNECTTIMEOUT_MS, timeout_ms < 5000 ? timeout_ms : 5000L);
     HTTP_OPT(CURLOPT_WRITEFUNCTION, http_on_write);
     HTTP_OPT(CURLOPT_WRITEDATA, x);
+    HTTP_OPT(CURLOPT_HEADERFUNCTION, http_on_header);
+    HTTP_OPT(CURLOPT_HEADERDATA, x);
     HTTP_OPT(CURLOPT_PRIVATE, x);
     HTTP_OPT(CURLOPT_ERRORBUFFER, x->errbuf);
     if (req->basic_user) {
@@ -268,7 +339,25 @@ static int http_setup(http_xfer_t *x, const ws_http_request_t *req)
     return rc == CURLE_OK ? 0 : -1;
 }
 
+/* ws_http_start's callback, from the result. */
+static void http_plain(const ws_http_result_t *r, void *data)
+{
+    http_xfer_t *x = data;
+    x->plain_cb(r->status, r->body, r->len, r->error, x->plain_data);
+}
+
 int ws_http_start(ws_http_t *h, const ws_http_request_t *req, ws_http_cb cb, void *data)
+{
+    http_xfer_t *x = NULL;
+    if (ws_http_stream(h, req, NULL, http_plain, NULL, &x) != 0) return -1;
+    x->data = x;
+    x->plain_cb = cb;
+    x->plain_data = data;
+    return 0;
+}
+
+int ws_http_stream(ws_http_t *h, const ws_http_request_t *req, ws_http_data_cb on_data,
+                   ws_http_result_cb cb, void *data, ws_http_xfer_t **out)
 {
     if (!h->timer_ready) {
         uv_timer_init(h->loop, &h->timer);
@@ -280,6 +369,8 @@ int ws_http_start(ws_http_t *h, const ws_http_request_t *req, ws_http_cb cb, voi
     x->owner = h;
     x->cb = cb;
     x->data = data;
+    x->on_data = on_data;
+    x->retry_after = -1;
     buf_init(&x->response);
     x->easy = curl_easy_init();
     if (!x->easy || http_setup(x, req) != 0 ||
@@ -288,21 +379,34 @@ int ws_http_start(ws_http_t *h, const ws_http_request_t *req, ws_http_cb cb, voi
         return -1;
     }
     HTTP_LINK(h->xfers, x);
+    if (out) *out = x;
     return 0;
+}
+
+void ws_http_resume(ws_http_xfer_t *x)
+{
+    if (!x->paused) return;
+    x->paused = false;
+    curl_easy_pause(x->easy, CURLPAUSE_CONT); /* may deliver data (and pause again) at once */
+}
+
+void ws_http_abort(ws_http_xfer_t *x)
+{
+    ws_http_t *h = x->owner;
+    HTTP_UNLINK(h->xfers, x);
+    curl_multi_remove_handle(h->multi, x->easy);
+    http_xfer_free(x);
 }
 
 /* ---- the client ---- */
 
 ws_http_t *ws_http_new(uv_loop_t *loop)
 {
-    if (http_global_users++ == 0 && curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
-        http_global_users--;
-        return NULL;
-    }
+    if (!http_global_ref()) return NULL;
     ws_http_t *h = calloc(1, sizeof *h);
     if (!h || !(h->multi = curl_multi_init())) {
         free(h);
-        if (--http_global_users == 0) curl_global_cleanup();
+        http_global_unref();
         return NULL;
     }
     h->loop = loop;
@@ -329,5 +433,5 @@ void ws_http_free(ws_http_t *h)
         free(k);
     }
     free(h);
-    if (--http_global_users == 0) curl_global_cleanup();
+    http_global_unref();
 }

@@ -210,9 +210,12 @@ static void ws_answer(workspace_t *w, const char *bearer, const char *error)
     }
 }
 
-static void ws_on_token(long status, const char *body, size_t len, const char *error, void *data)
+static void ws_on_token(const ws_http_result_t *hr, void *data)
 {
     workspace_t *w = data;
+    long status = hr->status;
+    const char *body = hr->body, *error = hr->error;
+    size_t len = hr->len;
     char what[256], where[200], msg[700];
     w->fetching = false;
     snprintf(what, sizeof what, "workspace OAuth token for %s", w->identity);
@@ -263,7 +266,7 @@ static int ws_fetch(workspace_t *w, char *err, size_t errlen)
         .timeout_s = WORKSPACE_TIMEOUT_S,
     };
     w->fetching = true;
-    if (ws_http_start(w->http, &req, ws_on_token, w) != 0) {
+    if (ws_http_stream(w->http, &req, NULL, ws_on_token, w, NULL) != 0) {
         w->fetching = false;
         w->failures++;
         snprintf(err, errlen, "workspace OAuth token request to %.120s: cannot start (curl)",
@@ -327,12 +330,12 @@ static void ws_call_fail(ws_call_t *c, const char *error, bool auth_failed)
                                 .error = error,
                                 .error_code = "",
                                 .message = "",
-                                .auth_failed = auth_failed};
+                                .auth_failed = auth_failed,
+                                .retry_after = -1};
     ws_call_finish(c, &res);
 }
 
-static void ws_call_on_http(long status, const char *body, size_t len, const char *error,
-                            void *data);
+static void ws_call_on_http(const ws_http_result_t *hr, void *data);
 
 /* Starts the call's request; -1 when curl cannot start it (no callback then). */
 static int ws_call_send(ws_call_t *c, const char *bearer)
@@ -346,7 +349,7 @@ static int ws_call_send(ws_call_t *c, const char *bearer)
         .timeout_s = c->timeout_s,
     };
     c->token_gen = c->w->token_gen;
-    return ws_http_start(c->w->http, &req, ws_call_on_http, c);
+    return ws_http_stream(c->w->http, &req, NULL, ws_call_on_http, c, NULL);
 }
 
 static void ws_call_on_bearer(const char *bearer, const char *error, void *data)
@@ -371,10 +374,12 @@ static void ws_call_retry(ws_call_t *c)
         ws_call_on_bearer(NULL, err, c);
 }
 
-static void ws_call_on_http(long status, const char *body, size_t len, const char *error,
-                            void *data)
+static void ws_call_on_http(const ws_http_result_t *hr, void *data)
 {
     ws_call_t *c = data;
+    long status = hr->status;
+    const char *body = hr->body, *error = hr->error;
+    size_t len = hr->len;
     workspace_t *w = c->w;
     if (status == 401 && w->m2m && !c->retried) {
         /* Drop the token this call carried (unless a newer one came meanwhile) and retry. */
@@ -395,6 +400,7 @@ static void ws_call_on_http(long status, const char *body, size_t len, const cha
         .error = ok ? NULL : desc,
         .error_code = code,
         .message = message,
+        .retry_after = hr->retry_after,
     };
     ws_call_finish(c, &res);
 }
@@ -426,4 +432,71 @@ int workspace_call(workspace_t *w, workspace_method_t method, const char *path,
         return -1;
     }
     return 0;
+}
+
+/* ---- downloads of presigned URLs (no workspace token) ---- */
+
+struct workspace_download {
+    workspace_t *w;
+    ws_http_xfer_t *xfer;
+    workspace_data_cb on_data;
+    workspace_cb done;
+    void *arg;
+};
+
+static int ws_download_on_data(const char *data, size_t len, void *arg)
+{
+    workspace_download_t *d = arg;
+    return d->on_data(data, len, d->arg);
+}
+
+static void ws_download_on_http(const ws_http_result_t *hr, void *data)
+{
+    workspace_download_t *d = data;
+    char desc[700] = "", code[80], message[400];
+    ws_error_fields(hr->body, hr->len, code, sizeof code, message, sizeof message);
+    bool ok = hr->status >= 200 && hr->status < 300 && !hr->error;
+    if (!ok)
+        workspace_describe_failure(desc, sizeof desc, NULL, hr->status, hr->body, hr->len,
+                                   hr->error);
+    workspace_scrub(d->w, desc);
+    workspace_response_t res = {.status = hr->status,
+                                .body = hr->body ? hr->body : "",
+                                .len = hr->body ? hr->len : 0,
+                                .error = ok ? NULL : desc,
+                                .error_code = code,
+                                .message = message,
+                                .retry_after = hr->retry_after};
+    workspace_cb done = d->done;
+    void *arg = d->arg;
+    free(d);
+    done(&res, arg);
+}
+
+workspace_download_t *workspace_download(workspace_t *w, const char *url, double timeout_s,
+                                         workspace_data_cb on_data, workspace_cb done, void *arg)
+{
+    workspace_download_t *d = calloc(1, sizeof *d);
+    if (!d) abort();
+    d->w = w;
+    d->on_data = on_data;
+    d->done = done;
+    d->arg = arg;
+    ws_http_request_t req = {.method = WORKSPACE_GET, .url = url, .timeout_s = timeout_s};
+    if (ws_http_stream(w->http, &req, ws_download_on_data, ws_download_on_http, d, &d->xfer) != 0) {
+        free(d);
+        return NULL;
+    }
+    return d;
+}
+
+void workspace_download_resume(workspace_download_t *d)
+{
+    ws_http_resume(d->xfer);
+}
+
+void workspace_download_abort(workspace_download_t *d)
+{
+    ws_http_abort(d->xfer);
+    free(d);
 }

@@ -9,6 +9,7 @@ postgres user when run as root), load the demo data at SF 0.01 with
 `checked_servers` backs fixtures whose servers must never log a secret.
 """
 import os
+import re
 import shutil
 import signal
 import socket
@@ -86,8 +87,35 @@ def loaded(pg):
     return pg
 
 
+# Every lakeapi started by any suite: their logs are scanned for secrets (below).
+ALL_SERVERS = []
+SECRET_SETTINGS = ("PGPASSWORD", "DATABASE_PASSWORD", "DATABRICKS_TOKEN",
+                   "DATABRICKS_CLIENT_SECRET")
+# Shapes of secrets no log line may ever contain, whoever minted them: the fake
+# workspace's database and OAuth tokens and rotated passwords, Databricks PATs, JWTs,
+# a password in a URL or conninfo, an Authorization header's credentials.
+SECRET_SHAPES = [re.compile(p) for p in (
+    rb"fake-lakebase-[0-9a-f]{16}", rb"fake-oauth-[0-9a-f]{16}", rb"rotated-[0-9a-f]{16}",
+    rb"dapi[0-9a-f]{16}", rb"eyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.",
+    rb"://[^/\s:@\"]+:(?!\*\*\*\*)[^@\s\"]+@", rb"password=(?!\*\*\*\*)[^\s\"&]+",
+    rb"(?i)authorization\"?\s*[:=]\s*\"?(bearer|basic)\s+[A-Za-z0-9]")]
+
+
+def secrets_in(output, secrets):
+    """The secrets (given values, or SECRET_SHAPES) that appear in output (bytes)."""
+    found = [s for s in secrets if s and s.encode() in output]
+    found += [m.group(0)[:24] for p in SECRET_SHAPES for m in [p.search(output)] if m]
+    return found
+
+
 class Server:
     def __init__(self, env, args=()):
+        ALL_SERVERS.append(self)
+        self.secrets = [v for k, v in env.items() if k in SECRET_SETTINGS and len(v) >= 4]
+        url = env.get("DATABASE_URL", "")
+        m = re.match(r"[a-z+]+://[^:/@]+:([^@]+)@", url)
+        if m and len(m.group(1)) >= 4:
+            self.secrets.append(m.group(1))
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = tempfile.TemporaryFile()
@@ -142,6 +170,27 @@ def checked_servers(make_env, secrets):
         for secret in secrets():
             assert secret not in out, "a secret appeared in the server output"
         assert rc == 0, f"lakeapi exited with {rc}:\n{out[-3000:]}"
+
+
+@pytest.fixture(autouse=True)
+def no_secret_in_any_log():
+    """Every test: the output of each lakeapi it started (stopped by then) holds no
+    secret - neither the configured ones nor anything shaped like one."""
+    n = len(ALL_SERVERS)
+    yield
+    for s in ALL_SERVERS[n:]:
+        s.log.seek(0)
+        leaked = secrets_in(s.log.read(), s.secrets)
+        assert not leaked, f"secret(s) in the lakeapi log: {leaked}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_secret_in_session_logs():
+    yield
+    for s in ALL_SERVERS:
+        s.log.seek(0)
+        leaked = secrets_in(s.log.read(), s.secrets)
+        assert not leaked, f"secret(s) in the lakeapi log: {leaked}"
 
 
 @pytest.fixture(scope="session")

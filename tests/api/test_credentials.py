@@ -8,6 +8,7 @@ The cluster here is a second one (TCP on 127.0.0.1, ssl=on, pg_hba: hostssl +
 scram-sha-256 for lakeapi_app, plain TCP rejected for it), started once for
 this module with tests/pg_cluster.sh.
 """
+import http.client
 import os
 import re
 import subprocess
@@ -387,3 +388,30 @@ def test_shutdown_during_a_slow_mint(start, workspace):
     t0 = time.time()
     assert s.stop() == 0, s.output()[-3000:]
     assert time.time() - t0 < 10
+
+
+def test_loops_share_one_provider(start, workspace):
+    """WORKERS=2: both loops' connections wait on the same mint (credentials hub.c)."""
+    workspace.control(slow=1.0)
+    s = start(WORKERS=2, DB_POOL_SIZE=8)
+    results = []
+
+    def one():
+        c = http.client.HTTPConnection("127.0.0.1", s.port, timeout=15)
+        for _ in range(3):
+            c.request("GET", "/api/v1/orders/1")
+            r = c.getresponse()
+            r.read()
+            results.append(r.status)
+        c.close()
+
+    threads = [threading.Thread(target=one) for _ in range(16)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert results == [200] * 48
+    snap = workspace.snapshot()
+    assert snap["credentials"] == 1 and snap["mints"] == 1 and snap["max_in_flight"] == 1
+    metrics = httpx.get(f"{s.url}/metrics").text
+    assert 'lakeapi_db_token_mints_total{provider="lakebase-autoscaling"} 1\n' in metrics

@@ -202,3 +202,34 @@ def test_streaming_export(api, loaded):
     r = api.get("/rx_customers", params={"order": "id", "select": "id,city", "id": "lt.4"},
                 headers={"Accept": "text/csv"})
     assert r.text == "id,city\n1,London\n2,New York\n3,\n"
+
+
+def test_keyset_cursor_pages_walk_every_row_once(api, loaded):
+    import re
+    for order in ["note.desc.nullsfirst", "total.desc,note.asc.nullslast", "status,placed_at.desc",
+                  "customer_id.asc.nullsfirst"]:
+        sql_order = ", ".join(
+            " ".join([t.split(".")[0]] + [{"desc": "DESC", "asc": "ASC", "nullsfirst": "NULLS FIRST",
+                                           "nullslast": "NULLS LAST"}[w] for w in t.split(".")[1:]])
+            for t in order.split(","))
+        want = [r["id"] for r in json.loads(sql_json(loaded, f"SELECT id FROM rx_orders ORDER BY {sql_order}, id"))]
+        r = api.get("/rx_orders", params={"select": "id", "order": order, "limit": 2})
+        got = [x["id"] for x in r.json()]
+        pages = 1
+        while "link" in r.headers:
+            link = re.match(r'<([^>]*)>; rel="next"', r.headers["link"]).group(1)
+            assert link.startswith("/rest/v1/rx_orders?") and "offset=" not in link
+            r = api.get(link.removeprefix("/rest/v1"))
+            assert r.status_code == 200, r.text
+            got += [x["id"] for x in r.json()]
+            pages += 1
+        assert got == want, order
+        assert pages >= 3
+    r = api.get("/rx_orders", params={"select": "id", "order": "id", "limit": 2})
+    token = re.search(r"cursor=([^>&]*)", r.headers["link"]).group(1)
+    assert api.get("/rx_orders", params={"order": "id", "cursor": token}).json()[0]["id"] == 3
+    for bad in [{"order": "id.desc", "cursor": token}, {"order": "id", "cursor": token[:-2] + "AA"},
+                {"order": "total", "cursor": token}]:
+        r = api.get("/rx_orders", params=bad)
+        assert r.status_code == 400 and r.json()["code"].startswith("PGRST"), bad
+    assert "link" not in api.get("/rx_orders", params={"order": "id"}).headers  # not a full page

@@ -1,10 +1,11 @@
 /*
  * fuzz_http_parser - libFuzzer target for the HTTP request parser.
  *
- * The input is parsed as a stream of pipelined requests twice: in one go, and
- * fed in pseudo-random splits derived from the input itself (as reads would
- * deliver it). Both must agree exactly on every result, which checks that
- * incremental parsing never depends on where the bytes were cut. Each parsed
+ * The input is parsed as a stream of pipelined requests three times: in one
+ * go, fed in pseudo-random splits derived from the input itself (as reads
+ * would deliver it), and one byte at a time (a split at every byte). All must
+ * agree exactly on every result, which checks that incremental parsing never
+ * depends on where the bytes were cut. Each parsed
  * head also goes through the percent-decoder, the query lookup and a small
  * router, as the server would do with it. Any disagreement aborts.
  */
@@ -19,8 +20,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 #define FUZZ_MAX_REQUESTS 8
 
-static const http_parser_limits_t fuzz_limits = {
-    .max_request_line = 512, .max_header_bytes = 1024, .max_headers = 16, .max_body = 4096};
+static const http_parser_limits_t fuzz_limits = {.max_request_line = 512,
+                                                 .max_header_bytes = 1024,
+                                                 .max_headers = 16,
+                                                 .max_body = 4096,
+                                                 .require_host = true};
 
 static void fuzz_handler(http_exchange_t *ex, void *data) {}
 
@@ -56,6 +60,7 @@ static void fuzz_use_head(const http_request_head_t *h, arena_t *arena)
     path[h->path_len] = '\0';
     char *dec = arena_alloc(arena, h->path_len + 1);
     if (http_pct_decode(dec, path, h->path_len, false) < 0) abort(); /* parser validated it */
+    if (http_pct_check(path, h->path_len) != 0) abort();             /* UTF-8 too */
     size_t len;
     const char *v = http_query_get(h->query, h->query_len, "page", arena, &len);
     if (v && strlen(v) != len) abort(); /* %00 is refused, so no embedded NUL */
@@ -67,8 +72,10 @@ static void fuzz_use_head(const http_request_head_t *h, arena_t *arena)
         if (h->headers[i].name_len == 0) abort();
 }
 
-/* Parses every request in data; chunked != 0 feeds it in pseudo-random pieces. */
-static int fuzz_run(const uint8_t *data, size_t size, uint32_t seed, bool chunked, outcome_t *out,
+enum { FEED_ALL, FEED_RANDOM, FEED_BYTES };
+
+/* Parses every request in data, fed all at once, in pseudo-random pieces or bytewise. */
+static int fuzz_run(const uint8_t *data, size_t size, uint32_t seed, int mode, outcome_t *out,
                     arena_t *arena)
 {
     static http_header_t hdrs[16];
@@ -80,11 +87,11 @@ static int fuzz_run(const uint8_t *data, size_t size, uint32_t seed, bool chunke
         http_parser_init(&p, &fuzz_limits);
         http_request_head_t h;
         http_parse_result_t r = HTTP_PARSE_MORE;
-        size_t avail = chunked ? 0 : size - off;
+        size_t avail = mode == FEED_ALL ? size - off : 0;
         for (;;) {
-            if (chunked) {
+            if (mode != FEED_ALL) {
                 seed = seed * 1103515245u + 12345u;
-                size_t step = 1 + (seed >> 16) % 97;
+                size_t step = mode == FEED_BYTES ? 1 : 1 + (seed >> 16) % 97;
                 avail = avail + step > size - off ? size - off : avail + step;
             }
             r = http_parser_execute(&p, buf + off, avail, &h, hdrs, 16);
@@ -122,12 +129,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     for (size_t i = 0; i < size && i < 16; i++)
         seed = seed * 31 + data[i];
     outcome_t a[FUZZ_MAX_REQUESTS], b[FUZZ_MAX_REQUESTS];
-    int na = fuzz_run(data, size, seed, false, a, arena);
+    int na = fuzz_run(data, size, seed, FEED_ALL, a, arena);
     arena_reset(arena);
-    int nb = fuzz_run(data, size, seed, true, b, arena);
-    arena_reset(arena);
-    if (na != nb) abort();
-    for (int i = 0; i < na; i++)
-        if (memcmp(&a[i], &b[i], sizeof a[i]) != 0) abort();
+    for (int mode = FEED_RANDOM; mode <= FEED_BYTES; mode++) {
+        int nb = fuzz_run(data, size, seed, mode, b, arena);
+        arena_reset(arena);
+        if (na != nb) abort();
+        for (int i = 0; i < na; i++)
+            if (memcmp(&a[i], &b[i], sizeof a[i]) != 0) abort();
+    }
     return 0;
 }

@@ -142,4 +142,16 @@ static void harness_close(harness_t *h)
     assert_int_equal(uv_loop_close(&h->loop), 0);
 }
 
+/* A blocking connection for the test thread, with the pool's session settings. */
+static PGconn *sync_conn(void)
+{
+    char info[1200];
+    snprintf(info, sizeof info, "host=%s port=%s user=postgres dbname=postgres", pg_host, pg_port);
+    PGconn *c = PQconnectdb(info);
+    assert_int_equal(PQstatus(c), CONNECTION_OK);
+    PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
+    PQclear(PQexec(c, "SET DateStyle = 'ISO, YMD'"));
+    return c;
+}
+
 #endif

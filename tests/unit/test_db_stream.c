@@ -53,7 +53,7 @@ static void sink_end(db_stream_t *s, const db_result_t *r, void *data)
     k->status = r->status;
 }
 
-static const db_stream_ops_t sink_ops = {sink_rows, sink_end};
+static const db_stream_ops_t sink_ops = {sink_rows, sink_end, NULL};
 
 static void sink_init(sink_t *k, harness_t *h)
 {
@@ -251,6 +251,52 @@ static void test_cancel_while_waiting(void **state)
     harness_close(&h);
 }
 
+/* A stream under a request's session reads as its role; the connection comes back as itself. */
+static void test_session_role(void **state)
+{
+    (void)state;
+    harness_t h;
+    harness_open(&h, 1, 0, 32, 5, 30);
+    assert_int_equal(db_session_register(h.pool, NULL), 0);
+    int who =
+        db_pool_add_statement(h.pool, "SELECT current_user::text || '/' || $1", 1, DB_STMT_READ);
+    int setup = db_pool_add_statement(
+        h.pool,
+        "DO $$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'stream_reader') THEN "
+        "CREATE ROLE stream_reader NOLOGIN; END IF; END$$",
+        0, DB_STMT_WRITE);
+    int grant = db_pool_add_statement(h.pool, "GRANT stream_reader TO postgres", 0, DB_STMT_WRITE);
+    db_pool_start(h.pool);
+    char v[64];
+    query_value(&h, setup, 0, NULL, v, sizeof v);
+    query_value(&h, grant, 0, NULL, v, sizeof v);
+    db_session_t sess;
+    db_session_init(&sess, "stream_reader", "{\"sub\":\"u1\"}", "GET", "/rest/v1/x", "{}");
+    sink_t k;
+    sink_init(&k, &h);
+    k.s = db_stream_open_as(h.pool, &sess,
+                            "SELECT length(current_user::text || "
+                            "current_setting('request.jwt.claims'))",
+                            0, NULL, 10, &sink_ops, &k);
+    harness_run_until(&h, &k.ended, 1);
+    assert_int_equal(k.status, DB_OK);
+    assert_int_equal(k.sum, (long)strlen("stream_reader{\"sub\":\"u1\"}"));
+    /* the role is refused what it was not granted */
+    sink_t k2;
+    sink_init(&k2, &h);
+    k2.s = db_stream_open_as(h.pool, &sess, "SELECT count(*) FROM pg_authid", 0, NULL, 10,
+                             &sink_ops, &k2);
+    harness_run_until(&h, &k2.ended, 1);
+    assert_int_not_equal(k2.status, DB_OK);
+    run_until_idle(&h);
+    static const char *x[] = {"x"};
+    query_value(&h, who, 1, x, v, sizeof v);
+    assert_string_equal(v, "postgres/x");
+    sink_done(&k);
+    sink_done(&k2);
+    harness_close(&h);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -258,6 +304,7 @@ int main(void)
         cmocka_unit_test(test_errors_leave_connection_clean),
         cmocka_unit_test(test_cancel_mid_query),
         cmocka_unit_test(test_cancel_while_waiting),
+        cmocka_unit_test(test_session_role),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }

@@ -11,6 +11,7 @@
 #include "db_test_fixture.h"
 #include "http_test_fixture.h"
 #include "rest/export.h"
+#include "rest/export_json.h"
 
 static db_pool_t *pool;
 static db_pool_stats_t pool_st;
@@ -33,18 +34,27 @@ static const char *const fixture_sql[] = {
     "'{}', '\\x', '00000000-0000-0000-0000-000000000000', NULL, '\\.'),"
     "(5, E'\\\\.', -0.000, 1, 1e-300, '2026-06-01 00:00:00+00', '2026-06-01', '[]', '{}', "
     "'{\"\"}', NULL, NULL, true, '\"')",
+    /* only types rest/export_json encodes itself (no arrays): the fast path */
+    "CREATE TABLE export_s (id int PRIMARY KEY, b bool, i2 smallint, i8 bigint, n numeric, "
+    "f4 real, f8 float8, t text, vc varchar(20), ch char(4), j json, jb jsonb, d date, "
+    "ts timestamp, tz timestamptz, tm time, ttz timetz, iv interval, u uuid, ip inet, "
+    "by bytea, m money, o oid)",
+    "INSERT INTO export_s VALUES "
+    "(1, true, -32768, 9223372036854775807, 'NaN', 'Infinity', '-Infinity', "
+    "E'ctl \\\\x01:\\x01 tab:\\t quote:\" bs:\\\\\\\\ sl:/ del:\\x7f', 'ü✓', 'ab', "
+    "E'{\\r\\n \"k\" : [1,\\n2] }', '{\"z\": 1, \"a\": [true, null]}', '0044-03-15 BC', "
+    "'0044-03-15 12:00:00 BC', '0044-03-15 12:00:00+00 BC', '23:59:59.999999', "
+    "'12:00:00+05:30', '-1 year 2 mons 3 days 04:05:06.7', "
+    "'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '::ffff:1.2.3.4/120', '\\x0001ff', 12.34, 42),"
+    "(2, false, 0, -1, 1.10, 1.5e-40, 5e-324, '', NULL, NULL, 'null', '\"s\"', 'infinity', "
+    "'-infinity', 'infinity', '00:00', '00:00:00-12:45', '0', NULL, '10.0.0.1', '', -1, 0),"
+    "(3, NULL, NULL, NULL, 12345678901234567890.00001, 3.4028235e38, 1.7976931348623157e308, "
+    "'🎉 日本', 'x', 'abcd', '[]', '[]', '10000-01-01', '2026-12-03 15:04:05.123456', "
+    "'2026-12-03 15:04:05+00', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),"
+    "(4, NULL, NULL, NULL, -0.0, -0, 0.1, E'line\\nbreak\\rcr', '', '', "
+    "'  {\"pad\" :  1 }  ', '{}', '2026-01-01', '2026-01-01 00:00:00', "
+    "'1999-12-31 23:59:59.5-08', NULL, NULL, '1 day', NULL, NULL, NULL, NULL, NULL)",
 };
-
-static PGconn *sync_conn(void)
-{
-    char info[1200];
-    snprintf(info, sizeof info, "host=%s port=%s user=postgres dbname=postgres", pg_host, pg_port);
-    PGconn *c = PQconnectdb(info);
-    assert_int_equal(PQstatus(c), CONNECTION_OK);
-    PQclear(PQexec(c, "SET TimeZone = 'UTC'"));
-    PQclear(PQexec(c, "SET DateStyle = 'ISO, YMD'"));
-    return c;
-}
 
 static int export_setup(void **state)
 {
@@ -77,7 +87,9 @@ static void h_export(http_exchange_t *ex, void *data)
         http_exchange_send(ex, 406, NULL);
         return;
     }
-    if (strcmp(name, "types") == 0)
+    if (strcmp(name, "simple") == 0)
+        rest_export_start(ex, pool, fmt, "SELECT * FROM export_s ORDER BY id", 0, NULL, NULL);
+    else if (strcmp(name, "types") == 0)
         rest_export_start(ex, pool, fmt, "SELECT * FROM export_t ORDER BY id", 0, NULL, NULL);
     else if (strcmp(name, "series") == 0)
         rest_export_start(ex, pool, fmt,
@@ -282,6 +294,37 @@ static void test_types_byte_exact(void **state)
     rest_csv_field(&mine, "\\.", 2, true);
     assert_string_equal(mine.data, "\"\\.\"");
     buf_dispose(&mine);
+    buf_dispose(&want);
+
+    /* export_s takes the path encoded here, export_t (arrays) the server's row_to_json() */
+    rest_ej_plan_t plan;
+    PGresult *d = PQexec(pg, "SELECT * FROM export_s LIMIT 0");
+    assert_true(rest_ej_plan_init(&plan, d));
+    rest_ej_plan_free(&plan);
+    PQclear(d);
+    d = PQexec(pg, "SELECT * FROM export_t LIMIT 0");
+    assert_false(rest_ej_plan_init(&plan, d));
+    PQclear(d);
+    assert_true(rest_ej_is_number("-0.5e+10", 8));
+    assert_false(rest_ej_is_number("01", 2));
+    assert_false(rest_ej_is_number("NaN", 3));
+    assert_false(rest_ej_is_number("1.", 2));
+    /* the types encoded here, compared with the server's row_to_json() and COPY */
+    const char *simple = "SELECT * FROM export_s ORDER BY id";
+    fetch(&c, "GET", "/export/simple", "application/x-ndjson", &b);
+    assert_true(b.complete);
+    buf_init(&want);
+    expect_ndjson(pg, simple, &want);
+    assert_same_bytes(&b.data, &want);
+    assert_non_null(strstr(b.data.data, "\\u0001"));
+    assert_non_null(strstr(b.data.data, "\"k\" : [1, 2]"));
+    buf_dispose(&b.data);
+    buf_reset(&want);
+    fetch(&c, "GET", "/export/simple", "text/csv", &b);
+    assert_true(b.complete);
+    expect_csv(pg, simple, &want);
+    assert_same_bytes(&b.data, &want);
+    buf_dispose(&b.data);
     buf_dispose(&want);
 
     /* HEAD: the head of a GET, no body, the connection goes on */

@@ -331,6 +331,7 @@ void credentials_stats(const db_credentials_t *cr, credentials_stats_t *out)
         return;
     }
     out->kind = cr->kind;
+    if (credentials_hub_stats(cr, out)) return;
     if (cr->get != lb_get) return;
     const lakebase_t *lb = (const lakebase_t *)cr;
     out->mints = lb->mints;

@@ -1,0 +1,369 @@
+/*
+ * workers - WORKERS > 1: N event loops in N threads, each a whole server of
+ * its own (serve.c's serve_state_t: pool slice, route and replicas, caches,
+ * counters, HTTP server on the same port with SO_REUSEPORT, the kernel
+ * spreading connections), sharing only what this file hands them:
+ *
+ *   - the settings (read-only after loading);
+ *   - the credential provider: a Lakebase provider runs on a hub loop in the
+ *     main thread and every loop asks it through a client (credentials hub.c),
+ *     so there is one cached token and one mint; the static provider has no
+ *     state and each loop makes its own;
+ *   - the Data API's schema snapshot: loop 0 loads it (and reloads it on
+ *     NOTIFY or SIGUSR1) and every other loop adopts the same one, swapped on
+ *     its own loop (its requests see the old or the new, never a mix);
+ *   - /metrics: the loop that gets the scrape asks every other loop, through
+ *     its mailbox, to render its own text on its own thread, and answers with
+ *     the merge (web_metrics_merge), so it reads as one loop would.
+ *
+ * Mailboxes: a closure list per loop under the group's lock, and a uv_async
+ * that runs it on that loop. A loop that is shutting down closes its mailbox
+ * (posting to it then fails) after running what was left in it.
+ *
+ * SIGINT/SIGTERM reach every loop (libuv delivers a signal to the handles of
+ * all loops): each drains and stops by itself; the main thread joins them,
+ * then stops the hub loop.
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "lakeapi/credentials.h"
+#include "lakeapi/log.h"
+#include "lakeapi/rest.h"
+#include "web/web.h"
+
+typedef struct closure {
+    struct closure *next;
+    void (*fn)(void *arg);
+    void *arg;
+} closure_t;
+
+typedef struct mailbox {
+    uv_async_t async;
+    cli_workers_t *g;
+    closure_t *head, **tail;
+    bool open;
+    web_metrics_t *metrics; /* the loop's, for gathers; set with the mailbox */
+    rest_app_t *rest;       /* the loop's Data API, for the shared snapshot */
+} mailbox_t;
+
+struct cli_workers {
+    int n;
+    const config_t *cfg;
+    pthread_mutex_t lock;
+    mailbox_t *boxes;
+    uv_loop_t hub_loop; /* the main thread's: the shared credential provider */
+    uv_async_t hub_stop;
+    db_credentials_t *real; /* NULL: static credentials, one per loop */
+    credentials_hub_t *hub;
+    int finished;
+    struct rest_snapshot *latest; /* under lock: what a loop that joins late adopts */
+};
+
+/* ---- mailboxes ---- */
+
+static void box_run(closure_t *c)
+{
+    for (closure_t *n; c; c = n) {
+        n = c->next;
+        c->fn(c->arg);
+        free(c);
+    }
+}
+
+static void box_on_async(uv_async_t *a)
+{
+    mailbox_t *b = a->data;
+    cli_workers_t *g = b->g;
+    pthread_mutex_lock(&g->lock);
+    closure_t *c = b->head;
+    b->head = NULL;
+    b->tail = &b->head;
+    pthread_mutex_unlock(&g->lock);
+    box_run(c);
+}
+
+/* Runs fn(arg) on loop i; false when that loop's mailbox is closed. */
+static bool box_post(cli_workers_t *g, int i, void (*fn)(void *), void *arg)
+{
+    closure_t *c = malloc(sizeof *c);
+    if (!c) abort();
+    c->next = NULL;
+    c->fn = fn;
+    c->arg = arg;
+    mailbox_t *b = &g->boxes[i];
+    pthread_mutex_lock(&g->lock);
+    bool open = b->open;
+    if (open) {
+        *b->tail = c;
+        b->tail = &c->next;
+        uv_async_send(&b->async);
+    }
+    pthread_mutex_unlock(&g->lock);
+    if (!open) free(c);
+    return open;
+}
+
+void cli_workers_join(cli_workers_t *g, int i, uv_loop_t *loop, web_metrics_t *metrics)
+{
+    mailbox_t *b = &g->boxes[i];
+    b->g = g;
+    uv_async_init(loop, &b->async, box_on_async);
+    b->async.data = b;
+    pthread_mutex_lock(&g->lock);
+    b->head = NULL;
+    b->tail = &b->head;
+    b->metrics = metrics;
+    b->open = true;
+    pthread_mutex_unlock(&g->lock);
+}
+
+void cli_workers_leave(cli_workers_t *g, int i)
+{
+    mailbox_t *b = &g->boxes[i];
+    pthread_mutex_lock(&g->lock);
+    bool was_open = b->open;
+    b->open = false;
+    closure_t *c = b->head;
+    b->head = NULL;
+    b->tail = &b->head;
+    pthread_mutex_unlock(&g->lock);
+    if (was_open) box_run(c); /* the async handle closes with the loop's other handles */
+}
+
+/* ---- /metrics over every loop ---- */
+
+typedef struct gather {
+    cli_workers_t *g;
+    http_exchange_t *ex;
+    int owner, pending;
+    buf_t *parts; /* per loop */
+} gather_t;
+
+typedef struct gather_part {
+    gather_t *gt;
+    int i;
+} gather_part_t;
+
+static void gather_finish(gather_t *gt)
+{
+    cli_workers_t *g = gt->g;
+    web_metrics_render(g->boxes[gt->owner].metrics, &gt->parts[gt->owner]);
+    /* The answering loop's text first: its order is the document's. */
+    buf_t *ordered = calloc((size_t)g->n, sizeof *ordered);
+    if (!ordered) abort();
+    ordered[0] = gt->parts[gt->owner];
+    for (int i = 0, k = 1; i < g->n; i++)
+        if (i != gt->owner) ordered[k++] = gt->parts[i];
+    buf_t *body = http_exchange_body_buf(gt->ex);
+    buf_reset(body);
+    web_metrics_merge(body, ordered, g->n);
+    http_exchange_send(gt->ex, 200, WEB_METRICS_CONTENT_TYPE);
+    for (int i = 0; i < g->n; i++)
+        buf_dispose(&gt->parts[i]);
+    free(ordered);
+    free(gt->parts);
+    free(gt);
+}
+
+static void gather_part_done(void *arg)
+{
+    gather_part_t *p = arg;
+    gather_t *gt = p->gt;
+    free(p);
+    if (--gt->pending == 0) gather_finish(gt);
+}
+
+/* On loop i: its own text, then back to the owner. */
+static void gather_render(void *arg)
+{
+    gather_part_t *p = arg;
+    gather_t *gt = p->gt;
+    web_metrics_render(gt->g->boxes[p->i].metrics, &gt->parts[p->i]);
+    /* The owner's exchange is in flight, so its loop has not left: this cannot fail. */
+    if (!box_post(gt->g, gt->owner, gather_part_done, p)) abort();
+}
+
+void cli_workers_gather(http_exchange_t *ex, void *data)
+{
+    const cli_worker_ref_t *ref = data;
+    cli_workers_t *g = ref->group;
+    gather_t *gt = calloc(1, sizeof *gt);
+    if (!gt) abort();
+    gt->g = g;
+    gt->ex = ex;
+    gt->owner = ref->index;
+    gt->parts = calloc((size_t)g->n, sizeof *gt->parts);
+    if (!gt->parts) abort();
+    for (int i = 0; i < g->n; i++)
+        buf_init(&gt->parts[i]);
+    gt->pending = 1; /* held until every post is out */
+    for (int i = 0; i < g->n; i++) {
+        if (i == gt->owner) continue;
+        gather_part_t *p = malloc(sizeof *p);
+        if (!p) abort();
+        p->gt = gt;
+        p->i = i;
+        gt->pending++;
+        if (!box_post(g, i, gather_render, p)) {
+            free(p);
+            gt->pending--; /* that loop has stopped: its counters are gone with it */
+        }
+    }
+    if (--gt->pending == 0) gather_finish(gt);
+}
+
+/* ---- the Data API's schema snapshot: loop 0 loads, the others adopt ---- */
+
+typedef struct adopt {
+    rest_app_t *rest;
+    struct rest_snapshot *snap;
+} adopt_t;
+
+static void adopt_run(void *arg)
+{
+    adopt_t *a = arg;
+    rest_app_adopt(a->rest, a->snap);
+    free(a);
+}
+
+static void adopt_post(cli_workers_t *g, int i, struct rest_snapshot *snap)
+{
+    adopt_t *a = malloc(sizeof *a);
+    if (!a) abort();
+    a->rest = g->boxes[i].rest;
+    a->snap = rest_snapshot_share(snap);
+    if (!box_post(g, i, adopt_run, a)) {
+        rest_snapshot_release(a->snap);
+        free(a);
+    }
+}
+
+/* On loop 0, after each successful load: every other loop takes the same snapshot. */
+static void workers_publish(struct rest_snapshot *snap, void *data)
+{
+    cli_workers_t *g = data;
+    pthread_mutex_lock(&g->lock);
+    struct rest_snapshot *old = g->latest;
+    g->latest = snap; /* the reference publish gave us */
+    pthread_mutex_unlock(&g->lock);
+    rest_snapshot_release(old);
+    for (int i = 1; i < g->n; i++)
+        adopt_post(g, i, snap);
+}
+
+void cli_workers_rest(cli_workers_t *g, int i, rest_app_t *rest)
+{
+    pthread_mutex_lock(&g->lock);
+    g->boxes[i].rest = rest;
+    struct rest_snapshot *latest = i > 0 && g->latest ? rest_snapshot_share(g->latest) : NULL;
+    pthread_mutex_unlock(&g->lock);
+    if (i == 0) rest_app_set_publisher(rest, workers_publish, g);
+    if (latest) rest_app_adopt(rest, latest); /* loaded before this loop joined */
+}
+
+/* ---- credentials ---- */
+
+db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop)
+{
+    return g->hub ? credentials_hub_client(g->hub, loop) : NULL;
+}
+
+/* ---- threads ---- */
+
+typedef struct worker_arg {
+    cli_workers_t *g;
+    int index, rc;
+    cli_worker_fn fn;
+    pthread_t thread;
+} worker_arg_t;
+
+static void *worker_main(void *arg)
+{
+    worker_arg_t *w = arg;
+    char name[16];
+    snprintf(name, sizeof name, "lakeapi-loop%d", w->index);
+    pthread_setname_np(pthread_self(), name); /* ps -L, /proc/<pid>/task/<tid>/comm */
+    cli_worker_ref_t ref = {w->g, w->index, w->g->n};
+    w->rc = w->fn(w->g->cfg, &ref);
+    /* A loop that could not start stops the others: all or nothing. */
+    if (w->rc != 0) kill(getpid(), SIGTERM);
+    pthread_mutex_lock(&w->g->lock);
+    bool last = ++w->g->finished == w->g->n;
+    if (last && w->g->hub) uv_async_send(&w->g->hub_stop);
+    pthread_mutex_unlock(&w->g->lock);
+    return NULL;
+}
+
+static void workers_close_walk(uv_handle_t *h, void *arg)
+{
+    (void)arg;
+    if (!uv_is_closing(h)) uv_close(h, NULL);
+}
+
+static void workers_on_hub_stop(uv_async_t *a)
+{
+    uv_walk(a->loop, workers_close_walk, NULL);
+}
+
+int cli_workers_count(const config_t *cfg)
+{
+    if (cfg->workers > 0) return cfg->workers;
+    uv_cpu_info_t *cpus;
+    int n = 0;
+    if (uv_cpu_info(&cpus, &n) != 0) return 1;
+    uv_free_cpu_info(cpus, n);
+    return n > 0 ? n : 1;
+}
+
+int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
+{
+    cli_workers_t *g = calloc(1, sizeof *g);
+    worker_arg_t *w = calloc((size_t)n, sizeof *w);
+    if (!g || !w) abort();
+    g->n = n;
+    g->cfg = cfg;
+    pthread_mutex_init(&g->lock, NULL);
+    g->boxes = calloc((size_t)n, sizeof *g->boxes);
+    if (!g->boxes) abort();
+    uv_loop_init(&g->hub_loop);
+    char err[256];
+    if (credentials_from_config(&g->hub_loop, cfg, &g->real, err, sizeof err) != 0) {
+        log_error("startup failed: %s", err);
+        return 1;
+    }
+    if (strcmp(g->real->kind, "static") != 0) {
+        g->hub = credentials_hub_new(&g->hub_loop, g->real);
+        uv_async_init(&g->hub_loop, &g->hub_stop, workers_on_hub_stop);
+    } else {
+        g->real->free(g->real); /* stateless: every loop makes its own */
+        g->real = NULL;
+    }
+    for (int i = 0; i < n; i++) {
+        w[i].g = g;
+        w[i].index = i;
+        w[i].fn = fn;
+        if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) abort();
+    }
+    if (g->hub) uv_run(&g->hub_loop, UV_RUN_DEFAULT);
+    int rc = 0;
+    for (int i = 0; i < n; i++) {
+        pthread_join(w[i].thread, NULL);
+        if (w[i].rc > rc) rc = w[i].rc;
+    }
+    uv_walk(&g->hub_loop, workers_close_walk, NULL);
+    uv_run(&g->hub_loop, UV_RUN_DEFAULT);
+    uv_loop_close(&g->hub_loop);
+    credentials_hub_free(g->hub);
+    rest_snapshot_release(g->latest);
+    if (g->real) g->real->free(g->real);
+    pthread_mutex_destroy(&g->lock);
+    free(g->boxes);
+    free(g);
+    free(w);
+    return rc;
+}

@@ -1,0 +1,393 @@
+/*
+ * lakehouse/cache - results of reads, shared: cached, coalesced, invalidated.
+ *
+ * The key is the statement with its blanks collapsed plus every parameter
+ * (name, type, value; a NULL is distinct from "NULL"). An entry is:
+ *   fresh   younger than LAKEHOUSE_CACHE_TTL: answered from memory ("hit");
+ *   stale   younger than twice the TTL: answered from memory at once ("stale")
+ *           while one background statement refreshes it;
+ *   older   dropped, fetched again ("miss").
+ * Reads that find their statement already out wait for it: a thousand
+ * identical requests are one warehouse statement (coalescing). Entries are
+ * kept in LRU order under a byte budget (LAKEHOUSE_CACHE_MB); a result larger
+ * than the budget is answered and not kept.
+ *
+ * A write through lakeapi calls lh_cache_invalidate(table): the table's
+ * entries go, and a read of it still in flight is detached - its waiters get
+ * its answer, but it is not kept and later reads do not join it (they may
+ * have been sent after the write).
+ *
+ * Ownership: the cache owns its entries, their results and waiter records.
+ * An entry with a statement out stays allocated until that statement ends.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lakehouse/internal.h"
+
+#define LH_BUCKETS 4096
+
+typedef struct lh_entry lh_entry_t;
+
+struct lh_waiter {
+    lh_read_cb cb;
+    lh_wanted_fn wanted;
+    void *data;
+    lh_waiter_t *next;
+};
+
+struct lh_entry {
+    lh_cache_t *cache;
+    char *key, *table, *sql;
+    uint64_t hash;
+    lh_param_t *params;
+    int nparams;
+    lh_result_t *result; /* NULL until the first answer */
+    double fetched_at;
+    size_t bytes;
+    bool in_flight, linked;
+    lh_waiter_t *waiters;
+    lh_entry_t *hnext;
+    lh_entry_t *lru_prev, *lru_next; /* lru_prev toward the most recently used */
+};
+
+struct lh_cache {
+    lakehouse_t *lh;
+    double ttl_s;
+    size_t budget, used;
+    lh_entry_t *buckets[LH_BUCKETS];
+    lh_entry_t *lru_head, *lru_tail; /* head: most recently used */
+    lh_entry_t *orphans;             /* unlinked while their statement is out (via hnext) */
+};
+
+static uint64_t lh_hash(const char *s)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *s; s++)
+        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+    return h;
+}
+
+char *lh_cache_key(const char *sql, const lh_param_t *params, int nparams)
+{
+    buf_t b;
+    buf_init(&b);
+    bool blank = false;
+    char quote = 0;
+    for (const char *p = sql; *p; p++) { /* collapse blanks outside quotes */
+        char c = *p;
+        if (quote) {
+            buf_append_char(&b, c);
+            if (c == quote) quote = 0;
+            continue;
+        }
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            blank = b.len > 0;
+            continue;
+        }
+        if (blank) buf_append_char(&b, ' ');
+        blank = false;
+        if (c == '\'' || c == '`' || c == '"') quote = c;
+        buf_append_char(&b, c);
+    }
+    for (int i = 0; i < nparams; i++) { /* lengths make the encoding unambiguous */
+        const lh_param_t *q = &params[i];
+        const char *t = q->type ? q->type : "STRING";
+        buf_printf(&b, "\x1f%zu:%s:%s:", strlen(q->name), q->name, t);
+        if (q->value)
+            buf_printf(&b, "%zu:%s", strlen(q->value), q->value);
+        else
+            buf_append_str(&b, "null");
+    }
+    buf_append(&b, "", 1);
+    return buf_steal(&b);
+}
+
+lh_cache_t *lh_cache_new(lakehouse_t *lh, double ttl_s, size_t budget)
+{
+    lh_cache_t *c = calloc(1, sizeof *c);
+    if (!c) abort();
+    c->lh = lh;
+    c->ttl_s = ttl_s;
+    c->budget = budget;
+    return c;
+}
+
+/* ---- entries ---- */
+
+static void lh_lru_unlink(lh_cache_t *c, lh_entry_t *e)
+{
+    if (e->lru_prev)
+        e->lru_prev->lru_next = e->lru_next;
+    else if (c->lru_head == e)
+        c->lru_head = e->lru_next;
+    if (e->lru_next)
+        e->lru_next->lru_prev = e->lru_prev;
+    else if (c->lru_tail == e)
+        c->lru_tail = e->lru_prev;
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void lh_lru_front(lh_cache_t *c, lh_entry_t *e)
+{
+    lh_lru_unlink(c, e);
+    e->lru_next = c->lru_head;
+    if (c->lru_head) c->lru_head->lru_prev = e;
+    c->lru_head = e;
+    if (!c->lru_tail) c->lru_tail = e;
+}
+
+/* Takes e out of the table and the LRU list (it may live on while its statement is out). */
+static void lh_entry_unlink(lh_cache_t *c, lh_entry_t *e)
+{
+    if (!e->linked) return;
+    lh_entry_t **pp = &c->buckets[e->hash % LH_BUCKETS];
+    while (*pp && *pp != e)
+        pp = &(*pp)->hnext;
+    if (*pp) *pp = e->hnext;
+    lh_lru_unlink(c, e);
+    c->used -= e->bytes;
+    e->linked = false;
+}
+
+static void lh_entry_free(lh_entry_t *e)
+{
+    for (int i = 0; i < e->nparams; i++) {
+        free((char *)e->params[i].name);
+        free((char *)e->params[i].value);
+        free((char *)e->params[i].type);
+    }
+    free(e->params);
+    free(e->key);
+    free(e->table);
+    free(e->sql);
+    lh_result_free(e->result);
+    free(e);
+}
+
+/* Unlinks and frees e, unless its statement is out (then it is freed when that ends). */
+static void lh_entry_drop(lh_cache_t *c, lh_entry_t *e)
+{
+    if (!e->linked) return;
+    lh_entry_unlink(c, e);
+    if (!e->in_flight) {
+        lh_entry_free(e);
+        return;
+    }
+    e->hnext = c->orphans;
+    c->orphans = e;
+}
+
+static void lh_orphan_free(lh_cache_t *c, lh_entry_t *e)
+{
+    for (lh_entry_t **pp = &c->orphans; *pp; pp = &(*pp)->hnext) {
+        if (*pp == e) {
+            *pp = e->hnext;
+            break;
+        }
+    }
+    lh_entry_free(e);
+}
+
+static lh_entry_t *lh_find(lh_cache_t *c, const char *key, uint64_t hash)
+{
+    for (lh_entry_t *e = c->buckets[hash % LH_BUCKETS]; e; e = e->hnext)
+        if (e->hash == hash && strcmp(e->key, key) == 0) return e;
+    return NULL;
+}
+
+static char *lh_dup(const char *s)
+{
+    if (!s) return NULL;
+    char *p = strdup(s);
+    if (!p) abort();
+    return p;
+}
+
+static lh_entry_t *lh_entry_new(lh_cache_t *c, char *key, uint64_t hash, const char *table,
+                                const char *sql, const lh_param_t *params, int n)
+{
+    lh_entry_t *e = calloc(1, sizeof *e);
+    if (!e) abort();
+    e->cache = c;
+    e->key = key;
+    e->hash = hash;
+    e->table = lh_dup(table);
+    e->sql = lh_dup(sql);
+    e->params = calloc((size_t)(n > 0 ? n : 1), sizeof *e->params);
+    if (!e->params) abort();
+    for (int i = 0; i < n; i++) {
+        e->params[i].name = lh_dup(params[i].name);
+        e->params[i].value = lh_dup(params[i].value);
+        e->params[i].type = lh_dup(params[i].type);
+    }
+    e->nparams = n;
+    e->hnext = c->buckets[hash % LH_BUCKETS];
+    c->buckets[hash % LH_BUCKETS] = e;
+    e->linked = true;
+    lh_lru_front(c, e);
+    return e;
+}
+
+/* ---- statements ---- */
+
+static bool lh_entry_wanted(void *data)
+{
+    lh_entry_t *e = data;
+    if (e->result) return true; /* a background refresh: nobody waits, it still matters */
+    lh_outcome_t gone = {.status = 499, .detail = "client closed request"};
+    for (lh_waiter_t **pp = &e->waiters; *pp;) {
+        lh_waiter_t *w = *pp;
+        if (w->wanted && !w->wanted(w->data)) {
+            *pp = w->next;
+            w->cb(&gone, "miss", w->data);
+            free(w);
+        } else {
+            pp = &w->next;
+        }
+    }
+    return e->waiters != NULL;
+}
+
+static void lh_evict(lh_cache_t *c, lh_entry_t *keep)
+{
+    for (lh_entry_t *e = c->lru_tail; e && c->used > c->budget;) {
+        lh_entry_t *prev = e->lru_prev;
+        if (e != keep && e->result) lh_entry_drop(c, e);
+        e = prev;
+    }
+}
+
+static void lh_entry_done(const lh_outcome_t *o, void *data)
+{
+    lh_entry_t *e = data;
+    lh_cache_t *c = e->cache;
+    e->in_flight = false;
+    lh_waiter_t *w = e->waiters;
+    e->waiters = NULL;
+    lh_outcome_t mine = *o;
+    if (o->status == 0) {
+        lh_result_free(e->result);
+        e->result = o->result;
+        e->fetched_at = lh_now();
+        if (e->linked) {
+            c->used -= e->bytes;
+            e->bytes = lh_result_bytes(e->result) + strlen(e->key);
+            c->used += e->bytes;
+        }
+        mine.result = e->result;
+    }
+    for (lh_waiter_t *n; w; w = n) {
+        n = w->next;
+        w->cb(&mine, "miss", w->data);
+        free(w);
+    }
+    if (!e->linked) {
+        lh_orphan_free(c, e); /* invalidated while it ran */
+    } else if (o->status != 0 && !e->result) {
+        lh_entry_drop(c, e); /* a failure is not cached */
+    } else if (e->bytes > c->budget) {
+        lh_entry_drop(c, e);
+    } else {
+        lh_evict(c, e);
+    }
+}
+
+static void lh_entry_fetch(lh_entry_t *e)
+{
+    e->in_flight = true;
+    lh_stmt_run(e->cache->lh, e->sql, e->params, e->nparams, lh_entry_done, lh_entry_wanted, e);
+}
+
+void lh_cache_read(lh_cache_t *c, const char *table, const char *sql, const lh_param_t *params,
+                   int nparams, lh_read_cb cb, lh_wanted_fn wanted, void *data)
+{
+    lakehouse_t *lh = c->lh;
+    char *key = lh_cache_key(sql, params, nparams);
+    uint64_t hash = lh_hash(key);
+    lh_entry_t *e = lh_find(c, key, hash);
+    double now = lh_now();
+    if (e && e->result) {
+        double age = now - e->fetched_at;
+        if (age < c->ttl_s || (age < 2 * c->ttl_s)) {
+            bool fresh = age < c->ttl_s;
+            if (fresh)
+                lh->m.hits++;
+            else
+                lh->m.stale++;
+            free(key);
+            lh_lru_front(c, e);
+            if (!fresh && !e->in_flight) lh_entry_fetch(e);
+            lh_outcome_t o = {.result = e->result};
+            cb(&o, fresh ? "hit" : "stale", data);
+            return;
+        }
+        lh_entry_drop(c, e); /* too old to answer with; a refresh out ends unkept */
+        e = NULL;
+    }
+    lh->m.misses++;
+    int retry_after = 0;
+    if (!lh_warehouse_usable(lh, &retry_after)) {
+        free(key);
+        char detail[200];
+        snprintf(detail, sizeof detail, "SQL warehouse %s is %s", lh->warehouse_id, lh->wh_state);
+        lh_outcome_t o = {
+            .status = 503, .detail = detail, .retry_after = retry_after, .wh_state = lh->wh_state};
+        cb(&o, "miss", data);
+        return;
+    }
+    lh_waiter_t *w = calloc(1, sizeof *w);
+    if (!w) abort();
+    w->cb = cb;
+    w->wanted = wanted;
+    w->data = data;
+    if (e) { /* its first answer is on the way: wait with the others */
+        free(key);
+        lh->m.coalesced++;
+        w->next = e->waiters;
+        e->waiters = w;
+        return;
+    }
+    e = lh_entry_new(c, key, hash, table, sql, params, nparams);
+    e->waiters = w;
+    lh_entry_fetch(e);
+}
+
+void lh_cache_invalidate(lh_cache_t *c, const char *table)
+{
+    for (lh_entry_t *e = c->lru_head, *n; e; e = n) {
+        n = e->lru_next;
+        if (e->table && strcmp(e->table, table) == 0) lh_entry_drop(c, e);
+    }
+}
+
+void lh_cache_clear(lh_cache_t *c)
+{
+    for (lh_entry_t *e = c->lru_head, *n; e; e = n) {
+        n = e->lru_next;
+        lh_entry_drop(c, e);
+    }
+}
+
+static void lh_chain_free(lh_entry_t *e)
+{
+    for (lh_entry_t *n; e; e = n) {
+        n = e->hnext;
+        for (lh_waiter_t *w = e->waiters, *wn; w; w = wn) {
+            wn = w->next;
+            free(w);
+        }
+        lh_entry_free(e);
+    }
+}
+
+void lh_cache_free(lh_cache_t *c)
+{
+    if (!c) return;
+    /* Statements are gone (lh_stmts_drop) by now: in-flight entries are plain memory. */
+    for (int b = 0; b < LH_BUCKETS; b++)
+        lh_chain_free(c->buckets[b]);
+    lh_chain_free(c->orphans);
+    free(c);
+}
