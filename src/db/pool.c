@@ -29,7 +29,7 @@
 #define POOL_TOKEN_MARGIN_S   120.0                /* recycle this long before a token expires */
 #define POOL_STALL_NS         (50ULL * 1000000ULL) /* a batch out longer is "slow": may overflow */
 #define POOL_MIN_SPLIT        8 /* queries a connection gets before the next one is used */
-#define POOL_ANSWER_GRACE_NS (1000ULL * 1000000ULL) /* past statement_timeout: unresponsive */
+#define POOL_ANSWER_GRACE_NS  (1000ULL * 1000000ULL) /* past statement_timeout: unresponsive */
 
 uint64_t db_pool_now_ns(void)
 {
