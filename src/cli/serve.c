@@ -207,6 +207,7 @@ static int serve_lakehouse(serve_state_t *s)
         log_error("startup failed: registering the /lakehouse/v1 routes");
         return -1;
     }
+    lakehouse_set_auth(s->lakehouse, s->auth);
     lakehouse_start(s->lakehouse);
     return 0;
 }

@@ -29,7 +29,7 @@
 #define POOL_TOKEN_MARGIN_S   120.0                /* recycle this long before a token expires */
 #define POOL_STALL_NS         (50ULL * 1000000ULL) /* a batch out longer is "slow": may overflow */
 #define POOL_MIN_SPLIT        8 /* queries a connection gets before the next one is used */
-#define POOL_ANSWER_GRACE_NS (1000ULL * 1000000ULL) /* past statement_timeout: unresponsive */
+#define POOL_ANSWER_GRACE_NS  (1000ULL * 1000000ULL) /* past statement_timeout: unresponsive */
 
 uint64_t db_pool_now_ns(void)
 {
@@ -184,10 +184,12 @@ static void pool_fail_all_queued(db_pool_t *p, db_status_t st, const char *why)
  * Why not pipeline more onto busy connections (what this pool did before)?
  * Measured at 64 HTTP connections on 2 cores (notes/perf.md): spreading each
  * loop turn's queries over all 10 connections left 1.5 queries per Sync, so
- * every query woke a backend of its own. Each wake-up also preempted the
- * single-threaded loop (about 2 involuntary context switches per request,
- * lakeapi runnable but waiting for a CPU 40-60% of the time), and how much CPU
- * the loop got decided throughput: it swung 2-3x from round to round. Waiting
+ * every query woke a backend of its own. The wake-ups preempted the
+ * single-threaded loop (one involuntary context switch per 2-3 requests; the
+ * loop runnable but waiting for a CPU 50-70% of each round), and how much CPU
+ * the loop got decided throughput: it swung 2-3x from round to round. The
+ * 10 ms "stall" rule made it worse: under CPU contention every batch looked
+ * slow, so the pool grew to 27 connections (more backends to wake). Waiting
  * for a free connection makes the batch grow with the load by itself: one
  * query per Sync when idle (no added latency), dozens when busy (one backend
  * wake-up, one send and one receive for all of them). It also means a slow

@@ -435,7 +435,7 @@ void db_stream_resume(db_stream_t *s)
         PGresult *res = s->held[0];
         s->nheld--;
         memmove(s->held, s->held + 1, sizeof s->held[0] * (size_t)s->nheld);
-        if (s->nheld == 0) stream_advance(s); /* the server works while we encode */
+        if (s->nheld == 0 && !s->last) stream_advance(s); /* the server works while we encode */
         if (s->conn)
             stream_deliver(s, res);
         else

@@ -220,6 +220,7 @@ struct lakehouse {
     lh_stmt_t *stmts; /* in flight */
     struct lh_catalog *tables;
     struct lh_store *stores; /* store.c: the keyed row stores made */
+    struct auth *auth;       /* lakehouse_set_auth(); NULL: open */
     struct lh_rest *rest;
 };
 

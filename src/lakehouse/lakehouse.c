@@ -189,6 +189,11 @@ lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws
     return lh;
 }
 
+void lakehouse_set_auth(lakehouse_t *lh, struct auth *a)
+{
+    lh->auth = a;
+}
+
 void lakehouse_start(lakehouse_t *lh)
 {
     uv_timer_init(lh->loop, &lh->probe_timer);

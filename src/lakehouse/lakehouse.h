@@ -47,6 +47,9 @@ lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws
                            size_t errlen);
 /* Adds the /lakehouse/v1 routes to r (before the app builds its OpenAPI document). */
 int lakehouse_register(lakehouse_t *lh, router_t *r);
+/* Access control (borrowed): when configured, POST /lakehouse/v1/_reload needs an admin. */
+struct auth;
+void lakehouse_set_auth(lakehouse_t *lh, struct auth *a);
 /* Starts the warehouse state probe and table discovery (after the loop exists). */
 void lakehouse_start(lakehouse_t *lh);
 /* Closes the backend's handles (before the loop's last run at shutdown). */

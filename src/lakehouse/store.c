@@ -434,7 +434,11 @@ static void lh_store_insert(void *self, http_exchange_t *ex, const char *const *
     lh_store_t *st = self;
     if (!lh_store_table(st, ex)) return;
     lh_call_t *c = lh_call_new(st, ex, cb, data);
-    c->values = values;
+    /* values[] may be the caller's stack: the insert may wait for a key range */
+    const char **copy = arena_calloc(http_exchange_arena(ex), sizeof *copy * (size_t)st->nw);
+    for (int i = 0; i < st->nw; i++)
+        copy[i] = values[i];
+    c->values = copy;
     *st->waiting_tail = c;
     st->waiting_tail = &c->next;
     lh_serve_waiting(st);

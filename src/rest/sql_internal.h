@@ -16,11 +16,14 @@ struct sq_node {
     const char *path;         /* its scope path: "" root, "rel", "rel.sub" */
     const rest_scope_t *scope;
     bool plain;          /* only catalog-named columns: a plain select list works */
+    int pairs;           /* output fields (json_build_object takes 50 pairs) */
     const rest_fk_t *fk; /* the relationship to the parent level (embeds) */
     bool to_one;         /* the parent holds the key (fk->from is the parent) */
     bool inner;
     sq_node_t **kids; /* parallel to sel->items: the embed's node, or NULL */
 };
+
+#define SQ_PAIRS_MAX 50 /* json_build_object takes at most 100 arguments */
 
 typedef struct sq_ctx {
     rest_sql_t *s;

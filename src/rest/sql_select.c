@@ -14,8 +14,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define SQ_MAX_PAIRS 50 /* json_build_object takes at most 100 arguments */
-
 static const char *const sq_casts[] = {
     "text",
     "int",
@@ -161,6 +159,7 @@ int sq_resolve(sq_ctx_t *cx, const rest_table_t *t, const rest_select_t *sel, co
     n->label = "";
     n->scope = rest_query_scope(cx->q, path);
     n->plain = true;
+    n->pairs = t->ncols;
     *out = n;
     if (!sel) return 0;
     n->kids = arena_calloc(cx->s->a, sizeof *n->kids * (size_t)sel->nitems);
@@ -178,7 +177,7 @@ int sq_resolve(sq_ctx_t *cx, const rest_table_t *t, const rest_select_t *sel, co
         if (it->kind != REST_SEL_EMBED) continue;
         const rest_fk_t *fk = NULL;
         bool to_one = false;
-        if (sq_relate(cx, t, it, &fk, &to_one)) return -1;
+        if (sq_relate(cx, t, it, &fk, &to_one) || !fk) return -1;
         const rest_table_t *other = to_one ? fk->to : fk->from;
         const char *label = it->alias ? it->alias : it->rel;
         sq_node_t *k;
@@ -190,7 +189,8 @@ int sq_resolve(sq_ctx_t *cx, const rest_table_t *t, const rest_select_t *sel, co
         k->inner = it->inner;
         n->kids[i] = k;
     }
-    if (!n->plain && pairs > SQ_MAX_PAIRS)
+    n->pairs = pairs;
+    if (!n->plain && pairs > SQ_PAIRS_MAX)
         return rest_error_set(cx->err, cx->s->a, 400, "PGRST127", "Feature not implemented",
                               "a select level with aliases, JSON paths or embedding is limited to "
                               "50 output fields",
@@ -248,9 +248,9 @@ static int sq_embed(sq_ctx_t *cx, const sq_node_t *k, const char *palias)
 
 static int sq_object_item(sq_ctx_t *cx, const sq_node_t *n, int i, const char *alias, int *pairs)
 {
-    const rest_sel_item_t *it = &n->sel->items[i];
+    const rest_sel_item_t *it = n->sel ? &n->sel->items[i] : NULL;
     buf_t *b = cx->s->text;
-    if (it->kind == REST_SEL_STAR) {
+    if (!it || it->kind == REST_SEL_STAR) {
         for (int c = 0; c < n->t->ncols; c++) {
             buf_append_str(b, (*pairs)++ ? ", " : "");
             rest_sql_append_param(cx->s, n->t->cols[c].name);
@@ -299,7 +299,7 @@ int sq_select_list(sq_ctx_t *cx, const sq_node_t *n, const char *alias)
     }
     buf_append_str(b, "json_build_object(");
     int pairs = 0;
-    for (int i = 0; i < n->sel->nitems; i++)
+    for (int i = 0; i < (n->sel ? n->sel->nitems : 1); i++) /* no select: every column */
         if (sq_object_item(cx, n, i, alias, &pairs)) return -1;
     buf_append_str(b, ") AS _o");
     return 0;

@@ -102,6 +102,7 @@ static struct {
     char *buf, *out; /* filled by callers / being written by the thread */
     size_t len, cap;
     size_t nlines; /* lines in buf */
+    bool urgent;   /* buf holds a log_msg line: write it without gathering more */
     log_async_stats_t stats;
 } la = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
@@ -124,13 +125,13 @@ static void *log_writer_main(void *arg)
         while (la.len == 0 && !la.stop)
             pthread_cond_wait(&la.cv, &la.mu);
         if (la.len == 0 && la.stop) break;
-        if (!la.stop && la.len < LOG_HIGH_WATER) {
+        if (!la.stop && !la.urgent && la.len < LOG_HIGH_WATER) {
             /* Gather more before writing: one write(2) for many loop turns. */
             struct timespec until;
             clock_gettime(CLOCK_REALTIME, &until);
             until.tv_nsec += LOG_COALESCE_MS * 1000000L;
             if (until.tv_nsec >= 1000000000L) until.tv_sec++, until.tv_nsec -= 1000000000L;
-            while (!la.stop && la.len < LOG_HIGH_WATER &&
+            while (!la.stop && !la.urgent && la.len < LOG_HIGH_WATER &&
                    pthread_cond_timedwait(&la.cv, &la.mu, &until) != ETIMEDOUT) {
             }
         }
@@ -139,6 +140,7 @@ static void *log_writer_main(void *arg)
         la.buf = la.out;
         la.out = out;
         la.len = la.nlines = 0;
+        la.urgent = false;
         pthread_mutex_unlock(&la.mu);
         log_write_all(out, n);
         pthread_mutex_lock(&la.mu);
@@ -206,8 +208,13 @@ void log_async_stats(log_async_stats_t *out)
     pthread_mutex_unlock(&la.mu);
 }
 
-/* Whole chunks only: a chunk that does not fit is dropped, never split. */
-static bool log_async_put(const char *p, size_t len)
+/*
+ * Whole chunks only: a chunk that does not fit is dropped, never split.
+ * Access lines are gathered for up to LOG_COALESCE_MS; an urgent chunk (a
+ * log_msg line: startup, warnings, job progress) is written at once, so
+ * whoever reads the log right after an event finds it there.
+ */
+static bool log_async_put(const char *p, size_t len, bool urgent)
 {
     size_t lines = log_count_lines(p, len);
     pthread_mutex_lock(&la.mu);
@@ -224,8 +231,10 @@ static bool log_async_put(const char *p, size_t len)
         la.len += len;
         la.nlines += lines;
         /* Signal only the transitions the writer waits for (no syscall otherwise). */
-        if (was_empty || (la.len >= LOG_HIGH_WATER && la.len - len < LOG_HIGH_WATER))
+        if (was_empty || (urgent && !la.urgent) ||
+            (la.len >= LOG_HIGH_WATER && la.len - len < LOG_HIGH_WATER))
             pthread_cond_signal(&la.cv);
+        if (urgent) la.urgent = true;
     }
     pthread_mutex_unlock(&la.mu);
     return true;
@@ -233,7 +242,12 @@ static bool log_async_put(const char *p, size_t len)
 
 void log_json_line(const char *json, size_t len)
 {
-    if (!log_async_put(json, len)) log_write_all(json, len);
+    if (!log_async_put(json, len, false)) log_write_all(json, len);
+}
+
+static void log_line_now(const char *line, size_t len)
+{
+    if (!log_async_put(line, len, true)) log_write_all(line, len);
 }
 
 void log_msg(log_level_t level, const char *fmt, ...)
@@ -258,6 +272,6 @@ void log_msg(log_level_t level, const char *fmt, ...)
     buf_printf(&b, "{\"time\":\"%s\",\"level\":\"%s\",\"msg\":\"", when, log_level_name(level));
     json_escape_into(&b, msg, strlen(msg));
     buf_append_str(&b, "\"}\n");
-    log_json_line(b.data, b.len);
+    log_line_now(b.data, b.len);
     buf_dispose(&b);
 }

@@ -349,7 +349,8 @@ typedef struct web_store_ops {
     /* at most limit rows with key > after, in key order */
     void (*list)(void *self, http_exchange_t *ex, int64_t after, int64_t limit, web_store_cb cb,
                  void *data);
-    /* values[i] for writable column i (NULL: SQL NULL) */
+    /* values[i] for writable column i (NULL: SQL NULL). The arrays (here and in update)
+     * are borrowed for the call only; the strings live in the exchange's arena. */
     void (*insert)(void *self, http_exchange_t *ex, const char *const *values, web_store_cb cb,
                    void *data);
     /* only the columns with set[i] change */

@@ -1,8 +1,8 @@
 /*
  * libFuzzer target: the Statement Execution API response parser
  * (lh_parse_reply), on both statement and chunk responses, then the JSON
- * encoding of whatever rows it accepted. Invariants: an accepted result's
- * rows all have the manifest's width, every encoded row is valid JSON, and a
+ * encoding of whatever rows it accepted. Invariants: every encoded row is a
+ * JSON object (jansson's number range aside), and a
  * next link, when accepted, stays under /api/2.0/sql/statements/.
  */
 #include <jansson.h>
@@ -37,8 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             jw_init(&w, &b);
             lh_encode_row(&w, r, i);
             json_error_t je;
-            json_t *v = json_loadb(b.data, b.len, 0, &je);
-            if (!v || !json_is_object(v)) abort();
+            json_t *v = json_loadb(b.data, b.len, JSON_DECODE_INT_AS_REAL, &je);
+            /* jansson refuses numbers beyond a double (a DECIMAL(38) may be): not our bug */
+            if (!v && !strstr(je.text, "overflow") && !strstr(je.text, "too big")) abort();
+            if (v && !json_is_object(v)) abort();
             json_decref(v);
             buf_dispose(&b);
         }

@@ -51,6 +51,7 @@ static void sink_end(db_stream_t *s, const db_result_t *r, void *data)
     sink_t *k = data;
     k->ended++;
     k->status = r->status;
+    uv_timer_stop(&k->timer); /* the stream is gone: no resume may follow */
 }
 
 static const db_stream_ops_t sink_ops = {sink_rows, sink_end, NULL};
