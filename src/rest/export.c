@@ -72,32 +72,33 @@ static char *export_fallback_sql(const char *sql)
 
 /* ---- encoders ---- */
 
-void rest_csv_field(buf_t *b, const char *v, size_t n, bool single_column)
+/* One field into reserved space (2n + 2 bytes at most); returns the new end. */
+static char *csv_put(char *w, const char *v, size_t n, bool single_column)
 {
-    if (!v) return; /* NULL: an empty, unquoted field */
+    if (!v) return w; /* NULL: an empty, unquoted field */
     bool quote = n == 0 || (single_column && n == 2 && v[0] == '\\' && v[1] == '.');
     for (size_t i = 0; i < n && !quote; i++) {
         char c = v[i];
         quote = c == ',' || c == '"' || c == '\n' || c == '\r';
     }
     if (!quote) {
-        buf_append(b, v, n);
-        return;
+        memcpy(w, v, n);
+        return w + n;
     }
-    buf_reserve(b, n + 8);
-    buf_append_char(b, '"');
-    const char *p = v, *end = v + n;
-    while (p < end) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        if (!q) {
-            buf_append(b, p, (size_t)(end - p));
-            break;
-        }
-        buf_append(b, p, (size_t)(q - p) + 1);
-        buf_append_char(b, '"');
-        p = q + 1;
+    *w++ = '"';
+    for (size_t i = 0; i < n; i++) {
+        if (v[i] == '"') *w++ = '"';
+        *w++ = v[i];
     }
-    buf_append_char(b, '"');
+    *w++ = '"';
+    return w;
+}
+
+void rest_csv_field(buf_t *b, const char *v, size_t n, bool single_column)
+{
+    buf_reserve(b, 2 * n + 2);
+    b->len = (size_t)(csv_put(b->data + b->len, v, n, single_column) - b->data);
+    b->data[b->len] = '\0';
 }
 
 void rest_ndjson_line(buf_t *b, const char *json, size_t n)
@@ -127,12 +128,19 @@ static void export_csv_batch(export_t *e, const PGresult *res, buf_t *b, bool he
         buf_append_char(b, '\n');
     }
     for (int i = 0; i < nt; i++) {
+        size_t need = (size_t)nf + 1;
+        for (int j = 0; j < nf; j++)
+            need += 2 * (size_t)PQgetlength(res, i, j) + 2;
+        buf_reserve(b, need); /* then one pass through a raw pointer */
+        char *w = b->data + b->len;
         for (int j = 0; j < nf; j++) {
-            if (j) buf_append_char(b, ',');
+            if (j) *w++ = ',';
             const char *v = PQgetisnull(res, i, j) ? NULL : PQgetvalue(res, i, j);
-            rest_csv_field(b, v, v ? (size_t)PQgetlength(res, i, j) : 0, e->single_column);
+            w = csv_put(w, v, v ? (size_t)PQgetlength(res, i, j) : 0, e->single_column);
         }
-        buf_append_char(b, '\n');
+        *w++ = '\n';
+        b->len = (size_t)(w - b->data);
+        b->data[b->len] = '\0';
     }
 }
 

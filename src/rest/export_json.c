@@ -22,6 +22,7 @@
  * json) makes the whole export use row_to_json() instead: correct first.
  * Keys are the column names, escaped once per export.
  */
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -115,7 +116,8 @@ bool rest_ej_plan_init(rest_ej_plan_t *p, const PGresult *desc)
     int n = PQnfields(desc);
     p->kinds = calloc((size_t)(n ? n : 1), sizeof *p->kinds);
     p->key_end = calloc((size_t)(n ? n : 1), sizeof *p->key_end);
-    if (!p->kinds || !p->key_end) abort();
+    p->lens = calloc((size_t)(n ? n : 1), sizeof *p->lens);
+    if (!p->kinds || !p->key_end || !p->lens) abort();
     buf_init(&p->keys);
     for (int j = 0; j < n; j++) {
         p->kinds[j] = ej_kind_of(PQftype(desc, j));
@@ -138,6 +140,7 @@ void rest_ej_plan_free(rest_ej_plan_t *p)
 {
     free(p->kinds);
     free(p->key_end);
+    free(p->lens);
     buf_dispose(&p->keys);
     memset(p, 0, sizeof *p);
 }
@@ -179,43 +182,67 @@ bool rest_ej_is_number(const char *s, size_t n)
  * piece. Escaping is PostgreSQL's escape_json: ", \\, and the control bytes;
  * every other byte is copied as it is, as the server would.
  */
-static char *ej_escape(char *w, const char *v, size_t n)
+static char *ej_escape_byte(char *w, unsigned char c)
 {
     static const char hex[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)v[i];
-        if (c >= 0x20 && c != '"' && c != '\\') {
-            *w++ = (char)c;
+    if (c >= 0x20 && c != '"' && c != '\\') {
+        *w++ = (char)c;
+        return w;
+    }
+    *w++ = '\\';
+    switch (c) {
+    case '"':
+    case '\\':
+        *w++ = (char)c;
+        break;
+    case '\n':
+        *w++ = 'n';
+        break;
+    case '\r':
+        *w++ = 'r';
+        break;
+    case '\t':
+        *w++ = 't';
+        break;
+    case '\b':
+        *w++ = 'b';
+        break;
+    case '\f':
+        *w++ = 'f';
+        break;
+    default:
+        memcpy(w, "u00", 3);
+        w[3] = hex[c >> 4];
+        w[4] = hex[c & 15];
+        w += 5;
+    }
+    return w;
+}
+
+/*
+ * Eight bytes at a time while none of them needs escaping (a byte < 0x20, '"' or '\\',
+ * found with the usual has-less/has-zero bit tricks), byte by byte around the others.
+ */
+static char *ej_escape(char *w, const char *v, size_t n)
+{
+    const uint64_t ones = 0x0101010101010101ULL, highs = 0x8080808080808080ULL;
+    size_t i = 0;
+    while (i + 8 <= n) {
+        uint64_t x;
+        memcpy(&x, v + i, 8);
+        uint64_t q = x ^ (ones * '"'), b = x ^ (ones * '\\');
+        uint64_t hit = ((x - ones * 0x20) & ~x) | ((q - ones) & ~q) | ((b - ones) & ~b);
+        if ((hit & highs) == 0) {
+            memcpy(w, v + i, 8);
+            w += 8;
+            i += 8;
             continue;
         }
-        *w++ = '\\';
-        switch (c) {
-        case '"':
-        case '\\':
-            *w++ = (char)c;
-            break;
-        case '\n':
-            *w++ = 'n';
-            break;
-        case '\r':
-            *w++ = 'r';
-            break;
-        case '\t':
-            *w++ = 't';
-            break;
-        case '\b':
-            *w++ = 'b';
-            break;
-        case '\f':
-            *w++ = 'f';
-            break;
-        default:
-            memcpy(w, "u00", 3);
-            w[3] = hex[c >> 4];
-            w[4] = hex[c & 15];
-            w += 5;
-        }
+        for (size_t end = i + 8; i < end; i++)
+            w = ej_escape_byte(w, (unsigned char)v[i]);
     }
+    for (; i < n; i++)
+        w = ej_escape_byte(w, (unsigned char)v[i]);
     return w;
 }
 
@@ -289,9 +316,12 @@ static char *ej_value(char *w, rest_ej_kind_t kind, const char *v, size_t n)
 
 void rest_ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *out)
 {
+    int *lens = p->lens; /* scratch of the plan: one length lookup per value */
     size_t need = p->keys.len + 4;
-    for (int j = 0; j < p->n; j++)
-        need += 6 * (size_t)PQgetlength(res, row, j) + 8;
+    for (int j = 0; j < p->n; j++) {
+        lens[j] = PQgetlength(res, row, j);
+        need += 6 * (size_t)lens[j] + 8;
+    }
     buf_reserve(out, need);
     char *w = out->data + out->len;
     if (p->n == 0) *w++ = '{';
@@ -302,7 +332,7 @@ void rest_ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *o
         if (PQgetisnull(res, row, j))
             w = ej_put(w, "null", 4);
         else
-            w = ej_value(w, p->kinds[j], PQgetvalue(res, row, j), (size_t)PQgetlength(res, row, j));
+            w = ej_value(w, p->kinds[j], PQgetvalue(res, row, j), (size_t)lens[j]);
     }
     *w++ = '}';
     *w++ = '\n';

@@ -29,6 +29,7 @@ typedef struct rest_ej_plan {
     rest_ej_kind_t *kinds;
     buf_t keys;      /* `{"a":` `,"b":` ... back to back */
     size_t *key_end; /* end of column j's key in keys */
+    int *lens;       /* scratch: the current row's value lengths */
 } rest_ej_plan_t;
 
 /* false (and nothing to free) when a column's type needs PostgreSQL's own to_json. */
