@@ -49,6 +49,8 @@ void cli_workers_join(cli_workers_t *g, int i, uv_loop_t *loop, struct web_metri
 void cli_workers_leave(cli_workers_t *g, int i);
 void cli_workers_gather(http_exchange_t *ex, void *data);
 db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop);
+/* The process-wide rate limiter every loop's auth_t shares (NULL: no rate limit). */
+struct auth_ratelimit *cli_workers_ratelimit(cli_workers_t *g);
 /* Loop i's Data API: loop 0's is started and publishes; the others adopt (never started). */
 struct rest_app;
 void cli_workers_rest(cli_workers_t *g, int i, struct rest_app *rest);

@@ -245,6 +245,7 @@ static int serve_build(serve_state_t *s)
         log_error("startup failed: %s", s->auth ? "session statements" : err);
         return -1;
     }
+    if (s->ref.group) auth_use_ratelimit(s->auth, cli_workers_ratelimit(s->ref.group));
     s->router = router_new();
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);

@@ -12,6 +12,8 @@
  *   - the Data API's schema snapshot: loop 0 loads it (and reloads it on
  *     NOTIFY or SIGUSR1) and every other loop adopts the same one, swapped on
  *     its own loop (its requests see the old or the new, never a mix);
+ *   - the rate-limit table (auth_ratelimit_t, locked inside): RATE_LIMIT_RPS /
+ *     BURST hold per identity, not per loop;
  *   - /metrics: the loop that gets the scrape asks every other loop, through
  *     its mailbox, to render its own text on its own thread, and answers with
  *     the merge (web_metrics_merge), so it reads as one loop would.
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "cli/cli.h"
 #include "lakeapi/credentials.h"
 #include "lakeapi/log.h"
@@ -62,6 +65,7 @@ struct cli_workers {
     credentials_hub_t *hub;
     int finished;
     struct rest_snapshot *latest; /* under lock: what a loop that joins late adopts */
+    auth_ratelimit_t *rate;       /* every loop's auth_t holds a reference; NULL: off */
 };
 
 /* ---- mailboxes ---- */
@@ -273,6 +277,11 @@ db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop)
     return g->hub ? credentials_hub_client(g->hub, loop) : NULL;
 }
 
+auth_ratelimit_t *cli_workers_ratelimit(cli_workers_t *g)
+{
+    return g->rate;
+}
+
 /* ---- threads ---- */
 
 typedef struct worker_arg {
@@ -343,6 +352,7 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
         g->real->free(g->real); /* stateless: every loop makes its own */
         g->real = NULL;
     }
+    g->rate = auth_ratelimit_from_config(cfg);
     for (int i = 0; i < n; i++) {
         w[i].g = g;
         w[i].index = i;
@@ -360,6 +370,7 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
     uv_loop_close(&g->hub_loop);
     credentials_hub_free(g->hub);
     rest_snapshot_release(g->latest);
+    auth_ratelimit_free(g->rate);
     if (g->real) g->real->free(g->real);
     pthread_mutex_destroy(&g->lock);
     free(g->boxes);
