@@ -321,12 +321,7 @@ static void workers_on_hub_stop(uv_async_t *a)
 
 int cli_workers_count(const config_t *cfg)
 {
-    if (cfg->workers > 0) return cfg->workers;
-    uv_cpu_info_t *cpus;
-    int n = 0;
-    if (uv_cpu_info(&cpus, &n) != 0) return 1;
-    uv_free_cpu_info(cpus, n);
-    return n > 0 ? n : 1;
+    return config_workers_count(cfg);
 }
 
 int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
