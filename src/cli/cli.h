@@ -44,6 +44,15 @@ typedef struct cli_worker_ref {
 } cli_worker_ref_t;
 typedef int (*cli_worker_fn)(const config_t *cfg, const cli_worker_ref_t *ref);
 int cli_workers_count(const config_t *cfg); /* WORKERS, 0 = the number of cores */
+/*
+ * Before any thread starts (the log writer's too): SIGINT/SIGTERM blocked, so
+ * a signal sent while no loop has its handlers stays pending. A loop calls
+ * cli_workers_ready() once its signal handlers are started: it unblocks them
+ * on its thread and returns false when another loop already failed to start
+ * (then it stops itself: the signal that loop sent may have gone before).
+ */
+void cli_workers_block_signals(void);
+bool cli_workers_ready(cli_workers_t *g);
 int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn);
 void cli_workers_join(cli_workers_t *g, int i, uv_loop_t *loop, struct web_metrics *metrics);
 void cli_workers_leave(cli_workers_t *g, int i);

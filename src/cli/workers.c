@@ -66,6 +66,7 @@ struct cli_workers {
     int finished;
     struct rest_snapshot *latest; /* under lock: what a loop that joins late adopts */
     auth_ratelimit_t *rate;       /* every loop's auth_t holds a reference; NULL: off */
+    bool failed;                  /* under lock: a loop could not start */
 };
 
 /* ---- mailboxes ---- */
@@ -299,8 +300,18 @@ static void *worker_main(void *arg)
     pthread_setname_np(pthread_self(), name); /* ps -L, /proc/<pid>/task/<tid>/comm */
     cli_worker_ref_t ref = {w->g, w->index, w->g->n};
     w->rc = w->fn(w->g->cfg, &ref);
-    /* A loop that could not start stops the others: all or nothing. */
-    if (w->rc != 0) kill(getpid(), SIGTERM);
+    /*
+     * A loop that could not start stops the others: all or nothing. The
+     * signal stays pending until a loop that has its handlers unblocks it
+     * (cli_workers_ready), so it never meets the default action, which would
+     * kill the process (exit -15) before the error is logged.
+     */
+    if (w->rc != 0) {
+        pthread_mutex_lock(&w->g->lock);
+        w->g->failed = true;
+        pthread_mutex_unlock(&w->g->lock);
+        kill(getpid(), SIGTERM);
+    }
     pthread_mutex_lock(&w->g->lock);
     bool last = ++w->g->finished == w->g->n;
     if (last && w->g->hub) uv_async_send(&w->g->hub_stop);
@@ -317,6 +328,28 @@ static void workers_close_walk(uv_handle_t *h, void *arg)
 static void workers_on_hub_stop(uv_async_t *a)
 {
     uv_walk(a->loop, workers_close_walk, NULL);
+}
+
+void cli_workers_block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+bool cli_workers_ready(cli_workers_t *g)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    pthread_mutex_lock(&g->lock);
+    bool failed = g->failed;
+    pthread_mutex_unlock(&g->lock);
+    return !failed;
 }
 
 int cli_workers_count(const config_t *cfg)
