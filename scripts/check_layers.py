@@ -6,7 +6,7 @@ below (and itself, and the C library). Public headers in include/lakeapi/ belong
 the layer named in PUBLIC. Two more rules:
   - a resource never includes another resource: a file in src/api/ includes only
     api/api_internal.h and headers of its own module (resources*.c -> api/resources.h);
-  - a layer's internal headers (any "folder/x.h" under src/) are for that folder alone.
+  - a layer's internal headers ("folder/*internal*.h" under src/) are for that folder alone.
 
 Usage: scripts/check_layers.py [ROOT]   (exit 1 and one line per violation)
 """
@@ -47,7 +47,7 @@ FILE_LAYER = {"src/util/log.c": "log"}
 PUBLIC = {
     "arena": "util", "buf": "util", "log": "log",
     "cluster": "demo", "gen": "demo", "loader": "demo",
-    "credentials": "db", "http_server": "http", "router": "http", "json_body": "json",
+    "credentials": "db", "ws_http": "workspace", "http_server": "http", "router": "http", "json_body": "json",
 }
 
 INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"')
@@ -99,6 +99,8 @@ def main():
                         continue  # util/log.c includes util's own headers
                     elif target != file_layer and target not in ALLOWED[file_layer]:
                         bad.append(f"{rel}:{n}: {file_layer} may not include {inc} ({target})")
+                    elif target != layer and "internal" in os.path.basename(inc):
+                        bad.append(f"{rel}:{n}: {inc} is internal to src/{target}/")
                     elif layer == "api" and target == "api" and not api_own(f, inc):
                         bad.append(f"{rel}:{n}: a resource includes another resource ({inc})")
     for b in bad:

@@ -16,7 +16,7 @@
 
 #include "auth/internal.h"
 #include "lakeapi/log.h"
-#include "workspace/internal.h"
+#include "lakeapi/ws_http.h"
 
 #define JWKS_TIMEOUT_S 10.0
 

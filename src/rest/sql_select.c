@@ -177,7 +177,7 @@ int sq_resolve(sq_ctx_t *cx, const rest_table_t *t, const rest_select_t *sel, co
         if (it->kind != REST_SEL_EMBED) continue;
         const rest_fk_t *fk = NULL;
         bool to_one = false;
-        if (sq_relate(cx, t, it, &fk, &to_one)) return -1;
+        if (sq_relate(cx, t, it, &fk, &to_one) || !fk) return -1;
         const rest_table_t *other = to_one ? fk->to : fk->from;
         const char *label = it->alias ? it->alias : it->rel;
         sq_node_t *k;

@@ -49,7 +49,7 @@ static int sw_conflict(rest_sql_t *s, const rest_table_t *t, const rest_write_op
     buf_append_str(b, " ON CONFLICT (");
     for (int i = 0; i < n; i++) {
         int c = o->on_conflict ? rest_table_column(t, o->on_conflict[i]) : t->pk[i];
-        if (c < 0) return rest_err_column(err, s->a, t, o->on_conflict[i]);
+        if (c < 0) return rest_err_column(err, s->a, t, o->on_conflict ? o->on_conflict[i] : "?");
         if (i) buf_append_str(b, ", ");
         rest_sql_ident(b, t->cols[c].name);
     }

@@ -192,7 +192,8 @@ static void wr_answer(rest_req_t *rq, const char *location)
                     arena_sprintf(a, "The result contains %lld rows", (long long)rq->nrows), NULL);
             return;
         }
-        const char *s = strchr(rq->body, '['), *e = strrchr(rq->body, ']');
+        const char *body = rq->body ? rq->body : "[]";
+        const char *s = strchr(body, '['), *e = strrchr(body, ']');
         if (s && e && e > s) buf_append(b, s + 1, (size_t)(e - s - 1));
         rest_req_send(rq, m == HTTP_POST ? 201 : 200, rq->content_type);
         return;

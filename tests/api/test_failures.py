@@ -106,8 +106,10 @@ def start_threads(url, path, n):
 
 
 def lakeapi_backends(pg):
+    """lakeapi's pool connections: the Data API's schema-reload LISTEN connections are not."""
     return int(psql(pg, "SELECT count(*) FROM pg_stat_activity "
-                        "WHERE application_name = 'lakeapi' AND backend_type = 'client backend'"))
+                        "WHERE application_name = 'lakeapi' AND backend_type = 'client backend' "
+                        "AND query NOT LIKE 'LISTEN %'"))
 
 
 # ---- pool exhausted -> 503 + Retry-After within the acquire timeout ----

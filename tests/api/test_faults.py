@@ -312,5 +312,6 @@ def test_disk_full_during_writes(tmpfs_cluster):
     def restore():
         os.unlink(filler)
 
-    row = run_fault("disk_full", c, inject, restore, hold=2.0)
+    # Held longer than the other faults: only a write that needs a new page or WAL file notices.
+    row = run_fault("disk_full", c, inject, restore, hold=4.0)
     assert row["errors_during"] > 0, "the full disk was never noticed"

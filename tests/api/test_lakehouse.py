@@ -311,12 +311,16 @@ def test_read_grammar(lake, fake):
         assert r.status_code == 200, r.text
         assert [u["id"] for u in r.json()] == [3, 2, 1]
         assert list(r.json()[0]) == ["id", "name"]
+        # Other suites add users to the shared database before this module copies it, so
+        # the expectations come from the warehouse's own rows.
+        ids = [i for (i,) in wh.execute("SELECT id FROM users ORDER BY id")]
+        matching = [i for i in ids if i < 3 or i > 1998]
         r = c.get("/lakehouse/v1/users", params={"or": "(id.lt.3,id.gt.1998)", "order": "id",
                                                  "limit": 2, "offset": 1},
                   headers={"Prefer": "count=exact"})
         assert r.status_code == 206, r.text
-        assert [u["id"] for u in r.json()] == [2, 1999]
-        assert r.headers["content-range"] == "1-2/4"
+        assert [u["id"] for u in r.json()] == matching[1:3]
+        assert r.headers["content-range"] == f"1-2/{len(matching)}"
         r = c.get("/lakehouse/v1/users", params={"id": "eq.not-a-number"})
         assert r.status_code == 400 and r.json()["code"] == "22P02"
         r = c.get("/lakehouse/v1/users", params={"nope": "eq.1"})
@@ -340,10 +344,11 @@ def test_csv_export_through_external_links(lake, fake, loaded):
     assert r.status_code == 200, r.text
     lines = r.text.splitlines()
     assert lines[0] == "id,first_name"
-    assert len(lines) == 1 + 2000
-    assert [int(l.split(",")[0]) for l in lines[1:]] == list(range(1, 2001))  # chunks in order
+    ids = [i for (i,) in wh.execute("SELECT id FROM users ORDER BY id")]  # see test_read_grammar
+    assert len(ids) >= 2000
+    assert [int(l.split(",")[0]) for l in lines[1:]] == ids  # every row, chunks in order
     snap = wh.snapshot()
-    assert snap["external_fetches"] == 7 and snap["external_with_auth"] == 0
+    assert snap["external_fetches"] == -(-len(ids) // 300) and snap["external_with_auth"] == 0
 
 
 def test_reload_discovers_new_tables(lake, fake):

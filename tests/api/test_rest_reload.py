@@ -1,13 +1,19 @@
 """Schema reload without a restart: CREATE TABLE + NOTIFY lakeapi, 'reload schema' (or
 SIGUSR1) and the table is served and documented, while requests keep succeeding.
 """
+import json
+import os
+import shutil
 import signal
+import subprocess
 import threading
 import time
 
 import httpx
+import pytest
 
-from conftest import psql
+from conftest import ROOT, psql
+from test_openapi import BUILD, NODE_MODULES, node
 from rest_support import api, rest_server  # noqa: F401 (fixtures)
 
 
@@ -79,3 +85,21 @@ def test_reloads_under_load_fail_no_request(rest_server, loaded):
         psql(loaded, f"DROP TABLE rx_load_{i}")
     psql(loaded, "NOTIFY lakeapi, 'reload schema'")
     assert "schema snapshot" in rest_server.output()
+
+
+def test_document_of_every_table_validates(rest_server, tmp_path):
+    """The generated paths and row schemas of the fixture (every type, two schemas) pass the
+    same OpenAPI validator the tutorial's document passes."""
+    if not shutil.which("node") or not shutil.which("npm"):
+        pytest.skip("node/npm not installed: no OpenAPI validator")
+    doc = httpx.get(rest_server.url + "/openapi.json").json()
+    assert "/rest/v1/rx_types" in doc["paths"] and "/rest/v1/messages" in doc["paths"]
+    assert doc["components"]["schemas"]["public.rx_types"]["properties"]["arr"]["type"] == ["array", "null"]
+    path = tmp_path / "openapi.json"
+    path.write_text(json.dumps(doc))
+    if not os.path.isdir(NODE_MODULES):
+        r = subprocess.run(["sh", os.path.join(ROOT, "scripts", "swagger.sh"), "--tests", BUILD],
+                           capture_output=True, text=True, timeout=600)
+        assert r.returncode == 0, r.stderr
+    r = node("validate.js", str(path), node_modules=NODE_MODULES)
+    assert r.returncode == 0 and r.stdout.startswith("valid:"), r.stdout + r.stderr
