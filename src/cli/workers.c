@@ -295,9 +295,6 @@ typedef struct worker_arg {
 static void *worker_main(void *arg)
 {
     worker_arg_t *w = arg;
-    char name[16];
-    snprintf(name, sizeof name, "lakeapi-loop%d", w->index);
-    pthread_setname_np(pthread_self(), name); /* ps -L, /proc/<pid>/task/<tid>/comm */
     cli_worker_ref_t ref = {w->g, w->index, w->g->n};
     w->rc = w->fn(w->g->cfg, &ref);
     /*
@@ -386,6 +383,10 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
         w[i].index = i;
         w[i].fn = fn;
         if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) abort();
+        /* Named here, not by the thread: every loop has its name before any serves. */
+        char name[16];
+        snprintf(name, sizeof name, "lakeapi-loop%d", i);
+        pthread_setname_np(w[i].thread, name); /* ps -L, /proc/<pid>/task/<tid>/comm */
     }
     if (g->hub) uv_run(&g->hub_loop, UV_RUN_DEFAULT);
     int rc = 0;
