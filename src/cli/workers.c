@@ -385,7 +385,7 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
         if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) abort();
         /* Named here, not by the thread: every loop has its name before any serves. */
         char name[16];
-        snprintf(name, sizeof name, "lakeapi-loop%d", i);
+        snprintf(name, sizeof name, "lakeapi-loop%u", (unsigned)i % 1000u); /* i < 256 */
         pthread_setname_np(w[i].thread, name); /* ps -L, /proc/<pid>/task/<tid>/comm */
     }
     if (g->hub) uv_run(&g->hub_loop, UV_RUN_DEFAULT);
