@@ -37,9 +37,10 @@ int64_t gen_tpch_orderkey(int64_t ordinal);
 
 typedef struct gen_tpch gen_tpch_t;
 /*
- * Builds the generator for sf: the 300 MiB text pool is built here (about a
- * second) unless another live generator already holds it (it is shared and
- * freed with the last one). Returns NULL on OOM or a bad sf (<= 0, NaN, > 1e9).
+ * Builds the generator for sf: the 300 MiB text pool is built here (about
+ * half a second, on two threads) unless another live generator already holds
+ * it (it is shared and freed with the last one). Returns NULL on OOM or a bad
+ * sf (<= 0, NaN, > 1e9).
  * A generator is read-only after creation: threads may share it.
  */
 gen_tpch_t *gen_tpch_new(double sf);

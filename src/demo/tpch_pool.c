@@ -9,8 +9,11 @@
  * Building it means ~50 million weighted picks, so each word list is compiled
  * first: draw -> entry is a table lookup and each entry is a fixed-size slot
  * holding the word plus its trailing blank, copied with one fixed-size memcpy.
+ * Two threads build one half each (pool_build).
  */
 #include <pthread.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -216,24 +219,61 @@ static char *pool_sentence(const pool_dists_t *d, int64_t *s, char *p)
     return p;
 }
 
+/*
+ * The pool is built in two halves at once. The second starts at the first
+ * sentence boundary past 150 MiB, with stream 5's state there; both were read
+ * off a sequential build (test_gen_tpch checks the whole pool's hash).
+ */
+#define POOL_MID_OFFSET 157286442LL
+#define POOL_MID_SEED   400078567LL
+#define POOL_SENTENCE   1024 /* > the longest sentence, with a word slot's overrun */
+
+typedef struct {
+    const pool_dists_t *d;
+    int64_t seed;
+    char *from, *stop, *end; /* fill [from, stop); sentences are cut only at end */
+} pool_part_t;
+
+/*
+ * Writes sentences from part->from until stop. Words are copied in fixed-size
+ * slots that may overrun their end, so near stop a sentence is first written
+ * to scratch: the other half's bytes are never touched.
+ */
+static void *pool_fill(void *arg)
+{
+    const pool_part_t *part = arg;
+    int64_t s = part->seed;
+    char *p = part->from, scratch[POOL_SENTENCE];
+    while (p < part->stop) {
+        bool near = part->stop - p < POOL_SENTENCE && part->stop != part->end;
+        char *at = near ? scratch : p;
+        size_t n = (size_t)(pool_sentence(part->d, &s, at) - at);
+        if (part->end - p < (ptrdiff_t)n + 1) { /* the sentence is cut at the pool's end */
+            p = part->end;
+            break;
+        }
+        if (near) memcpy(p, scratch, n);
+        p[n] = ' ';
+        p += n + 1;
+    }
+    return NULL;
+}
+
 /* Fills pool[0 .. TPCH_POOL_SIZE) exactly as dbgen does; pool has POOL_SLACK spare bytes. */
 static void pool_build(char *pool)
 {
     pool_dists_t dists; /* ~23 KiB */
-    const pool_dists_t *d = &dists;
     pool_compile_all(&dists);
-
-    int64_t s = TPCH_POOL_SEED;
-    char *p = pool, *end = pool + TPCH_POOL_SIZE;
-    while (p < end) {
-        char *q = pool_sentence(d, &s, p);
-        if (end - p >= (q - p) + 1) {
-            *q = ' ';
-            p = q + 1;
-        } else {
-            p = end; /* the sentence is cut at the pool's end */
-        }
-    }
+    char *mid = pool + POOL_MID_OFFSET, *end = pool + TPCH_POOL_SIZE;
+    pool_part_t first = {&dists, TPCH_POOL_SEED, pool, mid, end};
+    pool_part_t second = {&dists, POOL_MID_SEED, mid, end, end};
+    pthread_t t;
+    bool threaded = pthread_create(&t, NULL, pool_fill, &second) == 0;
+    pool_fill(&first);
+    if (threaded)
+        pthread_join(t, NULL);
+    else
+        pool_fill(&second);
 }
 
 /* ---- shared instance ---- */
