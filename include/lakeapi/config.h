@@ -51,18 +51,19 @@ typedef struct config {
     char *pg_host_read;       /* PGHOST_READ: comma list of replica hosts ("host" or "host:port") */
     int read_after_write_ms;  /* READ_AFTER_WRITE_MS (1000; 0 = off), 0..3600000 */
     double replica_max_lag_s; /* REPLICA_MAX_LAG (10 s), > 0 */
-    int workers;              /* WORKERS (0 = one loop per core), 0..256 */
+    int workers;              /* WORKERS (1; 0 = one loop per core), 0..256 */
 
     /* tables */
     char *orders_table; /* ORDERS_TABLE (public.orders_synced) */
     char *users_table;  /* USERS_TABLE (public.users) */
 
     /* the Data API (src/rest) */
-    char *rest_schemas;          /* LAKEAPI_SCHEMAS (public): comma list; the first is the default */
-    char *rest_prefix;           /* REST_PREFIX (/rest/v1) */
-    int db_max_rows;             /* DB_MAX_ROWS (1000): rows of a non-streamed answer; 0 = no cap */
-    double rest_count_ttl_s;     /* REST_COUNT_TTL (1 s): freshness of cached whole-table counts */
-    bool rest_unfiltered_writes; /* REST_ALLOW_UNFILTERED_WRITES (false): PATCH/DELETE with no filter */
+    char *rest_schemas;      /* LAKEAPI_SCHEMAS (public): comma list; the first is the default */
+    char *rest_prefix;       /* REST_PREFIX (/rest/v1) */
+    int db_max_rows;         /* DB_MAX_ROWS (1000): rows of a non-streamed answer; 0 = no cap */
+    double rest_count_ttl_s; /* REST_COUNT_TTL (1 s): freshness of cached whole-table counts */
+    bool rest_unfiltered_writes; /* REST_ALLOW_UNFILTERED_WRITES (false): PATCH/DELETE with no
+                                    filter */
     char *cursor_secret;         /* CURSOR_SECRET (secret): signs keyset cursors; unset = random */
 
     /* Lakebase / Databricks */
@@ -132,6 +133,8 @@ const char *config_process_getenv(const char *name, void *data);
 
 /* true when some database is configured (URL, host or database name). */
 bool config_has_database(const config_t *c);
+/* The number of event loops: WORKERS, or with 0 the CPUs this process may run on (>= 1). */
+int config_workers_count(const config_t *c);
 /*
  * libpq keywords/values for PQconnectStartParams (expand_dbname=1 so
  * DATABASE_URL may be a URI), NULL-terminated. password overrides the

@@ -27,7 +27,6 @@
 
 #define AUTH_TOKEN_CACHE_MAX 10000
 #define AUTH_TOKEN_CACHE_S   600.0 /* a cached verification is redone after this long */
-#define AUTH_RATE_TABLE_MAX  16384
 #define AUTH_JWKS_MIN_S      30.0
 
 static double auth_wall_now(void)
@@ -126,10 +125,9 @@ auth_t *auth_new(uv_loop_t *loop, const config_t *cfg, char *err, size_t errlen)
     }
     auth_parse_admin_roles(a, cfg->admin_roles);
     a->tokens = auth_lru_new(AUTH_TOKEN_CACHE_MAX, token_entry_free);
-    if (cfg->rate_limit_rps > 0) {
-        int burst =
-            cfg->rate_limit_burst > 0 ? cfg->rate_limit_burst : (int)ceil(cfg->rate_limit_rps);
-        a->rate = auth_ratelimit_new(cfg->rate_limit_rps, burst, AUTH_RATE_TABLE_MAX);
+    a->rate = auth_ratelimit_from_config(cfg);
+    if (a->rate) {
+        int burst = auth_rate_burst(cfg);
         int window = (int)ceil((double)burst / cfg->rate_limit_rps);
         snprintf(a->rate_policy, sizeof a->rate_policy, "\"default\";q=%d;w=%d", burst,
                  window < 1 ? 1 : window);
@@ -165,6 +163,18 @@ void auth_free(auth_t *a)
     auth_lru_free(a->tokens);
     auth_ratelimit_free(a->rate);
     free(a);
+}
+
+int auth_rate_burst(const config_t *cfg)
+{
+    return cfg->rate_limit_burst > 0 ? cfg->rate_limit_burst : (int)ceil(cfg->rate_limit_rps);
+}
+
+void auth_use_ratelimit(auth_t *a, auth_ratelimit_t *shared)
+{
+    if (!shared || a->rate == shared) return;
+    auth_ratelimit_free(a->rate);
+    a->rate = auth_ratelimit_share(shared);
 }
 
 bool auth_configured(const auth_t *a)

@@ -18,7 +18,10 @@
  * SET LOCAL ROLE; request.* settings; DB_PRE_REQUEST; the statement; COMMIT -
  * see db/session.c), or as a plain pooled query when auth is not configured.
  *
- * Everything is per loop: one auth_t per event loop, no globals.
+ * Everything is per loop (one auth_t per event loop, no globals) except the
+ * rate-limit table: with several loops, one limiter is made for the process
+ * and handed to every loop's auth_t (auth_use_ratelimit), so a limit holds
+ * per identity whatever loop a connection lands on.
  * Nothing here logs a token, a secret or a forwarded header value.
  */
 #ifndef LAKEAPI_AUTH_H
@@ -72,6 +75,18 @@ int auth_register(auth_t *a, db_pool_t *pool);
 /* Starts the first JWKS fetch (discovery through JWT_ISSUER when needed). */
 void auth_start(auth_t *a);
 void auth_free(auth_t *a); /* after the loop stopped */
+
+/*
+ * The process-wide rate limiter (thread-safe, reference counted): NULL when
+ * RATE_LIMIT_RPS is unset. auth_ratelimit_share() adds a reference,
+ * auth_ratelimit_free() drops one (the last frees it).
+ */
+typedef struct auth_ratelimit auth_ratelimit_t;
+auth_ratelimit_t *auth_ratelimit_from_config(const config_t *cfg);
+auth_ratelimit_t *auth_ratelimit_share(auth_ratelimit_t *r);
+void auth_ratelimit_free(auth_ratelimit_t *r);
+/* a drops its own limiter and takes a reference to shared (NULL: keeps its own). */
+void auth_use_ratelimit(auth_t *a, auth_ratelimit_t *shared);
 
 /* true when any identity setting is present (else the demo's open mode). */
 bool auth_configured(const auth_t *a);

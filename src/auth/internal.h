@@ -9,7 +9,7 @@
  *   claim.c      PostgREST's claim paths (.role, .realm_access.roles[0], filters) and
  *                ADMIN_CLAIM's "path == value"
  *   lru.c        a bounded hash table with least-recently-used eviction (32-byte keys)
- *   ratelimit.c  token buckets per identity in an LRU
+ *   ratelimit.c  token buckets per identity in an LRU, one per process
  *   jwks.c       fetching the JWKS (and OpenID discovery) on the loop
  *   auth.c       the per-loop state, identity resolution, the pre-route hook
  *   query.c      auth_db_query(): the request's session (role, settings) for the db layer
@@ -162,7 +162,8 @@ void auth_digest(const void *s, size_t len, unsigned char out[32]);
 
 /* ---- rate limits (ratelimit.c) ---- */
 
-typedef struct auth_ratelimit auth_ratelimit_t;
+/* RATE_LIMIT_BURST, or RATE_LIMIT_RPS rounded up when unset. */
+int auth_rate_burst(const config_t *cfg);
 
 typedef struct auth_rate_decision {
     bool allowed;
@@ -173,11 +174,10 @@ typedef struct auth_rate_decision {
 
 /* rps > 0, burst >= 1; at most capacity buckets (least recently used ones are dropped). */
 auth_ratelimit_t *auth_ratelimit_new(double rps, int burst, size_t capacity);
-void auth_ratelimit_free(auth_ratelimit_t *r);
-/* Takes one token from key's bucket at time now_s (monotonic seconds). */
+/* Takes one token from key's bucket at time now_s (monotonic seconds); thread-safe. */
 auth_rate_decision_t auth_ratelimit_take(auth_ratelimit_t *r, const char *key, size_t keylen,
                                          double now_s, bool *evicted);
-size_t auth_ratelimit_size(const auth_ratelimit_t *r);
+size_t auth_ratelimit_size(auth_ratelimit_t *r);
 
 /* ---- the JWKS on the loop (jwks.c) ---- */
 

@@ -21,44 +21,18 @@
 #include <string.h>
 
 #include "auth/internal.h"
-
-static int b64url_value(unsigned char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
+#include "lakeapi/b64url.h"
 
 unsigned char *jwt_b64url_decode(const char *s, size_t len, size_t *outlen)
 {
-    if (len % 4 == 1) return NULL; /* no valid encoding has this length */
-    unsigned char *out = malloc(len * 3 / 4 + 3);
+    unsigned char *out = malloc(B64URL_DECODED_MAX(len));
     if (!out) abort();
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < len; i++) {
-        int v = b64url_value((unsigned char)s[i]);
-        if (v < 0) {
-            free(out);
-            return NULL;
-        }
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-        }
-    }
-    /* Leftover bits must be zero (canonical encoding). */
-    if (bits > 0 && (acc & ((1u << bits) - 1)) != 0) {
+    long n = b64url_decode(s, len, out);
+    if (n < 0) {
         free(out);
         return NULL;
     }
-    *outlen = o;
+    *outlen = (size_t)n;
     return out;
 }
 

@@ -44,11 +44,22 @@ typedef struct cli_worker_ref {
 } cli_worker_ref_t;
 typedef int (*cli_worker_fn)(const config_t *cfg, const cli_worker_ref_t *ref);
 int cli_workers_count(const config_t *cfg); /* WORKERS, 0 = the number of cores */
+/*
+ * Before any thread starts (the log writer's too): SIGINT/SIGTERM blocked, so
+ * a signal sent while no loop has its handlers stays pending. A loop calls
+ * cli_workers_ready() once its signal handlers are started: it unblocks them
+ * on its thread and returns false when another loop already failed to start
+ * (then it stops itself: the signal that loop sent may have gone before).
+ */
+void cli_workers_block_signals(void);
+bool cli_workers_ready(cli_workers_t *g);
 int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn);
 void cli_workers_join(cli_workers_t *g, int i, uv_loop_t *loop, struct web_metrics *metrics);
 void cli_workers_leave(cli_workers_t *g, int i);
 void cli_workers_gather(http_exchange_t *ex, void *data);
 db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop);
+/* The process-wide rate limiter every loop's auth_t shares (NULL: no rate limit). */
+struct auth_ratelimit *cli_workers_ratelimit(cli_workers_t *g);
 /* Loop i's Data API: loop 0's is started and publishes; the others adopt (never started). */
 struct rest_app;
 void cli_workers_rest(cli_workers_t *g, int i, struct rest_app *rest);

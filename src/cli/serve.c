@@ -46,6 +46,7 @@ typedef struct serve_state {
     int signals;
     cli_worker_ref_t ref; /* WORKERS > 1: this loop in the group (group NULL: one loop) */
     bool hub_credentials; /* credentials is a client of the shared provider */
+    bool group_failed;    /* another loop failed to start: stopping, signals ignored */
 } serve_state_t;
 
 /* Log lines buffered while stderr is slow: ~0.5 s of access log at 30k req/s; then dropped. */
@@ -94,11 +95,20 @@ static void serve_http_drained(void *data)
 static void serve_on_signal(uv_signal_t *h, int signum)
 {
     serve_state_t *s = h->data;
+    if (s->group_failed) return; /* already draining; the failed loop's own SIGTERM */
     if (++s->signals > 1) {
         log_warn("second signal: exiting now");
         exit(1);
     }
     log_info("received %s: stopping (draining in-flight requests)", strsignal(signum));
+    http_server_shutdown(s->server, serve_http_drained, s);
+}
+
+/* Another loop could not start: this one drains and stops too (all or nothing). */
+static void serve_group_failed(serve_state_t *s)
+{
+    s->group_failed = true;
+    log_info("another event loop failed to start: stopping");
     http_server_shutdown(s->server, serve_http_drained, s);
 }
 
@@ -245,6 +255,7 @@ static int serve_build(serve_state_t *s)
         log_error("startup failed: %s", s->auth ? "session statements" : err);
         return -1;
     }
+    if (s->ref.group) auth_use_ratelimit(s->auth, cli_workers_ratelimit(s->ref.group));
     s->router = router_new();
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
@@ -331,6 +342,7 @@ static int serve_loop_run(serve_state_t *s)
         s->sigint.data = s->sigterm.data = s;
         uv_signal_start(&s->sigint, serve_on_signal, SIGINT);
         uv_signal_start(&s->sigterm, serve_on_signal, SIGTERM);
+        if (s->ref.group && !cli_workers_ready(s->ref.group)) serve_group_failed(s);
         if (s->ref.index == 0)
             log_info("lakeapi %s listening on http://%s:%d (%d loop%s, pool %d+%d in all, orders "
                      "table %s)",
@@ -361,10 +373,11 @@ static int serve_worker(const config_t *cfg, const cli_worker_ref_t *ref)
 int cli_serve_run(config_t *cfg, cluster_t *cluster)
 {
     signal(SIGPIPE, SIG_IGN);
+    int n = cli_workers_count(cfg), rc;
+    if (n > 1) cli_workers_block_signals(); /* before the log writer thread starts */
     /* From here on the loop never writes to stderr itself (util/log.c). */
     if (log_async_start(SERVE_LOG_BUFFER) != 0) log_warn("no log writer thread: logging inline");
     serve_log_settings(cfg);
-    int n = cli_workers_count(cfg), rc;
     if (n <= 1) {
         serve_state_t s;
         memset(&s, 0, sizeof s);

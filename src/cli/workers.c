@@ -12,6 +12,8 @@
  *   - the Data API's schema snapshot: loop 0 loads it (and reloads it on
  *     NOTIFY or SIGUSR1) and every other loop adopts the same one, swapped on
  *     its own loop (its requests see the old or the new, never a mix);
+ *   - the rate-limit table (auth_ratelimit_t, locked inside): RATE_LIMIT_RPS /
+ *     BURST hold per identity, not per loop;
  *   - /metrics: the loop that gets the scrape asks every other loop, through
  *     its mailbox, to render its own text on its own thread, and answers with
  *     the merge (web_metrics_merge), so it reads as one loop would.
@@ -30,6 +32,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "auth/auth.h"
 #include "cli/cli.h"
 #include "lakeapi/credentials.h"
 #include "lakeapi/log.h"
@@ -62,6 +65,8 @@ struct cli_workers {
     credentials_hub_t *hub;
     int finished;
     struct rest_snapshot *latest; /* under lock: what a loop that joins late adopts */
+    auth_ratelimit_t *rate;       /* every loop's auth_t holds a reference; NULL: off */
+    bool failed;                  /* under lock: a loop could not start */
 };
 
 /* ---- mailboxes ---- */
@@ -273,6 +278,11 @@ db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop)
     return g->hub ? credentials_hub_client(g->hub, loop) : NULL;
 }
 
+auth_ratelimit_t *cli_workers_ratelimit(cli_workers_t *g)
+{
+    return g->rate;
+}
+
 /* ---- threads ---- */
 
 typedef struct worker_arg {
@@ -285,13 +295,20 @@ typedef struct worker_arg {
 static void *worker_main(void *arg)
 {
     worker_arg_t *w = arg;
-    char name[16];
-    snprintf(name, sizeof name, "lakeapi-loop%d", w->index);
-    pthread_setname_np(pthread_self(), name); /* ps -L, /proc/<pid>/task/<tid>/comm */
     cli_worker_ref_t ref = {w->g, w->index, w->g->n};
     w->rc = w->fn(w->g->cfg, &ref);
-    /* A loop that could not start stops the others: all or nothing. */
-    if (w->rc != 0) kill(getpid(), SIGTERM);
+    /*
+     * A loop that could not start stops the others: all or nothing. The
+     * signal stays pending until a loop that has its handlers unblocks it
+     * (cli_workers_ready), so it never meets the default action, which would
+     * kill the process (exit -15) before the error is logged.
+     */
+    if (w->rc != 0) {
+        pthread_mutex_lock(&w->g->lock);
+        w->g->failed = true;
+        pthread_mutex_unlock(&w->g->lock);
+        kill(getpid(), SIGTERM);
+    }
     pthread_mutex_lock(&w->g->lock);
     bool last = ++w->g->finished == w->g->n;
     if (last && w->g->hub) uv_async_send(&w->g->hub_stop);
@@ -310,14 +327,31 @@ static void workers_on_hub_stop(uv_async_t *a)
     uv_walk(a->loop, workers_close_walk, NULL);
 }
 
+void cli_workers_block_signals(void)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
+bool cli_workers_ready(cli_workers_t *g)
+{
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    pthread_sigmask(SIG_UNBLOCK, &set, NULL);
+    pthread_mutex_lock(&g->lock);
+    bool failed = g->failed;
+    pthread_mutex_unlock(&g->lock);
+    return !failed;
+}
+
 int cli_workers_count(const config_t *cfg)
 {
-    if (cfg->workers > 0) return cfg->workers;
-    uv_cpu_info_t *cpus;
-    int n = 0;
-    if (uv_cpu_info(&cpus, &n) != 0) return 1;
-    uv_free_cpu_info(cpus, n);
-    return n > 0 ? n : 1;
+    return config_workers_count(cfg);
 }
 
 int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
@@ -343,11 +377,16 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
         g->real->free(g->real); /* stateless: every loop makes its own */
         g->real = NULL;
     }
+    g->rate = auth_ratelimit_from_config(cfg);
     for (int i = 0; i < n; i++) {
         w[i].g = g;
         w[i].index = i;
         w[i].fn = fn;
         if (pthread_create(&w[i].thread, NULL, worker_main, &w[i]) != 0) abort();
+        /* Named here, not by the thread: every loop has its name before any serves. */
+        char name[16];
+        snprintf(name, sizeof name, "lakeapi-loop%u", (unsigned)i % 1000u); /* i < 256 */
+        pthread_setname_np(w[i].thread, name); /* ps -L, /proc/<pid>/task/<tid>/comm */
     }
     if (g->hub) uv_run(&g->hub_loop, UV_RUN_DEFAULT);
     int rc = 0;
@@ -360,6 +399,7 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
     uv_loop_close(&g->hub_loop);
     credentials_hub_free(g->hub);
     rest_snapshot_release(g->latest);
+    auth_ratelimit_free(g->rate);
     if (g->real) g->real->free(g->real);
     pthread_mutex_destroy(&g->lock);
     free(g->boxes);

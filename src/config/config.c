@@ -16,6 +16,7 @@
 #include "config/dotenv.h"
 
 #include <errno.h>
+#include <sched.h>
 #include <libpq-fe.h>
 #include <stdarg.h>
 #include <stdint.h>
@@ -23,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #define FIELD(name) offsetof(config_t, name)
 
@@ -166,7 +168,7 @@ void config_init(config_t *c)
     c->pool_recycle_s = 3600;
     c->read_after_write_ms = 1000;
     c->replica_max_lag_s = 10;
-    c->workers = 1;
+    c->workers = 1; /* one loop; 0 = one per core */
     c->orders_table = config_xstrdup("public.orders_synced");
     c->users_table = config_xstrdup("public.users");
     c->server_header = config_xstrdup("lakeapi");
@@ -214,6 +216,19 @@ const char *config_process_getenv(const char *name, void *data)
 {
     (void)data;
     return getenv(name);
+}
+
+int config_workers_count(const config_t *c)
+{
+    if (c->workers > 0) return c->workers;
+    /* The CPUs the process may use (taskset, cgroup cpusets), not every CPU of the host. */
+    cpu_set_t set;
+    if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) {
+        int n = CPU_COUNT(&set);
+        return n > 256 ? 256 : n;
+    }
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n < 1 ? 1 : n > 256 ? 256 : (int)n;
 }
 
 bool config_has_database(const config_t *c)

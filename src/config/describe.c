@@ -148,9 +148,14 @@ static void config_describe_one(const config_t *c, const config_setting_t *s, bu
     case CONFIG_OVERFLOW:
     case CONFIG_COUNT:
     case CONFIG_MS:
-    case CONFIG_WORKERS:
     case CONFIG_ROWS:
         buf_printf(out, "%d\n", *(const int *)field);
+        return;
+    case CONFIG_WORKERS:
+        if (c->workers == 0)
+            buf_printf(out, "0 (one loop per core: %d)\n", config_workers_count(c));
+        else
+            buf_printf(out, "%d\n", c->workers);
         return;
     case CONFIG_SECONDS:
     case CONFIG_SECONDS0:

@@ -13,6 +13,7 @@
 
 #include <uv.h>
 
+#include "lakeapi/b64url.h"
 #include "rest/cursor.h"
 
 #define CURSOR_VERSION 1
@@ -68,61 +69,6 @@ const rest_cursor_keyring_t *rest_cursor_keyring_shared(const char *secret)
 
 /* ---- base64url ---- */
 
-static const char b64url[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
-static void cursor_b64_encode(const unsigned char *p, size_t n, buf_t *out)
-{
-    buf_reserve(out, (n + 2) / 3 * 4);
-    size_t i = 0;
-    for (; i + 3 <= n; i += 3) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8 | p[i + 2];
-        char q[4] = {b64url[v >> 18], b64url[(v >> 12) & 63], b64url[(v >> 6) & 63],
-                     b64url[v & 63]};
-        buf_append(out, q, 4);
-    }
-    if (n - i == 1) {
-        uint32_t v = (uint32_t)p[i] << 16;
-        char q[2] = {b64url[v >> 18], b64url[(v >> 12) & 63]};
-        buf_append(out, q, 2);
-    } else if (n - i == 2) {
-        uint32_t v = (uint32_t)p[i] << 16 | (uint32_t)p[i + 1] << 8;
-        char q[3] = {b64url[v >> 18], b64url[(v >> 12) & 63], b64url[(v >> 6) & 63]};
-        buf_append(out, q, 3);
-    }
-}
-
-static int cursor_b64_val(char c)
-{
-    if (c >= 'A' && c <= 'Z') return c - 'A';
-    if (c >= 'a' && c <= 'z') return c - 'a' + 26;
-    if (c >= '0' && c <= '9') return c - '0' + 52;
-    if (c == '-') return 62;
-    if (c == '_') return 63;
-    return -1;
-}
-
-/* Strict: no padding, no other characters, no stray bits. Returns bytes or -1. */
-static long cursor_b64_decode(const char *s, size_t n, unsigned char *out)
-{
-    if (n % 4 == 1) return -1;
-    size_t o = 0;
-    uint32_t acc = 0;
-    int bits = 0;
-    for (size_t i = 0; i < n; i++) {
-        int v = cursor_b64_val(s[i]);
-        if (v < 0) return -1;
-        acc = (acc << 6) | (uint32_t)v;
-        bits += 6;
-        if (bits >= 8) {
-            bits -= 8;
-            out[o++] = (unsigned char)(acc >> bits);
-            acc &= (1u << bits) - 1;
-        }
-    }
-    if (acc != 0) return -1; /* non-canonical trailing bits */
-    return (long)o;
-}
-
 /* ---- tokens ---- */
 
 static void cursor_mac(const rest_cursor_keyring_t *k, const char *context,
@@ -157,7 +103,7 @@ void rest_cursor_encode(const rest_cursor_keyring_t *k, const char *context,
     unsigned char mac[32];
     cursor_mac(k, context, (unsigned char *)p.data, p.len, mac);
     buf_append(&p, mac, CURSOR_MAC_LEN);
-    cursor_b64_encode((unsigned char *)p.data, p.len, out);
+    b64url_encode(out, (unsigned char *)p.data, p.len);
     buf_dispose(&p);
 }
 
@@ -167,7 +113,7 @@ int rest_cursor_decode(const rest_cursor_keyring_t *k, const char *context, cons
     memset(out, 0, sizeof *out);
     if (len == 0 || len > REST_CURSOR_MAX_TOKEN) return -1;
     unsigned char *raw = arena_alloc(a, len);
-    long n = cursor_b64_decode(token, len, raw);
+    long n = b64url_decode(token, len, raw);
     if (n < 2 + CURSOR_MAC_LEN) return -1;
     size_t plen = (size_t)n - CURSOR_MAC_LEN;
     unsigned char mac[32];

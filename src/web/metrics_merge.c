@@ -5,7 +5,8 @@
  * Owns: the rule per family. Samples with the same name and labels are
  * combined: summed (counters, histogram buckets, connections: each loop has
  * its own), except process-wide values every loop reports alike (build info,
- * uptime, credential and log counters, the DB_POOL_SIZE totals: the largest) and health
+ * uptime, credential and log counters, the DB_POOL_SIZE totals, the shared
+ * rate-limit table's size: the largest) and health
  * flags (the smallest: healthy only when every loop is). The first text's order
  * is kept; a series only another loop has joins the end of its family's block.
  */
@@ -32,10 +33,15 @@ typedef struct merge {
 static merge_rule_t merge_rule(const char *family)
 {
     static const char *const max_prefixes[] = {
-        "lakeapi_build_info",   "lakeapi_uptime_seconds",
-        "lakeapi_db_token_",    "lakeapi_workspace_token",
-        "lakeapi_log_",         "lakeapi_db_replica_lag_",
-        "lakeapi_db_pool_size", "lakeapi_db_pool_max_overflow"};
+        "lakeapi_build_info",
+        "lakeapi_uptime_seconds",
+        "lakeapi_db_token_",
+        "lakeapi_workspace_token",
+        "lakeapi_log_",
+        "lakeapi_db_replica_lag_",
+        "lakeapi_db_pool_size",
+        "lakeapi_db_pool_max_overflow",
+        "lakeapi_rate_limit_buckets"}; /* one table shared by every loop */
     static const char *const min_names[] = {"lakeapi_db_credentials_healthy",
                                             "lakeapi_db_pool_healthy", "lakeapi_db_target_up"};
     for (size_t i = 0; i < sizeof min_names / sizeof min_names[0]; i++)

@@ -105,7 +105,12 @@ def test_export_sf01_matches_postgres(sf01):
         env=dict(os.environ, **pg), capture_output=True, check=True).stdout
     assert csv == want_csv
     assert rss.samples > 10
-    assert rss.max_kb < 64 * 1024, f"RSS reached {rss.max_kb} kB"
+    # The 64 MB bound is the release build's (make test runs this suite there first). Under
+    # AddressSanitizer (make test-asan sets ASAN_OPTIONS) freed blocks sit in ASan's quarantine
+    # (256 MB by default) and every allocation has shadow memory, so there the bound is looser
+    # but still far below the 379 MB the export would take if it were held in memory.
+    bound_mb = 64 if "ASAN_OPTIONS" not in os.environ else 256
+    assert rss.max_kb < bound_mb * 1024, f"RSS reached {rss.max_kb} kB"
 
 
 def busy_connections(url):

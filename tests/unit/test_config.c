@@ -273,6 +273,10 @@ static void test_scale_settings(void **state)
     assert_int_equal(c.read_after_write_ms, 1000);
     assert_true(c.replica_max_lag_s == 10);
     assert_int_equal(c.workers, 1);
+    assert_int_equal(config_workers_count(&c), 1);
+    c.workers = 0; /* one per core: at least one */
+    assert_true(config_workers_count(&c) >= 1);
+    c.workers = 1;
     config_dispose(&c);
     fake_env_t env = {{{"PGHOST_READ", "r1.example,r2.example:5433"},
                        {"DATABASE_READ_URL", "postgresql://u:pw@ro.example/db"},
@@ -285,11 +289,13 @@ static void test_scale_settings(void **state)
     assert_int_equal(c.read_after_write_ms, 0);
     assert_true(c.replica_max_lag_s == 2.5);
     assert_int_equal(c.workers, 4);
+    assert_int_equal(config_workers_count(&c), 4);
     buf_t out;
     buf_init(&out);
     config_describe(&c, &out);
     assert_null(strstr(out.data, "pw@"));
     assert_non_null(strstr(out.data, "DATABASE_READ_URL = postgresql://u:****@ro.example/db\n"));
+    assert_non_null(strstr(out.data, "WORKERS = 4\n"));
     buf_dispose(&out);
     config_dispose(&c);
     expect_env_error("READ_AFTER_WRITE_MS", "-1", "out of range");

@@ -73,6 +73,30 @@ static void test_sum_max_min(void **state)
     buf_dispose(&out);
 }
 
+static void test_rate_limit_outcomes_summed_shared_table_once(void **state)
+{
+    (void)state;
+    /* Each loop counts its own decisions; the bucket table is one, reported by both. */
+    const char *a =
+        "# HELP lakeapi_rate_limit_total R.\n# TYPE lakeapi_rate_limit_total counter\n"
+        "lakeapi_rate_limit_total{outcome=\"allowed\"} 5\n"
+        "lakeapi_rate_limit_total{outcome=\"limited\"} 2\n"
+        "# HELP lakeapi_rate_limit_buckets B.\n# TYPE lakeapi_rate_limit_buckets gauge\n"
+        "lakeapi_rate_limit_buckets 3\n";
+    const char *b =
+        "# HELP lakeapi_rate_limit_total R.\n# TYPE lakeapi_rate_limit_total counter\n"
+        "lakeapi_rate_limit_total{outcome=\"allowed\"} 1\n"
+        "lakeapi_rate_limit_total{outcome=\"limited\"} 4\n"
+        "# HELP lakeapi_rate_limit_buckets B.\n# TYPE lakeapi_rate_limit_buckets gauge\n"
+        "lakeapi_rate_limit_buckets 3\n";
+    buf_t out;
+    merge2(a, b, &out);
+    assert_non_null(strstr(out.data, "lakeapi_rate_limit_total{outcome=\"allowed\"} 6\n"));
+    assert_non_null(strstr(out.data, "lakeapi_rate_limit_total{outcome=\"limited\"} 6\n"));
+    assert_non_null(strstr(out.data, "lakeapi_rate_limit_buckets 3\n"));
+    buf_dispose(&out);
+}
+
 static void test_series_only_in_second_text_stays_in_its_block(void **state)
 {
     (void)state;
@@ -92,6 +116,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sum_max_min),
+        cmocka_unit_test(test_rate_limit_outcomes_summed_shared_table_once),
         cmocka_unit_test(test_series_only_in_second_text_stays_in_its_block),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
