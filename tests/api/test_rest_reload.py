@@ -45,8 +45,25 @@ def test_notify_serves_and_documents_a_new_table(rest_server, loaded):
     wait_status(base + "/rx_fresh", 404)
 
 
+def wait_no_reload(server, quiet=1.0, timeout=15):
+    """Until no schema load has been logged for `quiet` seconds: a reload queued behind an
+    earlier test's NOTIFY (one that arrives during a load is loaded again after it) would
+    otherwise pick up a table this test means to be unknown."""
+    deadline = time.time() + timeout
+    last, since = None, time.time()
+    while time.time() < deadline:
+        n = server.output().count("Data API: schema snapshot")
+        if n != last:
+            last, since = n, time.time()
+        elif time.time() - since >= quiet:
+            return
+        time.sleep(0.1)
+    raise AssertionError("the schema kept reloading")
+
+
 def test_sigusr1_reloads(rest_server, loaded):
     base = rest_server.url + "/rest/v1"
+    wait_no_reload(rest_server)
     psql(loaded, "CREATE TABLE rx_sig (id int PRIMARY KEY)")
     time.sleep(0.3)
     assert httpx.get(base + "/rx_sig").status_code == 404  # no NOTIFY: not yet known
