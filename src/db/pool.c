@@ -119,16 +119,13 @@ void db_pool_wake(db_pool_t *p)
         uv_prepare_start(&p->dispatcher, pool_dispatch);
 }
 
-/* A re-run goes first: it has waited longest. */
-void db_pool_requeue(db_pool_t *p, db_query_t *q)
-{
-    q->next = p->q_head;
-    p->q_head = q;
-    if (!p->q_tail) p->q_tail = q;
-    p->waiting++;
-    db_pool_wake(p);
-}
+static void pool_fail_all_queued(db_pool_t *p, db_status_t st, const char *why);
 
+/*
+ * A re-run goes first: it has waited longest. A pool that is closing has
+ * already failed its queue and will never dispatch again, so reads handed
+ * back by connections it is closing fail at once rather than sit there.
+ */
 void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
 {
     db_query_t *last = head;
@@ -139,7 +136,10 @@ void db_pool_requeue_list(db_pool_t *p, db_query_t *head)
     if (!p->q_head) p->q_tail = last;
     p->q_head = head;
     p->waiting += n;
-    db_pool_wake(p);
+    if (p->closing)
+        pool_fail_all_queued(p, DB_ERR_UNAVAILABLE, "shutting down");
+    else
+        db_pool_wake(p);
 }
 
 void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,

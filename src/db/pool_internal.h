@@ -162,8 +162,8 @@ struct db_pool {
 /* pool.c, for conn.c */
 void db_pool_complete(db_pool_t *p, db_query_t *q, db_status_t st, const PGresult *res,
                       const char *sqlstate, const char *message);
-void db_pool_requeue(db_pool_t *p, db_query_t *q);
-/* Puts a NULL-terminated list back at the head of the queue, keeping its order. */
+/* Puts a NULL-terminated list back at the head of the queue, keeping its order
+ * (or fails it, once the pool is closing). */
 void db_pool_requeue_list(db_pool_t *p, db_query_t *head);
 void db_pool_conn_ready(db_pool_t *p, db_conn_t *c);
 void db_pool_conn_failed(db_pool_t *p, db_conn_t *c, db_status_t st, const char *why);

@@ -155,6 +155,41 @@ static void test_database_not_there(void **state)
     bad_host = NULL;
 }
 
+/*
+ * A read in flight when the pool closes is handed back by its connection as
+ * safe to re-run; the closing pool must answer it (once, as unavailable) and
+ * not keep it in a queue it will never dispatch again (which leaked it).
+ */
+static void test_close_with_read_in_flight(void **state)
+{
+    (void)state;
+    harness_t h;
+    harness_open(&h, 1, 0, 8, 5, 5);
+    int s = db_pool_add_statement(h.pool, "SELECT pg_sleep(5)", 0, DB_STMT_READ);
+    db_pool_start(h.pool);
+    outcome_t a = {0};
+    db_pool_query(h.pool, s, 0, NULL, record, &a);
+    db_pool_stats_t st = {0};
+    uint64_t deadline = uv_hrtime() + 10ULL * 1000000000ULL;
+    do { /* until the query has left the queue for the connection */
+        uv_run(&h.loop, UV_RUN_NOWAIT);
+        db_pool_stats(h.pool, &st);
+    } while ((st.waiting > 0 || st.busy == 0) && uv_hrtime() < deadline);
+    assert_int_equal(st.waiting, 0);
+    assert_int_equal(st.busy, 1);
+    assert_int_equal(a.done, 0);
+    uint64_t t0 = uv_hrtime();
+    db_pool_close(h.pool, on_closed, &h);
+    harness_run_until(&h, &h.closed, 1);
+    assert_int_equal(a.done, 1);
+    assert_int_equal(a.status, DB_ERR_UNAVAILABLE);
+    assert_true((double)(uv_hrtime() - t0) / 1e9 < 2.0); /* not after the sleep */
+    while (uv_run(&h.loop, UV_RUN_NOWAIT)) {
+    }
+    db_pool_free(h.pool);
+    assert_int_equal(uv_loop_close(&h.loop), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +198,7 @@ int main(void)
         cmocka_unit_test(test_statement_timeout_then_usable),
         cmocka_unit_test(test_acquire_timeout),
         cmocka_unit_test(test_database_not_there),
+        cmocka_unit_test(test_close_with_read_in_flight),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
