@@ -133,7 +133,9 @@ const char *config_process_getenv(const char *name, void *data);
 
 /* true when some database is configured (URL, host or database name). */
 bool config_has_database(const config_t *c);
-/* The number of event loops: WORKERS, or with 0 the CPUs this process may run on (>= 1). */
+/* The loops asked for: WORKERS, or with 0 the CPUs this process may run on (>= 1). */
+int config_workers_wanted(const config_t *c);
+/* The loops run: config_workers_wanted, at most DB_POOL_SIZE (one connection each at least). */
 int config_workers_count(const config_t *c);
 /*
  * libpq keywords/values for PQconnectStartParams (expand_dbname=1 so

@@ -14,6 +14,17 @@
 #include "lakeapi/http.h"
 #include "lakeapi/router.h"
 
+/*
+ * The connection limits of a whole process (every loop's server counts
+ * against the same totals). Reference counted: new returns one reference,
+ * each server given it takes its own; the last release frees it.
+ */
+typedef struct http_conn_limits http_conn_limits_t;
+http_conn_limits_t *http_conn_limits_new(unsigned max_connections, unsigned max_per_ip);
+http_conn_limits_t *http_conn_limits_share(http_conn_limits_t *l);
+void http_conn_limits_release(http_conn_limits_t *l);
+unsigned http_conn_limits_open(const http_conn_limits_t *l); /* connections counted now */
+
 typedef struct http_server_config {
     const char *host;                /* "127.0.0.1", "0.0.0.0", "::" */
     int port;                        /* 0 picks a free port (see http_server_port) */
@@ -31,6 +42,9 @@ typedef struct http_server_config {
     unsigned max_pipelined;          /* requests parsed ahead of their responses, per connection */
     bool reuse_port;                 /* SO_REUSEPORT, for one loop per core */
     bool access_log;                 /* one JSON line per request */
+    /* Shared limits (borrowed; the server takes a reference): the two max_connections
+       fields above are then ignored. NULL: the server counts its own. */
+    http_conn_limits_t *limits;
 } http_server_config_t;
 
 /* Fills cfg with the defaults noted above. */

@@ -53,13 +53,17 @@ int cli_workers_count(const config_t *cfg); /* WORKERS, 0 = the number of cores 
  */
 void cli_workers_block_signals(void);
 bool cli_workers_ready(cli_workers_t *g);
-int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn);
+/* max_connections: MAX_CONNECTIONS for the whole process (cli_workers_conn_limits). */
+int cli_workers_run(const config_t *cfg, int n, unsigned max_connections, cli_worker_fn fn);
 void cli_workers_join(cli_workers_t *g, int i, uv_loop_t *loop, struct web_metrics *metrics);
 void cli_workers_leave(cli_workers_t *g, int i);
 void cli_workers_gather(http_exchange_t *ex, void *data);
 db_credentials_t *cli_workers_credentials(cli_workers_t *g, uv_loop_t *loop);
 /* The process-wide rate limiter every loop's auth_t shares (NULL: no rate limit). */
 struct auth_ratelimit *cli_workers_ratelimit(cli_workers_t *g);
+/* MAX_CONNECTIONS and MAX_CONNECTIONS_PER_IP of the process; borrowed (each server takes a
+ * reference). */
+struct http_conn_limits *cli_workers_conn_limits(cli_workers_t *g);
 /* Loop i's Data API: loop 0's is started and publishes; the others adopt (never started). */
 struct rest_app;
 void cli_workers_rest(cli_workers_t *g, int i, struct rest_app *rest);

@@ -283,7 +283,9 @@ static int serve_build(serve_state_t *s)
     hc.port = s->cfg->port;
     hc.access_log = log_get_level() <= LOG_INFO;
     hc.reuse_port = s->ref.group != NULL; /* every loop listens; the kernel spreads connections */
-    hc.max_connections = (unsigned)serve_slice((int)serve_max_connections(s->cfg), &s->ref, 16);
+    /* Limits of the process: every loop counts against the same totals. */
+    hc.limits = s->ref.group ? cli_workers_conn_limits(s->ref.group) : NULL;
+    hc.max_connections = s->ref.group ? 0 : serve_max_connections(s->cfg);
     hc.max_connections_per_ip = (unsigned)s->cfg->max_connections_per_ip;
     hc.server_header = s->cfg->server_header;
     hc.header_timeout_ms = (unsigned)(s->cfg->http_header_timeout_s * 1000.0);
@@ -378,13 +380,17 @@ int cli_serve_run(config_t *cfg, cluster_t *cluster)
     /* From here on the loop never writes to stderr itself (util/log.c). */
     if (log_async_start(SERVE_LOG_BUFFER) != 0) log_warn("no log writer thread: logging inline");
     serve_log_settings(cfg);
+    if (n < config_workers_wanted(cfg))
+        log_info("%d event loop%s, not %d: DB_POOL_SIZE=%d is a total and every loop needs one "
+                 "connection",
+                 n, n == 1 ? "" : "s", config_workers_wanted(cfg), cfg->pool_size);
     if (n <= 1) {
         serve_state_t s;
         memset(&s, 0, sizeof s);
         s.cfg = cfg;
         rc = serve_loop_run(&s);
     } else {
-        rc = cli_workers_run(cfg, n, serve_worker);
+        rc = cli_workers_run(cfg, n, serve_max_connections(cfg), serve_worker);
     }
     if (cluster) {
         char err[512];

@@ -14,6 +14,8 @@
  *     its own loop (its requests see the old or the new, never a mix);
  *   - the rate-limit table (auth_ratelimit_t, locked inside): RATE_LIMIT_RPS /
  *     BURST hold per identity, not per loop;
+ *   - the connection limits (http_conn_limits_t): MAX_CONNECTIONS and
+ *     MAX_CONNECTIONS_PER_IP count every loop's connections;
  *   - /metrics: the loop that gets the scrape asks every other loop, through
  *     its mailbox, to render its own text on its own thread, and answers with
  *     the merge (web_metrics_merge), so it reads as one loop would.
@@ -66,7 +68,8 @@ struct cli_workers {
     int finished;
     struct rest_snapshot *latest; /* under lock: what a loop that joins late adopts */
     auth_ratelimit_t *rate;       /* every loop's auth_t holds a reference; NULL: off */
-    bool failed;                  /* under lock: a loop could not start */
+    http_conn_limits_t *limits; /* every loop's server holds a reference; ours dropped at the end */
+    bool failed;                /* under lock: a loop could not start */
 };
 
 /* ---- mailboxes ---- */
@@ -283,6 +286,11 @@ auth_ratelimit_t *cli_workers_ratelimit(cli_workers_t *g)
     return g->rate;
 }
 
+http_conn_limits_t *cli_workers_conn_limits(cli_workers_t *g)
+{
+    return g->limits;
+}
+
 /* ---- threads ---- */
 
 typedef struct worker_arg {
@@ -354,7 +362,7 @@ int cli_workers_count(const config_t *cfg)
     return config_workers_count(cfg);
 }
 
-int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
+int cli_workers_run(const config_t *cfg, int n, unsigned max_connections, cli_worker_fn fn)
 {
     cli_workers_t *g = calloc(1, sizeof *g);
     worker_arg_t *w = calloc((size_t)n, sizeof *w);
@@ -378,6 +386,7 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
         g->real = NULL;
     }
     g->rate = auth_ratelimit_from_config(cfg);
+    g->limits = http_conn_limits_new(max_connections, (unsigned)cfg->max_connections_per_ip);
     for (int i = 0; i < n; i++) {
         w[i].g = g;
         w[i].index = i;
@@ -400,6 +409,7 @@ int cli_workers_run(const config_t *cfg, int n, cli_worker_fn fn)
     credentials_hub_free(g->hub);
     rest_snapshot_release(g->latest);
     auth_ratelimit_free(g->rate);
+    http_conn_limits_release(g->limits);
     if (g->real) g->real->free(g->real);
     pthread_mutex_destroy(&g->lock);
     free(g->boxes);

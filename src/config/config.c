@@ -218,7 +218,7 @@ const char *config_process_getenv(const char *name, void *data)
     return getenv(name);
 }
 
-int config_workers_count(const config_t *c)
+int config_workers_wanted(const config_t *c)
 {
     if (c->workers > 0) return c->workers;
     /* The CPUs the process may use (taskset, cgroup cpusets), not every CPU of the host. */
@@ -229,6 +229,13 @@ int config_workers_count(const config_t *c)
     }
     long n = sysconf(_SC_NPROCESSORS_ONLN);
     return n < 1 ? 1 : n > 256 ? 256 : (int)n;
+}
+
+int config_workers_count(const config_t *c)
+{
+    /* Every loop needs one connection of DB_POOL_SIZE: more loops would exceed the total. */
+    int n = config_workers_wanted(c);
+    return c->pool_size > 0 && n > c->pool_size ? c->pool_size : n;
 }
 
 bool config_has_database(const config_t *c)

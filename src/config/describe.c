@@ -153,9 +153,13 @@ static void config_describe_one(const config_t *c, const config_setting_t *s, bu
         return;
     case CONFIG_WORKERS:
         if (c->workers == 0)
-            buf_printf(out, "0 (one loop per core: %d)\n", config_workers_count(c));
+            buf_printf(out, "0 (one loop per core: %d", config_workers_wanted(c));
         else
-            buf_printf(out, "%d\n", c->workers);
+            buf_printf(out, "%d", c->workers);
+        if (config_workers_count(c) < config_workers_wanted(c))
+            buf_printf(out, "%s%d with DB_POOL_SIZE=%d", c->workers == 0 ? "; " : " (",
+                       config_workers_count(c), c->pool_size);
+        buf_printf(out, "%s\n", c->workers == 0 || config_workers_count(c) < c->workers ? ")" : "");
         return;
     case CONFIG_SECONDS:
     case CONFIG_SECONDS0:

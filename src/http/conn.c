@@ -93,14 +93,6 @@ static void conn_kill(http_conn_t *c)
 
 /* ---- connections per client address ---- */
 
-static unsigned conn_ip_hash(const unsigned char a[16])
-{
-    uint32_t h = 2166136261u; /* FNV-1a */
-    for (int i = 0; i < 16; i++)
-        h = (h ^ a[i]) * 16777619u;
-    return h % HTTP_IP_BUCKETS;
-}
-
 /* The peer's address as 16 bytes (IPv4 mapped into IPv6); -1 if unknown. */
 static int conn_peer_addr(http_conn_t *c, unsigned char out[16])
 {
@@ -119,36 +111,19 @@ static int conn_peer_addr(http_conn_t *c, unsigned char out[16])
     return 0;
 }
 
-/* Counts c against its address; false when the address is at its cap. */
+/* Counts c against its address (process-wide); false when the address is at its cap. */
 static bool conn_ip_admit(http_server_t *s, http_conn_t *c)
 {
     unsigned char a[16];
-    if (s->cfg.max_connections_per_ip == 0 || conn_peer_addr(c, a) != 0) return true;
-    http_ip_count_t **b = &s->ip_buckets[conn_ip_hash(a)], *e = *b;
-    while (e && memcmp(e->addr, a, 16) != 0)
-        e = e->next;
-    if (e && e->n >= s->cfg.max_connections_per_ip) return false;
-    if (!e) {
-        if (!(e = calloc(1, sizeof *e))) abort();
-        memcpy(e->addr, a, 16);
-        e->next = *b;
-        *b = e;
-    }
-    e->n++;
-    c->ip = e;
-    return true;
+    if (!http_limits_per_ip(s->conn_limits) || conn_peer_addr(c, a) != 0) return true;
+    c->ip = http_limits_admit_ip(s->conn_limits, a);
+    return c->ip != NULL;
 }
 
 static void conn_ip_release(http_conn_t *c)
 {
-    http_ip_count_t *e = c->ip;
+    if (c->ip) http_limits_release_ip(c->srv->conn_limits, c->ip);
     c->ip = NULL;
-    if (!e || --e->n > 0) return;
-    http_ip_count_t **pp = &c->srv->ip_buckets[conn_ip_hash(e->addr)];
-    while (*pp != e)
-        pp = &(*pp)->next;
-    *pp = e->next;
-    free(e);
 }
 
 static void conn_close(http_conn_t *c)
@@ -164,6 +139,7 @@ static void conn_close(http_conn_t *c)
         s->conns = c->next;
     if (c->next) c->next->prev = c->prev;
     s->nconns--;
+    http_limits_release_total(s->conn_limits);
     uv_close((uv_handle_t *)&c->tcp, conn_handle_closed);
     uv_close((uv_handle_t *)&c->timer, conn_handle_closed);
 }
@@ -682,11 +658,12 @@ void http_conn_accept(http_server_t *s)
         conn_reject(c, NULL);
         return;
     }
-    if (s->nconns >= s->cfg.max_connections) {
+    if (!http_limits_admit_total(s->conn_limits)) {
         conn_reject(c, "Too many connections");
         return;
     }
     if (!conn_ip_admit(s, c)) {
+        http_limits_release_total(s->conn_limits);
         conn_reject(c, "Too many connections from this address");
         return;
     }

@@ -43,6 +43,14 @@ typedef struct http_ip_count {
     unsigned n;
 } http_ip_count_t;
 
+/* limits.c: the process-wide counts behind max_connections and max_connections_per_ip. */
+bool http_limits_admit_total(http_conn_limits_t *l); /* false: at max_connections */
+void http_limits_release_total(http_conn_limits_t *l);
+bool http_limits_per_ip(const http_conn_limits_t *l); /* a per-address cap is set */
+/* Counts one more connection from addr: its entry, or NULL when addr is at its cap. */
+http_ip_count_t *http_limits_admit_ip(http_conn_limits_t *l, const unsigned char addr[16]);
+void http_limits_release_ip(http_conn_limits_t *l, http_ip_count_t *e);
+
 typedef enum {
     HTTP_EX_RECV_BODY, /* head parsed, body still arriving */
     HTTP_EX_HANDLING,  /* dispatched: a handler owns it until http_exchange_send() */
@@ -191,7 +199,7 @@ struct http_server {
     char server_line[80]; /* "Server: lakeapi
 " */
     size_t server_line_len;
-    struct http_ip_count *ip_buckets[HTTP_IP_BUCKETS]; /* open connections per client address */
+    http_conn_limits_t *conn_limits; /* a reference: shared with the other loops' servers */
 };
 
 /* server.c */

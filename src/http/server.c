@@ -9,7 +9,7 @@
  * (after the poll phase: covers reads and database results). Responses that
  * become ready in the same loop iteration thus leave in one uv_write.
  * Everything is per-server: several servers (one per loop and thread) share
- * nothing.
+ * only the connection limits they are given (limits.c).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -89,6 +89,10 @@ http_server_t *http_server_new(uv_loop_t *loop, const http_server_config_t *cfg,
     s->rng = (uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 30) ^ ((uint64_t)getpid() << 16) ^
              (uint64_t)(uintptr_t)s ^ uv_hrtime();
     buf_init(&s->logbuf);
+    s->conn_limits =
+        cfg->limits ? http_conn_limits_share(cfg->limits)
+                    : http_conn_limits_new(s->cfg.max_connections, s->cfg.max_connections_per_ip);
+    s->cfg.limits = NULL; /* ours is conn_limits */
     return s;
 }
 
@@ -102,6 +106,7 @@ void http_server_free(http_server_t *s)
         http_exchange_free(ex);
     }
     buf_dispose(&s->logbuf);
+    http_conn_limits_release(s->conn_limits);
     free(s->scratch);
     free(s->host);
     free(s);

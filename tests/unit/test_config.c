@@ -297,6 +297,21 @@ static void test_scale_settings(void **state)
     assert_non_null(strstr(out.data, "DATABASE_READ_URL = postgresql://u:****@ro.example/db\n"));
     assert_non_null(strstr(out.data, "WORKERS = 4\n"));
     buf_dispose(&out);
+    /* DB_POOL_SIZE is a total and every loop needs a connection: no more loops than it. */
+    c.pool_size = 2;
+    assert_int_equal(config_workers_wanted(&c), 4);
+    assert_int_equal(config_workers_count(&c), 2);
+    buf_init(&out);
+    config_describe(&c, &out);
+    assert_non_null(strstr(out.data, "WORKERS = 4 (2 with DB_POOL_SIZE=2)\n"));
+    buf_dispose(&out);
+    c.workers = 0;
+    c.pool_size = 1;
+    assert_int_equal(config_workers_count(&c), 1);
+    buf_init(&out);
+    config_describe(&c, &out);
+    assert_non_null(strstr(out.data, "; 1 with DB_POOL_SIZE=1)\n"));
+    buf_dispose(&out);
     config_dispose(&c);
     expect_env_error("READ_AFTER_WRITE_MS", "-1", "out of range");
     expect_env_error("READ_AFTER_WRITE_MS", "1s", "not an integer");
