@@ -296,7 +296,7 @@ static char *ej_json(char *w, const char *v, size_t n)
     return w;
 }
 
-static char *ej_value(char *w, rest_ej_kind_t kind, const char *v, size_t n)
+static char *ej_value(char *w, rest_ej_kind_t kind, const char *v, size_t n, bool one_line)
 {
     switch (kind) {
     case REST_EJ_BOOL:
@@ -304,7 +304,7 @@ static char *ej_value(char *w, rest_ej_kind_t kind, const char *v, size_t n)
     case REST_EJ_NUMBER:
         return rest_ej_is_number(v, n) ? ej_put(w, v, n) : ej_string(w, v, n);
     case REST_EJ_JSON:
-        return ej_json(w, v, n);
+        return one_line ? ej_json(w, v, n) : ej_put(w, v, n);
     case REST_EJ_TIMESTAMP:
         return ej_timestamp(w, v, n, false);
     case REST_EJ_TIMESTAMPTZ:
@@ -314,7 +314,9 @@ static char *ej_value(char *w, rest_ej_kind_t kind, const char *v, size_t n)
     }
 }
 
-void rest_ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *out)
+/* One row's object, then `term` when it is not NUL; one_line: NDJSON's rule for json values. */
+static void ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *out, char term,
+                   bool one_line)
 {
     int *lens = p->lens; /* scratch of the plan: one length lookup per value */
     size_t need = p->keys.len + 4;
@@ -332,10 +334,72 @@ void rest_ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *o
         if (PQgetisnull(res, row, j))
             w = ej_put(w, "null", 4);
         else
-            w = ej_value(w, p->kinds[j], PQgetvalue(res, row, j), (size_t)lens[j]);
+            w = ej_value(w, p->kinds[j], PQgetvalue(res, row, j), (size_t)lens[j], one_line);
     }
     *w++ = '}';
-    *w++ = '\n';
+    if (term) *w++ = term;
     out->len = (size_t)(w - out->data);
     out->data[out->len] = '\0';
+}
+
+void rest_ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *out)
+{
+    ej_row(p, res, row, out, '\n', true);
+}
+
+void rest_ej_array(const rest_ej_plan_t *p, const PGresult *res, buf_t *out)
+{
+    int n = PQntuples(res);
+    buf_append_char(out, '[');
+    for (int i = 0; i < n; i++) {
+        if (i) buf_append(out, ", \n ", 4); /* json_agg's separator between composites */
+        ej_row(p, res, i, out, 0, false);
+    }
+    buf_append_char(out, ']');
+}
+
+/* The names format_type()/pg_type give the types ej_kind_of knows, by their OIDs. */
+static const struct {
+    const char *name;
+    Oid oid;
+} ej_type_names[] = {
+    {"bool", OID_BOOL},
+    {"bytea", OID_BYTEA},
+    {"char", OID_CHAR},
+    {"name", OID_NAME},
+    {"int8", OID_INT8},
+    {"int2", OID_INT2},
+    {"int4", OID_INT4},
+    {"text", OID_TEXT},
+    {"oid", OID_OID},
+    {"json", OID_JSON},
+    {"xml", OID_XML},
+    {"cidr", OID_CIDR},
+    {"float4", OID_FLOAT4},
+    {"float8", OID_FLOAT8},
+    {"money", OID_MONEY},
+    {"macaddr", OID_MACADDR},
+    {"inet", OID_INET},
+    {"bpchar", OID_BPCHAR},
+    {"varchar", OID_VARCHAR},
+    {"date", OID_DATE},
+    {"time", OID_TIME},
+    {"timestamp", OID_TIMESTAMP},
+    {"timestamptz", OID_TIMESTAMPTZ},
+    {"interval", OID_INTERVAL},
+    {"timetz", OID_TIMETZ},
+    {"bit", OID_BIT},
+    {"varbit", OID_VARBIT},
+    {"numeric", OID_NUMERIC},
+    {"uuid", OID_UUID},
+    {"tsvector", OID_TSVECTOR},
+    {"jsonb", OID_JSONB},
+};
+
+bool rest_ej_typname_ok(const char *typname)
+{
+    for (size_t i = 0; i < sizeof ej_type_names / sizeof ej_type_names[0]; i++)
+        if (strcmp(ej_type_names[i].name, typname) == 0)
+            return ej_kind_of(ej_type_names[i].oid) != REST_EJ_UNSUPPORTED;
+    return false;
 }

@@ -1,7 +1,7 @@
 /*
  * rest/export_json - NDJSON rows encoded from plain text columns exactly as
  * PostgreSQL's row_to_json() writes them (see export_json.c for the rules).
- * Part of rest/export; exposed for its tests.
+ * Used by rest/export (NDJSON) and rest/read (the JSON array of a plain read).
  */
 #ifndef LAKEAPI_REST_EXPORT_JSON_H
 #define LAKEAPI_REST_EXPORT_JSON_H
@@ -35,8 +35,15 @@ typedef struct rest_ej_plan {
 /* false (and nothing to free) when a column's type needs PostgreSQL's own to_json. */
 bool rest_ej_plan_init(rest_ej_plan_t *p, const PGresult *desc);
 void rest_ej_plan_free(rest_ej_plan_t *p);
-/* Appends row's JSON object and a LF. */
+/* Appends row's JSON object and a LF (NDJSON: CR/LF inside json values become blanks). */
 void rest_ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *out);
+/*
+ * Appends every row as the JSON array json_agg() of the same SELECT writes
+ * (byte for byte: `[{...}, \n {...}]`, json values verbatim); `[]` for none.
+ */
+void rest_ej_array(const rest_ej_plan_t *p, const PGresult *res, buf_t *out);
+/* Is a column of this pg_type.typname (not an array) encoded here? */
+bool rest_ej_typname_ok(const char *typname);
 /* PostgreSQL's IsValidJsonNumber. */
 bool rest_ej_is_number(const char *s, size_t n);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "rest/export.h"
+#include "rest/export_json.h"
 #include "rest/rest.h"
 
 static void rd_finish(rest_req_t *rq);
@@ -54,10 +55,41 @@ static bool rd_ok(rest_req_t *rq, const db_result_t *r)
     return false;
 }
 
+/*
+ * The plain rows, written here as json_agg() would have written them: the
+ * server only runs the SELECT (json_agg cost it more than twice the query).
+ * The snapshot said every column's type is one export_json encodes; if the
+ * result disagrees, the table changed under the snapshot: reload, and 503.
+ */
+static void rd_rows_encode(rest_req_t *rq, const PGresult *res)
+{
+    rest_ej_plan_t plan;
+    if (!rest_ej_plan_init(&plan, res)) {
+        rest_reload(rq->app);
+        rq->failed = true;
+        rest_error_set(&rq->err, http_exchange_arena(rq->ex), 503, "PGRST002",
+                       "The schema cache is out of date", "a column's type changed; reloading",
+                       "Retry the request");
+        return;
+    }
+    buf_t *b = http_exchange_body_buf(rq->ex);
+    buf_reset(b);
+    rest_ej_array(&plan, res, b);
+    rest_ej_plan_free(&plan);
+    rq->nrows = PQntuples(res);
+    if (rq->cursor_plan && rq->nrows > 0)
+        rq->cursor_last = rest_read_cursor_of_row(rq, res, (int)rq->nrows - 1);
+}
+
 static void rd_rows_done(const db_result_t *r, void *data)
 {
     rest_req_t *rq = data;
     if (!rd_ok(rq, r)) return;
+    if (rq->rows_form) {
+        rd_rows_encode(rq, r->res);
+        rd_done_one(rq);
+        return;
+    }
     arena_t *a = http_exchange_arena(rq->ex);
     rq->body = arena_strndup(a, PQgetvalue(r->res, 0, 0), (size_t)PQgetlength(r->res, 0, 0));
     rq->nrows = strtoll(PQgetvalue(r->res, 0, 1), NULL, 10);
@@ -226,13 +258,17 @@ void rest_read(rest_req_t *rq)
     }
     rq->page_limit = o.limit;
     bool link = rq->cursor_plan && o.limit > 0 && !rq->singular;
-    if (link && (o.extra_outer = rest_read_cursor_outer(rq)) != NULL) {
+    rq->rows_form = !o.with_total && rest_sql_rows_encodable(rq->t, &rq->q);
+    if (link && rq->rows_form && rest_read_cursor_selected(rq)) {
+        link = false; /* the last row has them */
+    } else if (link && !rq->rows_form && (o.extra_outer = rest_read_cursor_outer(rq)) != NULL) {
         rq->cursor_col = o.with_total ? 3 : 2; /* in the read itself */
         link = false;
     }
     rest_sql_t s;
     rest_sql_init(&s, http_exchange_arena(rq->ex));
-    int rc = rest_sql_read(&s, rq->snap, rq->t, &rq->q, &o, &e);
+    int rc = rq->rows_form ? rest_sql_rows(&s, rq->snap, rq->t, &rq->q, &o, &e)
+                           : rest_sql_read(&s, rq->snap, rq->t, &rq->q, &o, &e);
     const char *sql = rest_sql_finish(&s);
     if (rc) {
         rest_req_fail(rq, &e);
@@ -248,13 +284,25 @@ void rest_read(rest_req_t *rq)
         rd_planned(rq);
 }
 
-/* [{...}] -> {...}: json_agg of exactly one row. */
-static void rd_send_object(rest_req_t *rq)
+/* The array's text in the body buffer. */
+static buf_t *rd_body(rest_req_t *rq)
 {
     buf_t *b = http_exchange_body_buf(rq->ex);
+    if (rq->rows_form) return b; /* written there by rd_rows_encode */
     buf_reset(b);
-    const char *s = strchr(rq->body, '['), *e = strrchr(rq->body, ']');
-    if (s && e && e > s) buf_append(b, s + 1, (size_t)(e - s - 1));
+    buf_append_str(b, rq->body);
+    return b;
+}
+
+/* [{...}] -> {...}: the array of exactly one row. */
+static void rd_send_object(rest_req_t *rq)
+{
+    buf_t *b = rd_body(rq);
+    char *s = memchr(b->data, '[', b->len), *e = b->len ? strrchr(b->data, ']') : NULL;
+    size_t n = s && e && e > s ? (size_t)(e - s - 1) : 0;
+    if (n) memmove(b->data, s + 1, n);
+    b->len = n;
+    b->data[n] = '\0';
     rest_req_send(rq, 200, rq->content_type);
 }
 
@@ -293,8 +341,6 @@ static void rd_finish(rest_req_t *rq)
         rd_send_object(rq);
         return;
     }
-    buf_t *b = http_exchange_body_buf(rq->ex);
-    buf_reset(b);
-    buf_append_str(b, rq->body);
+    rd_body(rq);
     rest_req_send(rq, status, rq->content_type);
 }

@@ -165,7 +165,7 @@ static bool rc_selected(const rest_select_t *sel, const char *name)
     return false;
 }
 
-const char *rest_read_cursor_outer(const rest_req_t *rq)
+bool rest_read_cursor_selected(const rest_req_t *rq)
 {
     const rc_plan_t *p = rq->cursor_plan;
     const rest_select_t *sel = rq->q.select;
@@ -173,10 +173,51 @@ const char *rest_read_cursor_outer(const rest_req_t *rq)
         const rest_sel_item_t *it = &sel->items[i];
         if (it->kind == REST_SEL_EMBED ||
             (it->kind == REST_SEL_FIELD && (it->alias || it->cast || it->field.npath)))
-            return NULL; /* not the plain form: _r has no key columns */
+            return false; /* not the plain form: _r has no key columns */
     }
     for (int i = 0; i < p->nkeys; i++)
-        if (!rc_selected(sel, p->names[i])) return NULL;
+        if (!rc_selected(sel, p->names[i])) return false;
+    return true;
+}
+
+/*
+ * The text output of each key, as json_build_array(k::text) gives it. (For a
+ * few types, bool and inet, ::text is not the output function's text; both
+ * read back as the same value, which is all a cursor needs.)
+ */
+const char *rest_read_cursor_of_row(const rest_req_t *rq, const PGresult *res, int row)
+{
+    const rc_plan_t *p = rq->cursor_plan;
+    buf_t b;
+    buf_init(&b);
+    buf_append_char(&b, '[');
+    for (int i = 0; i < p->nkeys; i++) {
+        int col = -1;
+        for (int j = 0; j < PQnfields(res) && col < 0; j++)
+            if (strcmp(PQfname(res, j), p->names[i]) == 0) col = j;
+        if (col < 0) {
+            buf_dispose(&b);
+            return NULL;
+        }
+        if (i) buf_append_str(&b, ", ");
+        if (PQgetisnull(res, row, col)) {
+            buf_append_str(&b, "null");
+            continue;
+        }
+        buf_append_char(&b, '"');
+        json_escape_into(&b, PQgetvalue(res, row, col), (size_t)PQgetlength(res, row, col));
+        buf_append_char(&b, '"');
+    }
+    buf_append_char(&b, ']');
+    const char *out = arena_strndup(http_exchange_arena(rq->ex), b.data, b.len);
+    buf_dispose(&b);
+    return out;
+}
+
+const char *rest_read_cursor_outer(const rest_req_t *rq)
+{
+    const rc_plan_t *p = rq->cursor_plan;
+    if (!rest_read_cursor_selected(rq)) return NULL;
     buf_t b;
     buf_init(&b);
     buf_append_str(&b, "((array_agg(json_build_array(");

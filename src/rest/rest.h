@@ -90,7 +90,8 @@ typedef struct rest_req {
     bool failed;
     rest_error_t err; /* the first failure, answered when every statement is back */
     int64_t total;    /* -1 unknown */
-    const char *body;
+    const char *body; /* json_agg's array text; NULL when rows_form wrote the body buffer */
+    bool rows_form;   /* plain rows, encoded here (rest_sql_rows_encodable) */
     int64_t nrows;
     const char *content_type;
     /* keyset cursors (read_cursor.c) */
@@ -111,6 +112,10 @@ int rest_read_cursor_prepare(rest_req_t *rq, rest_read_opts_t *o, rest_error_t *
  * plain select list (one statement); NULL: use rest_read_cursor_sql beside it.
  */
 const char *rest_read_cursor_outer(const rest_req_t *rq);
+/* Are all the cursor's keys in the read's plain select list (as themselves)? */
+bool rest_read_cursor_selected(const rest_req_t *rq);
+/* The JSON array of the sort values of a plain result's row, as cursor_last; NULL if missing. */
+const char *rest_read_cursor_of_row(const rest_req_t *rq, const PGresult *res, int row);
 /* The statement fetching the sort values of the page's row number `last` (0-based). */
 int rest_read_cursor_sql(rest_sql_t *s, const rest_req_t *rq, const rest_read_opts_t *o, long last,
                          rest_error_t *err);

@@ -4,6 +4,7 @@
  * share (fields, conditions, the select object) are here, declared in
  * sql_internal.h.
  */
+#include "rest/export_json.h"
 #include "rest/sql_internal.h"
 
 #include <stdio.h>
@@ -371,6 +372,31 @@ int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t
     }
     buf_dispose(&where);
     return rc;
+}
+
+static bool sq_column_encodable(const rest_column_t *c)
+{
+    return !c->is_array && rest_ej_typname_ok(c->typname);
+}
+
+bool rest_sql_rows_encodable(const rest_table_t *t, const rest_query_t *q)
+{
+    const rest_select_t *sel = q->select;
+    int n = 0;
+    for (int i = 0; i < (sel ? sel->nitems : 1); i++) {
+        const rest_sel_item_t *it = sel ? &sel->items[i] : NULL;
+        if (!it || it->kind == REST_SEL_STAR) {
+            for (int c = 0; c < t->ncols; c++)
+                if (!sq_column_encodable(&t->cols[c])) return false;
+            n += t->ncols;
+            continue;
+        }
+        if (it->kind != REST_SEL_FIELD || it->alias || it->cast || it->field.npath) return false;
+        int c = rest_table_column(t, it->field.name);
+        if (c < 0 || !sq_column_encodable(&t->cols[c])) return false;
+        n++;
+    }
+    return n > 0;
 }
 
 int rest_sql_rows(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,

@@ -70,9 +70,20 @@ typedef struct rest_read_opts {
 int rest_sql_read(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,
                   const rest_query_t *q, const rest_read_opts_t *o, rest_error_t *err);
 
-/* The plain SELECT of the same rows (no JSON; for export). Embeds and aliases are refused. */
+/*
+ * The plain SELECT of the same rows (no JSON: for export, and for reads whose
+ * rows lakeapi encodes itself). Embeds and aliases are refused.
+ */
 int rest_sql_rows(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,
                   const rest_query_t *q, const rest_read_opts_t *o, rest_error_t *err);
+
+/*
+ * Can lakeapi write this read's JSON array itself from rest_sql_rows' plain
+ * columns (rest/export_json), instead of json_agg() on the server? Yes when
+ * the select list is plain catalog columns (no alias, cast, JSON path or
+ * embedding), at least one, all of types export_json encodes exactly.
+ */
+bool rest_sql_rows_encodable(const rest_table_t *t, const rest_query_t *q);
 
 /* SELECT count(*) of the rows the root filters match ($n as in the read). */
 int rest_sql_count(rest_sql_t *s, const rest_snapshot_t *snap, const rest_table_t *t,

@@ -2,7 +2,8 @@
 -- both directions, NULLs, duplicate sort values and unicode. Loaded by
 -- tests/api/test_rest_*.py (and usable by any Data API harness: psql -f).
 DROP SCHEMA IF EXISTS rest_fx CASCADE;
-DROP TABLE IF EXISTS public.rx_items, public.rx_orders, public.rx_customers, public.rx_types CASCADE;
+DROP TABLE IF EXISTS public.rx_items, public.rx_orders, public.rx_customers, public.rx_types,
+    public.rx_edges CASCADE;
 DROP VIEW IF EXISTS public.rx_big_orders;
 
 CREATE TABLE public.rx_customers (
@@ -68,6 +69,33 @@ INSERT INTO public.rx_orders (id, customer_id, total, status, placed_at, note) O
 SELECT setval(pg_get_serial_sequence('public.rx_orders', 'id'), 100);
 INSERT INTO public.rx_items VALUES
     (1, 1, 'A-1', 2), (1, 2, 'B-2', 1), (2, 1, 'A-1', 5), (3, 1, 'C-3', 1), (6, 1, 'A-1', 1);
+-- Values whose JSON form is easy to get wrong when lakeapi encodes plain reads itself
+-- (src/rest/export_json.c): tests/api/test_rest_read.py compares them with json_agg byte for byte.
+CREATE TABLE public.rx_edges (
+    id    int PRIMARY KEY,
+    num   numeric,
+    f4    real,
+    f8    double precision,
+    t     text,
+    c     char(3),
+    j     json,
+    jb    jsonb,
+    ts    timestamp,
+    tstz  timestamptz,
+    tm    time,
+    ttz   timetz,
+    m     money,
+    bits  varbit,
+    "odd ""name"" \"  text
+);
+INSERT INTO public.rx_edges VALUES
+    (1, 'NaN', 'Infinity', '-Infinity', E'ctl \x01\x1f del \x7f "q" \\ / \u00e9 \U0001F600', 'ab',
+     E'{"a":\n  [1,\r\n 2]}', '{"z": 1, "a": [true, null]}', '2024-01-01 00:00:00', '2024-06-30 23:59:59.999999-09:30',
+     '23:59:59.5', '10:00:00+05:45', 12.34, B'1010', E'tab\there'),
+    (2, 1e-40, 1.5e-7, 1e300, '', NULL, 'null', '"str"', '0001-01-01 00:00:00 BC', '1970-01-01 00:00:00+00',
+     '00:00', '00:00:00-12', -0.5, B'', NULL),
+    (3, -0, 0, -0, 'x', 'xyz', '  7  ', '[]', 'infinity', '-infinity', NULL, NULL, NULL, NULL, '');
+
 INSERT INTO public.rx_types VALUES
     (1, 32767, 9007199254740993, 123456789012345678901234567890.123456789, 1.5, true, 'plain',
      '2024-02-29', '2024-02-29 13:14:15.123456', '2024-02-29 13:14:15+02',
