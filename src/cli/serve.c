@@ -72,6 +72,7 @@ static void serve_pool_closed(void *data)
         if (s->hub_credentials) credentials_hub_detach(s->credentials);
         cli_workers_leave(s->ref.group, s->ref.index);
     }
+    lakehouse_close(s->lakehouse); /* other loops stop posting to it before its handles close */
     uv_walk(&s->loop, serve_close_walk, NULL);
 }
 
@@ -208,7 +209,8 @@ static int serve_lakehouse(serve_state_t *s)
         log_error("startup failed: the SQL warehouse needs the workspace: %s", err);
         return -1;
     }
-    s->lakehouse = lakehouse_new(&s->loop, s->cfg, s->workspace, err, sizeof err);
+    lakehouse_shared_t *sh = s->ref.group ? cli_workers_lakehouse(s->ref.group) : NULL;
+    s->lakehouse = lakehouse_new(&s->loop, s->cfg, s->workspace, sh, err, sizeof err);
     if (!s->lakehouse) {
         log_error("startup failed: %s", err);
         return -1;
@@ -327,6 +329,7 @@ static int serve_loop_run(serve_state_t *s)
     int rc = 0;
     if (serve_build(s) != 0) {
         rc = 1;
+        lakehouse_close(s->lakehouse);
         uv_walk(&s->loop, serve_close_walk, NULL);
     } else {
         if (s->route) db_route_start(s->route);

@@ -16,6 +16,8 @@
  *     BURST hold per identity, not per loop;
  *   - the connection limits (http_conn_limits_t): MAX_CONNECTIONS and
  *     MAX_CONNECTIONS_PER_IP count every loop's connections;
+ *   - the SQL warehouse backend's cache, coalescing, warehouse state and
+ *     table discovery (lakehouse_shared_t, lakehouse/shared.c);
  *   - /metrics: the loop that gets the scrape asks every other loop, through
  *     its mailbox, to render its own text on its own thread, and answers with
  *     the merge (web_metrics_merge), so it reads as one loop would.
@@ -36,6 +38,7 @@
 
 #include "auth/auth.h"
 #include "cli/cli.h"
+#include "lakehouse/lakehouse.h"
 #include "lakeapi/credentials.h"
 #include "lakeapi/log.h"
 #include "lakeapi/rest.h"
@@ -69,6 +72,7 @@ struct cli_workers {
     struct rest_snapshot *latest; /* under lock: what a loop that joins late adopts */
     auth_ratelimit_t *rate;       /* every loop's auth_t holds a reference; NULL: off */
     http_conn_limits_t *limits; /* every loop's server holds a reference; ours dropped at the end */
+    lakehouse_shared_t *lakehouse; /* every loop's backend holds a reference; NULL: no warehouse */
     bool failed;                /* under lock: a loop could not start */
 };
 
@@ -291,6 +295,11 @@ http_conn_limits_t *cli_workers_conn_limits(cli_workers_t *g)
     return g->limits;
 }
 
+lakehouse_shared_t *cli_workers_lakehouse(cli_workers_t *g)
+{
+    return g->lakehouse;
+}
+
 /* ---- threads ---- */
 
 typedef struct worker_arg {
@@ -387,6 +396,7 @@ int cli_workers_run(const config_t *cfg, int n, unsigned max_connections, cli_wo
     }
     g->rate = auth_ratelimit_from_config(cfg);
     g->limits = http_conn_limits_new(max_connections, (unsigned)cfg->max_connections_per_ip);
+    if (lakehouse_configured(cfg)) g->lakehouse = lakehouse_shared_new(cfg);
     for (int i = 0; i < n; i++) {
         w[i].g = g;
         w[i].index = i;
@@ -410,6 +420,7 @@ int cli_workers_run(const config_t *cfg, int n, unsigned max_connections, cli_wo
     rest_snapshot_release(g->latest);
     auth_ratelimit_free(g->rate);
     http_conn_limits_release(g->limits);
+    lakehouse_shared_release(g->lakehouse);
     if (g->real) g->real->free(g->real);
     pthread_mutex_destroy(&g->lock);
     free(g->boxes);

@@ -17,9 +17,20 @@
  * its answer, but it is not kept and later reads do not join it (they may
  * have been sent after the write).
  *
+ * One cache serves every event loop of the process (shared.c holds it), under
+ * one mutex. A miss runs its statement on the loop that asked first (the
+ * entry's owner); a read from another loop joins it, and its answer is handed
+ * to that loop through its mailbox with a reference to the result (results are
+ * reference counted and read only once cached). The lock is never held while
+ * a callback runs. A client that leaves is noticed by the owner's statement
+ * only for the owner's own waiters: a waiter on another loop keeps the
+ * statement wanted until it ends (its answer is then dropped).
+ *
  * Ownership: the cache owns its entries, their results and waiter records.
- * An entry with a statement out stays allocated until that statement ends.
+ * An entry with a statement out stays allocated until that statement ends, or
+ * until its owner's loop stops (lh_cache_detach).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,11 +45,14 @@ struct lh_waiter {
     lh_read_cb cb;
     lh_wanted_fn wanted;
     void *data;
+    lakehouse_t *lh; /* the loop its callback runs on ... */
+    int member;      /* ... and its mailbox in the shared state */
     lh_waiter_t *next;
 };
 
 struct lh_entry {
     lh_cache_t *cache;
+    lakehouse_t *owner; /* the loop running its statement, while in_flight */
     char *key, *table, *sql;
     uint64_t hash;
     lh_param_t *params;
@@ -53,7 +67,8 @@ struct lh_entry {
 };
 
 struct lh_cache {
-    lakehouse_t *lh;
+    lakehouse_shared_t *sh;
+    pthread_mutex_t lock; /* everything below */
     double ttl_s;
     size_t budget, used;
     lh_entry_t *buckets[LH_BUCKETS];
@@ -104,11 +119,12 @@ char *lh_cache_key(const char *sql, const lh_param_t *params, int nparams)
     return buf_steal(&b);
 }
 
-lh_cache_t *lh_cache_new(lakehouse_t *lh, double ttl_s, size_t budget)
+lh_cache_t *lh_cache_new(lakehouse_shared_t *sh, double ttl_s, size_t budget)
 {
     lh_cache_t *c = calloc(1, sizeof *c);
     if (!c) abort();
-    c->lh = lh;
+    c->sh = sh;
+    pthread_mutex_init(&c->lock, NULL);
     c->ttl_s = ttl_s;
     c->budget = budget;
     return c;
@@ -230,24 +246,95 @@ static lh_entry_t *lh_entry_new(lh_cache_t *c, char *key, uint64_t hash, const c
     return e;
 }
 
+/* ---- answers ---- */
+
+/* A waiter's answer on its own loop: the outcome copied, the result a reference. */
+typedef struct lh_delivery {
+    lh_waiter_t *w;
+    int status, retry_after;
+    char *detail;
+    char wh_state[24];
+    bool has_state;
+    lh_result_t *result;
+} lh_delivery_t;
+
+static void lh_delivery_free(lh_delivery_t *d)
+{
+    lh_result_free(d->result);
+    free(d->detail);
+    free(d->w);
+    free(d);
+}
+
+static void lh_delivery_run(lakehouse_t *lh, void *arg)
+{
+    (void)lh;
+    lh_delivery_t *d = arg;
+    lh_outcome_t o = {.status = d->status,
+                      .detail = d->detail,
+                      .retry_after = d->retry_after,
+                      .wh_state = d->has_state ? d->wh_state : NULL,
+                      .result = d->result};
+    d->w->cb(&o, "miss", d->w->data);
+    lh_delivery_free(d);
+}
+
+/* Answers the waiters w (taken off their entry) with o: here when they are mine, else posted. */
+static void lh_answer_waiters(lh_cache_t *c, lakehouse_t *here, lh_waiter_t *w,
+                              const lh_outcome_t *o)
+{
+    for (lh_waiter_t *n; w; w = n) {
+        n = w->next;
+        if (w->lh == here) {
+            w->cb(o, "miss", w->data);
+            free(w);
+            continue;
+        }
+        lh_delivery_t *d = calloc(1, sizeof *d);
+        if (!d) abort();
+        d->w = w;
+        d->status = o->status;
+        d->retry_after = o->retry_after;
+        if (o->detail && !(d->detail = strdup(o->detail))) abort();
+        if (o->wh_state) {
+            d->has_state = true;
+            snprintf(d->wh_state, sizeof d->wh_state, "%s", o->wh_state);
+        }
+        d->result = lh_result_share(o->result);
+        /* A loop that left has no request waiting any more (it drained first). */
+        if (!lh_post(c->sh, w->member, lh_delivery_run, d)) lh_delivery_free(d);
+    }
+}
+
 /* ---- statements ---- */
 
 static bool lh_entry_wanted(void *data)
 {
     lh_entry_t *e = data;
-    if (e->result) return true; /* a background refresh: nobody waits, it still matters */
-    lh_outcome_t gone = {.status = 499, .detail = "client closed request"};
+    lh_cache_t *c = e->cache;
+    pthread_mutex_lock(&c->lock);
+    if (e->result) { /* a background refresh: nobody waits, it still matters */
+        pthread_mutex_unlock(&c->lock);
+        return true;
+    }
+    lh_waiter_t *gone = NULL;
     for (lh_waiter_t **pp = &e->waiters; *pp;) {
         lh_waiter_t *w = *pp;
-        if (w->wanted && !w->wanted(w->data)) {
+        /* Only the owner's own clients can be asked here (their exchanges are on this loop). */
+        if (w->lh == e->owner && w->wanted && !w->wanted(w->data)) {
             *pp = w->next;
-            w->cb(&gone, "miss", w->data);
-            free(w);
+            w->next = gone;
+            gone = w;
         } else {
             pp = &w->next;
         }
     }
-    return e->waiters != NULL;
+    bool wanted = e->waiters != NULL;
+    lakehouse_t *owner = e->owner;
+    pthread_mutex_unlock(&c->lock);
+    lh_outcome_t o = {.status = 499, .detail = "client closed request"};
+    lh_answer_waiters(c, owner, gone, &o);
+    return wanted;
 }
 
 static void lh_evict(lh_cache_t *c, lh_entry_t *keep)
@@ -263,7 +350,10 @@ static void lh_entry_done(const lh_outcome_t *o, void *data)
 {
     lh_entry_t *e = data;
     lh_cache_t *c = e->cache;
+    pthread_mutex_lock(&c->lock);
+    lakehouse_t *owner = e->owner;
     e->in_flight = false;
+    e->owner = NULL;
     lh_waiter_t *w = e->waiters;
     e->waiters = NULL;
     lh_outcome_t mine = *o;
@@ -276,12 +366,7 @@ static void lh_entry_done(const lh_outcome_t *o, void *data)
             e->bytes = lh_result_bytes(e->result) + strlen(e->key);
             c->used += e->bytes;
         }
-        mine.result = e->result;
-    }
-    for (lh_waiter_t *n; w; w = n) {
-        n = w->next;
-        w->cb(&mine, "miss", w->data);
-        free(w);
+        mine.result = lh_result_share(e->result); /* the entry may go before the answers */
     }
     if (!e->linked) {
         lh_orphan_free(c, e); /* invalidated while it ran */
@@ -292,48 +377,75 @@ static void lh_entry_done(const lh_outcome_t *o, void *data)
     } else {
         lh_evict(c, e);
     }
+    pthread_mutex_unlock(&c->lock);
+    lh_answer_waiters(c, owner, w, &mine);
+    if (o->status == 0) lh_result_free(mine.result);
 }
 
-static void lh_entry_fetch(lh_entry_t *e)
+/* Marks e as fetched by lh; the statement itself starts after the lock is released. */
+static void lh_entry_claim(lh_entry_t *e, lakehouse_t *lh)
 {
     e->in_flight = true;
-    lh_stmt_run(e->cache->lh, e->sql, e->params, e->nparams, lh_entry_done, lh_entry_wanted, e);
+    e->owner = lh;
 }
 
-void lh_cache_read(lh_cache_t *c, const char *table, const char *sql, const lh_param_t *params,
+static void lh_entry_fetch(lh_entry_t *e, lakehouse_t *lh)
+{
+    lh_stmt_run(lh, e->sql, e->params, e->nparams, lh_entry_done, lh_entry_wanted, e);
+}
+
+/* A fresh or stale answer for e, if it has one: true when cb was called. Takes the lock. */
+static bool lh_cache_answer(lh_cache_t *c, lakehouse_t *lh, const char *key, uint64_t hash,
+                            lh_read_cb cb, void *data)
+{
+    pthread_mutex_lock(&c->lock);
+    lh_entry_t *e = lh_find(c, key, hash);
+    if (!e || !e->result) {
+        pthread_mutex_unlock(&c->lock);
+        return false;
+    }
+    double age = lh_now() - e->fetched_at;
+    if (age >= 2 * c->ttl_s) {
+        lh_entry_drop(c, e); /* too old to answer with; a refresh out ends unkept */
+        pthread_mutex_unlock(&c->lock);
+        return false;
+    }
+    bool fresh = age < c->ttl_s;
+    if (fresh)
+        lh->m.hits++;
+    else
+        lh->m.stale++;
+    lh_lru_front(c, e);
+    bool refresh = !fresh && !e->in_flight;
+    if (refresh) lh_entry_claim(e, lh);
+    lh_result_t *r = lh_result_share(e->result);
+    pthread_mutex_unlock(&c->lock);
+    if (refresh) lh_entry_fetch(e, lh); /* in flight: e stays allocated until it ends */
+    lh_outcome_t o = {.result = r};
+    cb(&o, fresh ? "hit" : "stale", data);
+    lh_result_free(r);
+    return true;
+}
+
+void lh_cache_read(lakehouse_t *lh, const char *table, const char *sql, const lh_param_t *params,
                    int nparams, lh_read_cb cb, lh_wanted_fn wanted, void *data)
 {
-    lakehouse_t *lh = c->lh;
+    lh_cache_t *c = lh->cache;
     char *key = lh_cache_key(sql, params, nparams);
     uint64_t hash = lh_hash(key);
-    lh_entry_t *e = lh_find(c, key, hash);
-    double now = lh_now();
-    if (e && e->result) {
-        double age = now - e->fetched_at;
-        if (age < c->ttl_s || (age < 2 * c->ttl_s)) {
-            bool fresh = age < c->ttl_s;
-            if (fresh)
-                lh->m.hits++;
-            else
-                lh->m.stale++;
-            free(key);
-            lh_lru_front(c, e);
-            if (!fresh && !e->in_flight) lh_entry_fetch(e);
-            lh_outcome_t o = {.result = e->result};
-            cb(&o, fresh ? "hit" : "stale", data);
-            return;
-        }
-        lh_entry_drop(c, e); /* too old to answer with; a refresh out ends unkept */
-        e = NULL;
+    if (lh_cache_answer(c, lh, key, hash, cb, data)) {
+        free(key);
+        return;
     }
     lh->m.misses++;
     int retry_after = 0;
     if (!lh_warehouse_usable(lh, &retry_after)) {
         free(key);
-        char detail[200];
-        snprintf(detail, sizeof detail, "SQL warehouse %s is %s", lh->warehouse_id, lh->wh_state);
+        char detail[200], st[24];
+        lh_wh_get(lh, st, NULL, 0);
+        snprintf(detail, sizeof detail, "SQL warehouse %s is %s", lh->warehouse_id, st);
         lh_outcome_t o = {
-            .status = 503, .detail = detail, .retry_after = retry_after, .wh_state = lh->wh_state};
+            .status = 503, .detail = detail, .retry_after = retry_after, .wh_state = st};
         cb(&o, "miss", data);
         return;
     }
@@ -342,32 +454,100 @@ void lh_cache_read(lh_cache_t *c, const char *table, const char *sql, const lh_p
     w->cb = cb;
     w->wanted = wanted;
     w->data = data;
-    if (e) { /* its first answer is on the way: wait with the others */
+    w->lh = lh;
+    w->member = lh->member;
+    pthread_mutex_lock(&c->lock);
+    lh_entry_t *e = lh_find(c, key, hash);
+    if (e && (e->in_flight || !e->result)) { /* its answer is on the way: wait with the others */
         free(key);
         lh->m.coalesced++;
         w->next = e->waiters;
         e->waiters = w;
+        pthread_mutex_unlock(&c->lock);
+        return;
+    }
+    if (e) { /* answered between the two looks: that answer will do */
+        lh_result_t *r = lh_result_share(e->result);
+        pthread_mutex_unlock(&c->lock);
+        free(key);
+        free(w);
+        lh_outcome_t o = {.result = r};
+        cb(&o, "hit", data);
+        lh_result_free(r);
         return;
     }
     e = lh_entry_new(c, key, hash, table, sql, params, nparams);
     e->waiters = w;
-    lh_entry_fetch(e);
+    lh_entry_claim(e, lh);
+    pthread_mutex_unlock(&c->lock);
+    lh_entry_fetch(e, lh);
 }
 
 void lh_cache_invalidate(lh_cache_t *c, const char *table)
 {
+    pthread_mutex_lock(&c->lock);
     for (lh_entry_t *e = c->lru_head, *n; e; e = n) {
         n = e->lru_next;
         if (e->table && strcmp(e->table, table) == 0) lh_entry_drop(c, e);
     }
+    pthread_mutex_unlock(&c->lock);
 }
 
 void lh_cache_clear(lh_cache_t *c)
 {
+    pthread_mutex_lock(&c->lock);
     for (lh_entry_t *e = c->lru_head, *n; e; e = n) {
         n = e->lru_next;
         lh_entry_drop(c, e);
     }
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* Under the lock: e's statement will never answer; its waiters are moved to *out. */
+static void lh_entry_abandon(lh_entry_t *e, lh_waiter_t **out)
+{
+    for (lh_waiter_t *w = e->waiters, *n; w; w = n) {
+        n = w->next;
+        w->next = *out;
+        *out = w;
+    }
+    e->waiters = NULL;
+    e->in_flight = false;
+    e->owner = NULL;
+}
+
+void lh_cache_detach(lh_cache_t *c, lakehouse_t *lh)
+{
+    lh_waiter_t *w = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (int b = 0; b < LH_BUCKETS; b++) {
+        for (lh_entry_t *e = c->buckets[b], *n; e; e = n) {
+            n = e->hnext;
+            if (!e->in_flight || e->owner != lh) continue;
+            lh_entry_abandon(e, &w);
+            if (!e->result) lh_entry_drop(c, e); /* nothing to keep */
+        }
+    }
+    for (lh_entry_t *e = c->orphans, *n; e; e = n) {
+        n = e->hnext;
+        if (!e->in_flight || e->owner != lh) continue;
+        lh_entry_abandon(e, &w);
+        lh_orphan_free(c, e);
+    }
+    pthread_mutex_unlock(&c->lock);
+    /* Its own waiters are gone with its drained server: only other loops' are answered. */
+    for (lh_waiter_t **pp = &w; *pp;) {
+        lh_waiter_t *x = *pp;
+        if (x->lh == lh) {
+            *pp = x->next;
+            free(x);
+        } else {
+            pp = &x->next;
+        }
+    }
+    lh_outcome_t o = {.status = 503, .detail = "the event loop running this read stopped",
+                      .retry_after = 1};
+    lh_answer_waiters(c, lh, w, &o);
 }
 
 static void lh_chain_free(lh_entry_t *e)
@@ -389,5 +569,6 @@ void lh_cache_free(lh_cache_t *c)
     for (int b = 0; b < LH_BUCKETS; b++)
         lh_chain_free(c->buckets[b]);
     lh_chain_free(c->orphans);
+    pthread_mutex_destroy(&c->lock);
     free(c);
 }

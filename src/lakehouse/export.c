@@ -205,9 +205,10 @@ void lh_export_csv(lakehouse_t *lh, http_exchange_t *ex, const char *sql, const 
 {
     int retry_after = 0;
     if (!lh_warehouse_usable(lh, &retry_after)) {
-        char detail[200];
-        snprintf(detail, sizeof detail, "SQL warehouse %s is %s", lh->warehouse_id, lh->wh_state);
-        lh_send_error(ex, 503, detail, retry_after, lh->wh_state);
+        char detail[200], st[24];
+        lh_wh_get(lh, st, NULL, 0);
+        snprintf(detail, sizeof detail, "SQL warehouse %s is %s", lh->warehouse_id, st);
+        lh_send_error(ex, 503, detail, retry_after, st);
         return;
     }
     lh_export_t *x = calloc(1, sizeof *x);

@@ -11,10 +11,13 @@
  *   cache.c      the result cache: TTL, LRU byte budget, stale-while-revalidate,
  *                coalescing of identical statements, per-table invalidation
  *   lakehouse.c  settings, the warehouse state probe, /readyz and /metrics parts
+ *   shared.c     what every loop's backend shares: the cache, the warehouse
+ *                state, catalog loads; mailboxes to the loops
  */
 #ifndef LAKEAPI_LAKEHOUSE_INTERNAL_H
 #define LAKEAPI_LAKEHOUSE_INTERNAL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -51,6 +54,7 @@ typedef struct lh_value {
 } lh_value_t;
 
 typedef struct lh_result {
+    atomic_int refs; /* lh_result_share / lh_result_free */
     int ncols;
     lh_column_t *cols;
     size_t nrows, cap;
@@ -60,7 +64,8 @@ typedef struct lh_result {
 
 lh_type_t lh_type_from_name(const char *type_name);
 lh_result_t *lh_result_new(void);
-void lh_result_free(lh_result_t *r);
+lh_result_t *lh_result_share(lh_result_t *r); /* one more reference; r */
+void lh_result_free(lh_result_t *r);           /* drops a reference; the last frees */
 /* Sets the columns (names copied); only before any row. */
 void lh_result_set_columns(lh_result_t *r, int ncols, const char *const *names,
                            const lh_type_t *types);
@@ -174,7 +179,8 @@ typedef struct lh_waiter lh_waiter_t;
 /* hit: "hit", "miss" or "stale" (X-Lakeapi-Cache). o->result is the cache's: read only, now. */
 typedef void (*lh_read_cb)(const lh_outcome_t *o, const char *hit, void *data);
 
-lh_cache_t *lh_cache_new(lakehouse_t *lh, double ttl_s, size_t budget);
+/* One cache for the process (shared.c owns it); reads from any loop, locked inside. */
+lh_cache_t *lh_cache_new(lakehouse_shared_t *sh, double ttl_s, size_t budget);
 void lh_cache_free(lh_cache_t *c);
 /*
  * A read of `table` (the invalidation key) through the cache: answered at once
@@ -182,13 +188,46 @@ void lh_cache_free(lh_cache_t *c);
  * else it waits for the one statement that identical reads share (miss). gone
  * (may be NULL) tells when the asker has left. cb may run inside this call.
  */
-void lh_cache_read(lh_cache_t *c, const char *table, const char *sql, const lh_param_t *params,
+void lh_cache_read(lakehouse_t *lh, const char *table, const char *sql, const lh_param_t *params,
                    int nparams, lh_read_cb cb, lh_wanted_fn wanted, void *data);
+/*
+ * lh's loop is stopping (its statements are dropped): reads of other loops
+ * that waited for its statements are answered 503 on their loops.
+ */
+void lh_cache_detach(lh_cache_t *c, lakehouse_t *lh);
 /* Drops every cached read of table; reads in flight are answered but not kept. */
 void lh_cache_invalidate(lh_cache_t *c, const char *table);
 void lh_cache_clear(lh_cache_t *c);
 /* The normalized key of a statement and its parameters (for tests). Caller frees. */
 char *lh_cache_key(const char *sql, const lh_param_t *params, int nparams);
+
+/* ---- shared.c: what the loops share ---- */
+
+typedef void (*lh_post_fn)(lakehouse_t *lh, void *arg);
+lakehouse_shared_t *lh_shared_ref(lakehouse_shared_t *sh);
+lh_cache_t *lh_shared_cache(lakehouse_shared_t *sh);
+int lh_shared_join(lakehouse_shared_t *sh, lakehouse_t *lh); /* lh's member index */
+void lh_shared_leave(lakehouse_shared_t *sh, lakehouse_t *lh); /* idempotent */
+/* Runs fn(member's backend, arg) on that member's loop; false (arg untouched) when it left. */
+bool lh_post(lakehouse_shared_t *sh, int member, lh_post_fn fn, void *arg);
+/* The warehouse state ("" until known) and the last probe's error ("" when it answered). */
+void lh_wh_get(const lakehouse_t *lh, char state[24], char *error, size_t errlen);
+/* true: the caller probes now (none out, the last older than max_age_s); then probe_end. */
+bool lh_wh_probe_begin(lakehouse_t *lh, double max_age_s);
+/* A probe's answer: state (NULL: unchanged), error (NULL: it answered); both NULL: not sent. */
+void lh_wh_probe_end(lakehouse_t *lh, const char *state, const char *error);
+/* true (and noted) when no start request went out within every_s. */
+bool lh_wh_start_due(lakehouse_t *lh, double every_s);
+/* Catalog loads: true when the caller runs it; false: another loop's is out (its result comes). */
+bool lh_shared_load_claim(lakehouse_shared_t *sh, const char *catalog);
+/* The last successful load of catalog (a reference; NULL when none). */
+lh_result_t *lh_shared_load_kept(lakehouse_shared_t *sh, const char *catalog);
+/* The caller's load ended: kept, and handed to every other loop (lh_tables_adopt). */
+void lh_shared_load_done(lakehouse_t *lh, const char *catalog, int status, const char *detail,
+                         lh_result_t *result);
+/* tables.c, on lh's loop: another loop's load of catalog ended (result borrowed). */
+void lh_tables_adopt(lakehouse_t *lh, const char *catalog, int status, const char *detail,
+                     lh_result_t *result);
 
 /* ---- lakehouse.c: shared state ---- */
 
@@ -207,14 +246,11 @@ struct lakehouse {
     char catalog[129], schema[129];
     double command_timeout_s;
     int wait_timeout_s; /* 0 or 5..50 */
-    lh_cache_t *cache;
-    lh_metrics_t m;
-    /* the warehouse state probe */
-    char wh_state[24];   /* "" until known */
-    char wh_error[256];  /* the last probe's failure, "" when it answered */
-    double wh_probed_at; /* monotonic seconds */
-    bool probing;
-    double start_asked_at;
+    lakehouse_shared_t *sh; /* a reference: the cache, warehouse state, catalog loads */
+    int member;             /* this backend's index in sh (0: runs the reload timer) */
+    uv_async_t mail;        /* runs what other loops post to this one */
+    lh_cache_t *cache;      /* sh's */
+    lh_metrics_t m;         /* this loop's counts (summed over loops at scrape) */
     uv_timer_t probe_timer;
     bool timer_ready;
     lh_stmt_t *stmts; /* in flight */

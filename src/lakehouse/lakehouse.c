@@ -113,38 +113,33 @@ static void lh_on_started(const workspace_response_t *res, void *data)
 static void lh_on_probe(const workspace_response_t *res, void *data)
 {
     lakehouse_t *lh = data;
-    lh->probing = false;
-    lh->wh_probed_at = lh_now();
     if (res->error) {
-        snprintf(lh->wh_error, sizeof lh->wh_error, "%s", res->error);
-        if (res->status == 404) snprintf(lh->wh_state, sizeof lh->wh_state, "NOT_FOUND");
+        lh_wh_probe_end(lh, res->status == 404 ? "NOT_FOUND" : NULL, res->error);
         return;
     }
-    lh->wh_error[0] = '\0';
     char state[24];
     lh_parse_warehouse_state(res->body, res->len, state, sizeof state);
-    if (strcmp(state, lh->wh_state) != 0)
-        log_info("SQL warehouse %s is %s", lh->warehouse_id, state[0] ? state : "(unknown)");
-    snprintf(lh->wh_state, sizeof lh->wh_state, "%s", state);
+    lh_wh_probe_end(lh, state, NULL);
 }
 
+/* One probe for the process: the state is shared (shared.c), so any loop's answer serves all. */
 void lh_probe(lakehouse_t *lh, double max_age_s)
 {
-    if (lh->probing || (lh->wh_probed_at > 0 && lh_now() - lh->wh_probed_at < max_age_s)) return;
+    if (!lh_wh_probe_begin(lh, max_age_s)) return;
     char path[200];
     snprintf(path, sizeof path, "/api/2.0/sql/warehouses/%s", lh->warehouse_id);
-    if (workspace_call(lh->ws, WORKSPACE_GET, path, NULL, 10.0, lh_on_probe, lh) == 0)
-        lh->probing = true;
+    if (workspace_call(lh->ws, WORKSPACE_GET, path, NULL, 10.0, lh_on_probe, lh) != 0)
+        lh_wh_probe_end(lh, NULL, NULL);
 }
 
 bool lh_warehouse_usable(lakehouse_t *lh, int *retry_after)
 {
-    const char *st = lh->wh_state;
+    char st[24];
+    lh_wh_get(lh, st, NULL, 0);
     if (!st[0] || strcmp(st, "RUNNING") == 0) return true;
-    if (strcmp(st, "STOPPED") == 0 && lh_now() - lh->start_asked_at > LH_START_EVERY_S) {
+    if (strcmp(st, "STOPPED") == 0 && lh_wh_start_due(lh, LH_START_EVERY_S)) {
         char path[200];
         snprintf(path, sizeof path, "/api/2.0/sql/warehouses/%s/start", lh->warehouse_id);
-        lh->start_asked_at = lh_now();
         workspace_call(lh->ws, WORKSPACE_POST, path, "{}", 10.0, lh_on_started, lh);
     }
     *retry_after = strcmp(st, "STARTING") == 0 ? 10 : 30;
@@ -155,7 +150,9 @@ bool lh_warehouse_usable(lakehouse_t *lh, int *retry_after)
 static void lh_on_probe_timer(uv_timer_t *t)
 {
     lakehouse_t *lh = t->data;
-    bool running = strcmp(lh->wh_state, "RUNNING") == 0;
+    char st[24];
+    lh_wh_get(lh, st, NULL, 0);
+    bool running = strcmp(st, "RUNNING") == 0;
     lh_probe(lh, running ? LH_PROBE_RUNNING_S - 1 : LH_PROBE_OTHER_S - 1);
 }
 
@@ -170,8 +167,8 @@ void lh_observe_latency(lakehouse_t *lh, double s)
 
 /* ---- lifecycle ---- */
 
-lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws, char *err,
-                           size_t errlen)
+lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws,
+                           lakehouse_shared_t *sh, char *err, size_t errlen)
 {
     if (lakehouse_check_config(cfg, err, errlen) != 0) return NULL;
     lakehouse_t *lh = calloc(1, sizeof *lh);
@@ -183,9 +180,11 @@ lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws
     snprintf(lh->schema, sizeof lh->schema, "%s", cfg->lakehouse_schema);
     lh->command_timeout_s = cfg->command_timeout_s;
     lh->wait_timeout_s = (int)cfg->lakehouse_wait_s;
-    lh->cache =
-        lh_cache_new(lh, cfg->lakehouse_cache_ttl_s, (size_t)cfg->lakehouse_cache_mb * 1024 * 1024);
-    lh->tables = lh_tables_new(lh, cfg->lakehouse_reload_s);
+    lh->sh = sh ? lh_shared_ref(sh) : lakehouse_shared_new(cfg);
+    lh->cache = lh_shared_cache(lh->sh);
+    lh->member = lh_shared_join(lh->sh, lh);
+    /* One loop reloads the tables on the interval; its result reaches every loop. */
+    lh->tables = lh_tables_new(lh, lh->member == 0 ? cfg->lakehouse_reload_s : 0);
     return lh;
 }
 
@@ -206,6 +205,9 @@ void lakehouse_start(lakehouse_t *lh)
 
 void lakehouse_close(lakehouse_t *lh)
 {
+    if (!lh) return;
+    lh_shared_leave(lh->sh, lh);
+    if (!uv_is_closing((uv_handle_t *)&lh->mail)) uv_close((uv_handle_t *)&lh->mail, NULL);
     if (lh->timer_ready && !uv_is_closing((uv_handle_t *)&lh->probe_timer))
         uv_close((uv_handle_t *)&lh->probe_timer, NULL);
     lh_tables_close(lh->tables);
@@ -214,10 +216,12 @@ void lakehouse_close(lakehouse_t *lh)
 void lakehouse_free(lakehouse_t *lh)
 {
     if (!lh) return;
+    lh_shared_leave(lh->sh, lh); /* when lakehouse_close was not called */
     lh_stmts_drop(lh);
+    lh_cache_detach(lh->cache, lh); /* after the drop: none of ours can answer any more */
     lh_stores_free(lh);
     lh_tables_free(lh->tables);
-    lh_cache_free(lh->cache);
+    lakehouse_shared_release(lh->sh);
     free(lh);
 }
 
@@ -225,11 +229,20 @@ void lakehouse_free(lakehouse_t *lh)
 
 bool lakehouse_ready(const lakehouse_t *lh, char *line, size_t n)
 {
-    const char *st = lh->wh_state[0] ? lh->wh_state : "UNKNOWN";
-    if (lh->wh_error[0])
-        snprintf(line, n, "SQL warehouse %s: %s (%s)", lh->warehouse_id, st, lh->wh_error);
+    char state[24], error[256];
+    lh_wh_get(lh, state, error, sizeof error);
+    const char *st = state[0] ? state : "UNKNOWN";
+    if (error[0])
+        snprintf(line, n, "SQL warehouse %s: %s (%s)", lh->warehouse_id, st, error);
     else
         snprintf(line, n, "SQL warehouse %s: %s", lh->warehouse_id, st);
+    return strcmp(st, "RUNNING") == 0;
+}
+
+static int lh_warehouse_running(const lakehouse_t *lh)
+{
+    char st[24];
+    lh_wh_get(lh, st, NULL, 0);
     return strcmp(st, "RUNNING") == 0;
 }
 
@@ -289,7 +302,7 @@ void lakehouse_metrics(const lakehouse_t *lh, buf_t *out)
                "# HELP lakeapi_lakehouse_warehouse_running 1 when the SQL warehouse is RUNNING.\n"
                "# TYPE lakeapi_lakehouse_warehouse_running gauge\n"
                "lakeapi_lakehouse_warehouse_running %d\n",
-               strcmp(lh->wh_state, "RUNNING") == 0);
+               lh_warehouse_running(lh));
 }
 
 /* ---- check-config: one probe on a loop of its own ---- */

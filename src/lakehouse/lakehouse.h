@@ -42,9 +42,22 @@ int lakehouse_check_config(const config_t *cfg, char *err, size_t errlen);
  */
 int lakehouse_check_once(const config_t *cfg, char *line, size_t n);
 
-/* The backend on loop over ws (borrowed; it must outlive the backend). NULL with err. */
-lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws, char *err,
-                           size_t errlen);
+/*
+ * What the backends of all WORKERS loops share (shared.c: the result cache and
+ * coalescing, the warehouse state, catalog loads). Reference counted: new
+ * returns one reference, every backend given it takes its own; the last
+ * release frees it.
+ */
+typedef struct lakehouse_shared lakehouse_shared_t;
+lakehouse_shared_t *lakehouse_shared_new(const config_t *cfg);
+void lakehouse_shared_release(lakehouse_shared_t *sh);
+
+/*
+ * The backend on loop over ws (borrowed; it must outlive the backend), part of
+ * sh (NULL: a shared state of its own). NULL with err.
+ */
+lakehouse_t *lakehouse_new(uv_loop_t *loop, const config_t *cfg, workspace_t *ws,
+                           lakehouse_shared_t *sh, char *err, size_t errlen);
 /* Adds the /lakehouse/v1 routes to r (before the app builds its OpenAPI document). */
 int lakehouse_register(lakehouse_t *lh, router_t *r);
 /* Access control (borrowed): when configured, POST /lakehouse/v1/_reload needs an admin. */
@@ -52,7 +65,7 @@ struct auth;
 void lakehouse_set_auth(lakehouse_t *lh, struct auth *a);
 /* Starts the warehouse state probe and table discovery (after the loop exists). */
 void lakehouse_start(lakehouse_t *lh);
-/* Closes the backend's handles (before the loop's last run at shutdown). */
+/* Leaves the shared state and closes the handles (before the loop's last run; NULL ok). */
 void lakehouse_close(lakehouse_t *lh);
 void lakehouse_free(lakehouse_t *lh);
 

@@ -419,7 +419,7 @@ static void lh_rd_run(lh_rd_t *rd)
         return;
     }
     rd->pending = 1;
-    lh_cache_read(rd->lh->cache, rd->tkey, rd->sql.data, rd->params, rd->nparams, lh_rows_done,
+    lh_cache_read(rd->lh, rd->tkey, rd->sql.data, rd->params, rd->nparams, lh_rows_done,
                   lh_rd_wanted, rd);
 }
 
@@ -429,7 +429,7 @@ static void lh_count_then_rows(const lh_outcome_t *o, const char *hit, void *dat
     lh_count_done(o, hit, data);
     if (rd->failed) return;
     rd->pending = 1;
-    lh_cache_read(rd->lh->cache, rd->tkey, rd->sql.data, rd->params, rd->nparams, lh_rows_done,
+    lh_cache_read(rd->lh, rd->tkey, rd->sql.data, rd->params, rd->nparams, lh_rows_done,
                   lh_rd_wanted, rd);
 }
 
@@ -470,7 +470,7 @@ static void lh_rd_start(lh_rd_t *rd)
     }
     if (rd->prefer.count == REST_COUNT_EXACT && rd->fmt != REST_EXPORT_CSV) {
         rd->pending = 1;
-        lh_cache_read(lh->cache, rd->tkey, rd->count_sql.data, rd->params, rd->nwhere,
+        lh_cache_read(lh, rd->tkey, rd->count_sql.data, rd->params, rd->nwhere,
                       lh_count_then_rows, lh_rd_wanted, rd);
         return;
     }

@@ -8,7 +8,10 @@
  * the warehouse wrote. A value that does not look like its type (a warehouse
  * bug or a new type) goes out as a JSON string rather than as broken JSON.
  *
- * Ownership: a result owns its columns and its buffer; lh_result_free frees all.
+ * Ownership: a result owns its columns and its buffer. It is reference counted
+ * (atomically: the cache hands one result to the loops of every waiter):
+ * lh_result_new's caller holds one reference, lh_result_share adds one and
+ * lh_result_free drops one; the last frees all. A shared result is read only.
  */
 #include <jansson.h>
 #include <stdlib.h>
@@ -53,13 +56,20 @@ lh_result_t *lh_result_new(void)
 {
     lh_result_t *r = calloc(1, sizeof *r);
     if (!r) abort();
+    atomic_init(&r->refs, 1);
     buf_init(&r->data);
+    return r;
+}
+
+lh_result_t *lh_result_share(lh_result_t *r)
+{
+    if (r) atomic_fetch_add(&r->refs, 1);
     return r;
 }
 
 void lh_result_free(lh_result_t *r)
 {
-    if (!r) return;
+    if (!r || atomic_fetch_sub(&r->refs, 1) != 1) return;
     for (int i = 0; i < r->ncols; i++)
         free(r->cols[i].name);
     free(r->cols);

@@ -24,7 +24,9 @@ static void lh_list_handler(http_exchange_t *ex, void *data)
     web_json_begin(ex, &w);
     jw_object_begin(&w);
     jw_kv_string(&w, "warehouse_id", lh->warehouse_id);
-    jw_kv_string(&w, "warehouse_state", lh->wh_state[0] ? lh->wh_state : "UNKNOWN");
+    char st[24];
+    lh_wh_get(lh, st, NULL, 0);
+    jw_kv_string(&w, "warehouse_state", st[0] ? st : "UNKNOWN");
     jw_key(&w, "tables");
     lh_tables_list(lh->tables, &w);
     jw_object_end(&w);

@@ -358,11 +358,11 @@ static void lh_on_tick(uv_timer_t *t)
     } else if ((s->phase == LH_PH_WAIT || s->phase == LH_PH_SUBMIT) &&
                !lh_warehouse_usable(s->lh, &retry_after)) {
         /* (a submit still out is cancelled when its answer brings the statement id) */
-        char detail[200];
-        snprintf(detail, sizeof detail, "SQL warehouse %s is %s", s->lh->warehouse_id,
-                 s->lh->wh_state);
+        char detail[200], st[24];
+        lh_wh_get(s->lh, st, NULL, 0);
+        snprintf(detail, sizeof detail, "SQL warehouse %s is %s", s->lh->warehouse_id, st);
         lh_cancel(s);
-        lh_answer(s, 503, detail, retry_after, s->lh->wh_state);
+        lh_answer(s, 503, detail, retry_after, st);
     } else if (s->phase == LH_PH_WAIT && now >= s->next_at) {
         lh_poll(s);
     } else if (s->phase == LH_PH_RETRY_SUBMIT && now >= s->next_at) {

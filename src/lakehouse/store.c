@@ -161,7 +161,7 @@ static void lh_rows_done(const lh_outcome_t *o, const char *hit, void *data)
 static void lh_read(lh_call_t *c, const lh_table_t *t, buf_t *sql, const lh_param_t *p, int n)
 {
     buf_append(sql, "", 1);
-    lh_cache_read(c->st->lh->cache, t->key, sql->data, p, n, lh_rows_done, lh_call_wanted, c);
+    lh_cache_read(c->st->lh, t->key, sql->data, p, n, lh_rows_done, lh_call_wanted, c);
     buf_dispose(sql);
 }
 

@@ -8,6 +8,13 @@
  * any on POST /lakehouse/v1/_reload. A load replaces the catalog's tables at
  * once, after the statement succeeded (a failed reload keeps the old ones).
  *
+ * With WORKERS loops a load runs once for the process (shared.c): a loop whose
+ * load finds another loop's load of the same catalog out waits for it, every
+ * load's result is handed to every loop (lh_tables_adopt), and a loop that
+ * starts after the first load builds from its kept result. Each loop builds
+ * its own tables, so a request never sees another thread's memory change.
+ * Only loop 0 runs the reload timer.
+ *
  * Ownership: the catalog set owns its tables (and their strings) and the
  * waiter records of loads in flight.
  */
@@ -173,39 +180,60 @@ static void lh_build(lh_cat_t *k, const lh_result_t *r)
     k->loaded = true;
 }
 
-static void lh_loaded(const lh_outcome_t *o, void *data)
+/* A load of k ended (here or on another loop): the new tables, then its waiters. */
+static void lh_apply(lh_cat_t *k, int status, const char *detail, const lh_result_t *r, bool log)
 {
-    lh_cat_t *k = data;
     k->loading = false;
-    if (o->status == 0) {
-        if (o->result->ncols >= 4) lh_build(k, o->result);
-        log_info("lakehouse: catalog %s has %d tables", k->name, k->ntables);
-        lh_result_free(o->result);
-    } else {
+    if (status == 0) {
+        if (r->ncols >= 4) lh_build(k, r);
+        if (log) log_info("lakehouse: catalog %s has %d tables", k->name, k->ntables);
+    } else if (log) {
         log_warn("lakehouse: discovering the tables of catalog %s failed: %s", k->name,
-                 o->detail ? o->detail : "");
+                 detail ? detail : "");
     }
     lh_load_waiter_t *w = k->waiters;
     k->waiters = NULL;
     for (lh_load_waiter_t *n; w; w = n) {
         n = w->next;
-        w->cb(o->status, o->detail, w->data);
+        w->cb(status, detail, w->data);
         free(w);
     }
 }
 
-void lh_tables_load(lh_catalog_t *c, const char *catalog, lh_tables_cb cb, void *data)
+static void lh_loaded(const lh_outcome_t *o, void *data)
+{
+    lh_cat_t *k = data;
+    lakehouse_t *lh = k->owner->lh;
+    lh_shared_load_done(lh, k->name, o->status, o->detail, o->result); /* to the other loops */
+    lh_apply(k, o->status, o->detail, o->result, true);
+    lh_result_free(o->result);
+}
+
+/* The catalog's record, made when missing; NULL when LH_MAX_CATALOGS are in use. */
+static lh_cat_t *lh_cat_get(lh_catalog_t *c, const char *catalog)
 {
     lh_cat_t *k = lh_cat_find(c, catalog);
+    if (k || c->ncats == LH_MAX_CATALOGS) return k;
+    k = &c->cats[c->ncats++];
+    memset(k, 0, sizeof *k);
+    snprintf(k->name, sizeof k->name, "%s", catalog);
+    k->owner = c;
+    return k;
+}
+
+void lh_tables_adopt(lakehouse_t *lh, const char *catalog, int status, const char *detail,
+                     lh_result_t *result)
+{
+    lh_cat_t *k = lh_cat_get(lh->tables, catalog);
+    if (k) lh_apply(k, status, detail, result, false);
+}
+
+void lh_tables_load(lh_catalog_t *c, const char *catalog, lh_tables_cb cb, void *data)
+{
+    lh_cat_t *k = lh_cat_get(c, catalog);
     if (!k) {
-        if (c->ncats == LH_MAX_CATALOGS) {
-            if (cb) cb(503, "too many catalogs in use", data);
-            return;
-        }
-        k = &c->cats[c->ncats++];
-        memset(k, 0, sizeof *k);
-        snprintf(k->name, sizeof k->name, "%s", catalog);
-        k->owner = c;
+        if (cb) cb(503, "too many catalogs in use", data);
+        return;
     }
     if (cb) {
         lh_load_waiter_t *w = calloc(1, sizeof *w);
@@ -217,6 +245,7 @@ void lh_tables_load(lh_catalog_t *c, const char *catalog, lh_tables_cb cb, void 
     }
     if (k->loading) return;
     k->loading = true;
+    if (!lh_shared_load_claim(c->lh->sh, catalog)) return; /* another loop's: its result comes */
     buf_t sql;
     buf_init(&sql);
     buf_append_str(&sql, "SELECT table_schema, table_name, column_name, data_type FROM ");
@@ -237,7 +266,14 @@ static void lh_on_reload_timer(uv_timer_t *t)
 
 void lh_tables_start(lh_catalog_t *c)
 {
-    lh_tables_load(c, c->lh->catalog, NULL, NULL);
+    /* Another loop loaded it already: build from that result rather than ask again. */
+    lh_result_t *kept = lh_shared_load_kept(c->lh->sh, c->lh->catalog);
+    if (kept) {
+        lh_tables_adopt(c->lh, c->lh->catalog, 0, NULL, kept);
+        lh_result_free(kept);
+    } else {
+        lh_tables_load(c, c->lh->catalog, NULL, NULL);
+    }
     if (c->reload_s <= 0) return;
     uv_timer_init(c->lh->loop, &c->timer);
     c->timer.data = c;

@@ -173,7 +173,7 @@ def test_cached_read_then_write_invalidates(lake, fake):
 
 def test_thousand_identical_reads_one_statement(lake, fake):
     ws, wh = fake
-    s = lake()
+    s = lake(WORKERS=2)  # the cache and its coalescing are the process's, not a loop's
     wh.control(latency=0.5, reset=True)
     n = 1000
 
@@ -232,7 +232,7 @@ def test_command_timeout_is_504_and_cancels(lake, fake):
 
 def test_starting_warehouse_is_503_with_retry_after(lake, fake):
     ws, wh = fake
-    s = lake(LAKEHOUSE_WAIT_TIMEOUT=0)
+    s = lake(LAKEHOUSE_WAIT_TIMEOUT=0, WORKERS=2)  # /readyz on any loop knows the state
     wh.control(start_delay=30, state="STARTING")
     time.sleep(1.1)  # past the last probe's freshness
     try:

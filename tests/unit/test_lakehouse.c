@@ -28,6 +28,24 @@ static const char *const ok_reply =
     "\"next_chunk_index\":1,"
     "\"next_chunk_internal_link\":\"/api/2.0/sql/statements/01f0aa/result/chunks/1\"}}";
 
+/* One result handed to the waiters of several loops: the last reference frees it (ASan). */
+static void test_result_is_shared(void **state)
+{
+    (void)state;
+    lh_result_t *r = lh_result_new();
+    const char *names[] = {"id"};
+    lh_type_t types[] = {LH_T_INT};
+    lh_result_set_columns(r, 1, names, types);
+    const char *v[] = {"7"};
+    size_t len[] = {1};
+    assert_int_equal(lh_result_add_row(r, v, len), 0);
+    assert_ptr_equal(lh_result_share(r), r);
+    assert_null(lh_result_share(NULL));
+    lh_result_free(r); /* one reference left: still readable */
+    assert_string_equal(lh_result_value(r, 0, 0, NULL), "7");
+    lh_result_free(r);
+}
+
 static void test_parse_statement(void **state)
 {
     (void)state;
@@ -209,7 +227,7 @@ static void test_http_path(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_parse_statement),
+        cmocka_unit_test(test_result_is_shared), cmocka_unit_test(test_parse_statement),
         cmocka_unit_test(test_parse_refusals),
         cmocka_unit_test(test_parse_failed_and_links),
         cmocka_unit_test(test_encode_types),
