@@ -177,6 +177,16 @@ void auth_use_ratelimit(auth_t *a, auth_ratelimit_t *shared)
     a->rate = auth_ratelimit_share(shared);
 }
 
+void auth_use_jwks(auth_t *a, auth_jwks_shared_t *shared)
+{
+    if (a->jwks) auth_jwks_use_shared(a->jwks, shared);
+}
+
+void auth_close(auth_t *a)
+{
+    if (a) auth_jwks_close(a->jwks);
+}
+
 bool auth_configured(const auth_t *a)
 {
     return a->configured;

@@ -88,6 +88,21 @@ void auth_ratelimit_free(auth_ratelimit_t *r);
 /* a drops its own limiter and takes a reference to shared (NULL: keeps its own). */
 void auth_use_ratelimit(auth_t *a, auth_ratelimit_t *shared);
 
+/*
+ * The JWKS of the whole process (jwks.c): the keys, the refresh interval and
+ * the fetch in flight, shared by every loop's auth_t (auth_use_jwks takes a
+ * reference), so an unknown kid costs one fetch per process. Reference
+ * counted: new returns one reference; free drops one (the last frees).
+ */
+typedef struct auth_jwks_shared auth_jwks_shared_t;
+auth_jwks_shared_t *auth_jwks_shared_new(void);
+auth_jwks_shared_t *auth_jwks_shared_share(auth_jwks_shared_t *sh);
+void auth_jwks_shared_free(auth_jwks_shared_t *sh);
+/* Before auth_start; NULL or no JWKS configured: nothing. */
+void auth_use_jwks(auth_t *a, auth_jwks_shared_t *shared);
+/* On the loop, before its handles close (serve's shutdown). */
+void auth_close(auth_t *a);
+
 /* true when any identity setting is present (else the demo's open mode). */
 bool auth_configured(const auth_t *a);
 /* A one-line description of the mode for the startup log (no secrets). */

@@ -192,7 +192,12 @@ typedef void (*auth_jwks_fn)(void *data); /* a refresh ended (the keys may be ne
 auth_jwks_t *auth_jwks_new(uv_loop_t *loop, const char *url, const char *issuer,
                            double min_interval_s);
 void auth_jwks_free(auth_jwks_t *j);
-const auth_keyset_t *auth_jwks_keys(const auth_jwks_t *j);
+/* Takes part in sh (the keys and refreshes of every loop) instead of its own; before start. */
+void auth_jwks_use_shared(auth_jwks_t *j, auth_jwks_shared_t *sh);
+/* On the loop, before its handles close: other loops stop waking requests here. */
+void auth_jwks_close(auth_jwks_t *j);
+/* The keys to verify with now (valid until this loop's next call). */
+const auth_keyset_t *auth_jwks_keys(auth_jwks_t *j);
 /*
  * Asks for fresh keys (an unknown kid). true: fn(data) runs once the current
  * or a newly started refresh ends; false: a refresh ran less than

@@ -66,6 +66,8 @@ struct auth_ratelimit *cli_workers_ratelimit(cli_workers_t *g);
 struct http_conn_limits *cli_workers_conn_limits(cli_workers_t *g);
 /* The SQL warehouse backends' shared state (NULL without a warehouse); borrowed. */
 struct lakehouse_shared *cli_workers_lakehouse(cli_workers_t *g);
+/* The JWKS keys and refreshes of the process (NULL without JWKS); borrowed. */
+struct auth_jwks_shared *cli_workers_jwks(cli_workers_t *g);
 /* Loop i's Data API: loop 0's is started and publishes; the others adopt (never started). */
 struct rest_app;
 void cli_workers_rest(cli_workers_t *g, int i, struct rest_app *rest);

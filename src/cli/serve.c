@@ -72,7 +72,9 @@ static void serve_pool_closed(void *data)
         if (s->hub_credentials) credentials_hub_detach(s->credentials);
         cli_workers_leave(s->ref.group, s->ref.index);
     }
-    lakehouse_close(s->lakehouse); /* other loops stop posting to it before its handles close */
+    /* Other loops stop posting to them before their handles close. */
+    lakehouse_close(s->lakehouse);
+    auth_close(s->auth);
     uv_walk(&s->loop, serve_close_walk, NULL);
 }
 
@@ -257,7 +259,10 @@ static int serve_build(serve_state_t *s)
         log_error("startup failed: %s", s->auth ? "session statements" : err);
         return -1;
     }
-    if (s->ref.group) auth_use_ratelimit(s->auth, cli_workers_ratelimit(s->ref.group));
+    if (s->ref.group) {
+        auth_use_ratelimit(s->auth, cli_workers_ratelimit(s->ref.group));
+        auth_use_jwks(s->auth, cli_workers_jwks(s->ref.group));
+    }
     s->router = router_new();
     s->workspace = workspace_new(&s->loop, s->cfg, err, sizeof err);
     if (!s->workspace) log_debug("lakebase resource routes unavailable: %s", err);
@@ -330,6 +335,7 @@ static int serve_loop_run(serve_state_t *s)
     if (serve_build(s) != 0) {
         rc = 1;
         lakehouse_close(s->lakehouse);
+        auth_close(s->auth);
         uv_walk(&s->loop, serve_close_walk, NULL);
     } else {
         if (s->route) db_route_start(s->route);

@@ -16,6 +16,7 @@
  *     BURST hold per identity, not per loop;
  *   - the connection limits (http_conn_limits_t): MAX_CONNECTIONS and
  *     MAX_CONNECTIONS_PER_IP count every loop's connections;
+ *   - the JWKS (auth_jwks_shared_t): one key set and one refresh per process;
  *   - the SQL warehouse backend's cache, coalescing, warehouse state and
  *     table discovery (lakehouse_shared_t, lakehouse/shared.c);
  *   - /metrics: the loop that gets the scrape asks every other loop, through
@@ -73,7 +74,8 @@ struct cli_workers {
     auth_ratelimit_t *rate;       /* every loop's auth_t holds a reference; NULL: off */
     http_conn_limits_t *limits; /* every loop's server holds a reference; ours dropped at the end */
     lakehouse_shared_t *lakehouse; /* every loop's backend holds a reference; NULL: no warehouse */
-    bool failed;                /* under lock: a loop could not start */
+    auth_jwks_shared_t *jwks;      /* every loop's auth_t holds a reference; NULL: no JWKS */
+    bool failed;                   /* under lock: a loop could not start */
 };
 
 /* ---- mailboxes ---- */
@@ -300,6 +302,11 @@ lakehouse_shared_t *cli_workers_lakehouse(cli_workers_t *g)
     return g->lakehouse;
 }
 
+auth_jwks_shared_t *cli_workers_jwks(cli_workers_t *g)
+{
+    return g->jwks;
+}
+
 /* ---- threads ---- */
 
 typedef struct worker_arg {
@@ -397,6 +404,7 @@ int cli_workers_run(const config_t *cfg, int n, unsigned max_connections, cli_wo
     g->rate = auth_ratelimit_from_config(cfg);
     g->limits = http_conn_limits_new(max_connections, (unsigned)cfg->max_connections_per_ip);
     if (lakehouse_configured(cfg)) g->lakehouse = lakehouse_shared_new(cfg);
+    if (cfg->jwt_jwks_url || cfg->jwt_issuer) g->jwks = auth_jwks_shared_new();
     for (int i = 0; i < n; i++) {
         w[i].g = g;
         w[i].index = i;
@@ -421,6 +429,7 @@ int cli_workers_run(const config_t *cfg, int n, unsigned max_connections, cli_wo
     auth_ratelimit_free(g->rate);
     http_conn_limits_release(g->limits);
     lakehouse_shared_release(g->lakehouse);
+    auth_jwks_shared_free(g->jwks);
     if (g->real) g->real->free(g->real);
     pthread_mutex_destroy(&g->lock);
     free(g->boxes);

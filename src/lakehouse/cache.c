@@ -545,8 +545,8 @@ void lh_cache_detach(lh_cache_t *c, lakehouse_t *lh)
             pp = &x->next;
         }
     }
-    lh_outcome_t o = {.status = 503, .detail = "the event loop running this read stopped",
-                      .retry_after = 1};
+    lh_outcome_t o = {
+        .status = 503, .detail = "the event loop running this read stopped", .retry_after = 1};
     lh_answer_waiters(c, lh, w, &o);
 }
 

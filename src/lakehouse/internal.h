@@ -65,7 +65,7 @@ typedef struct lh_result {
 lh_type_t lh_type_from_name(const char *type_name);
 lh_result_t *lh_result_new(void);
 lh_result_t *lh_result_share(lh_result_t *r); /* one more reference; r */
-void lh_result_free(lh_result_t *r);           /* drops a reference; the last frees */
+void lh_result_free(lh_result_t *r);          /* drops a reference; the last frees */
 /* Sets the columns (names copied); only before any row. */
 void lh_result_set_columns(lh_result_t *r, int ncols, const char *const *names,
                            const lh_type_t *types);
@@ -206,7 +206,7 @@ char *lh_cache_key(const char *sql, const lh_param_t *params, int nparams);
 typedef void (*lh_post_fn)(lakehouse_t *lh, void *arg);
 lakehouse_shared_t *lh_shared_ref(lakehouse_shared_t *sh);
 lh_cache_t *lh_shared_cache(lakehouse_shared_t *sh);
-int lh_shared_join(lakehouse_shared_t *sh, lakehouse_t *lh); /* lh's member index */
+int lh_shared_join(lakehouse_shared_t *sh, lakehouse_t *lh);   /* lh's member index */
 void lh_shared_leave(lakehouse_shared_t *sh, lakehouse_t *lh); /* idempotent */
 /* Runs fn(member's backend, arg) on that member's loop; false (arg untouched) when it left. */
 bool lh_post(lakehouse_shared_t *sh, int member, lh_post_fn fn, void *arg);
@@ -245,7 +245,7 @@ struct lakehouse {
     char warehouse_id[129];
     char catalog[129], schema[129];
     double command_timeout_s;
-    int wait_timeout_s; /* 0 or 5..50 */
+    int wait_timeout_s;     /* 0 or 5..50 */
     lakehouse_shared_t *sh; /* a reference: the cache, warehouse state, catalog loads */
     int member;             /* this backend's index in sh (0: runs the reload timer) */
     uv_async_t mail;        /* runs what other loops post to this one */

@@ -470,8 +470,8 @@ static void lh_rd_start(lh_rd_t *rd)
     }
     if (rd->prefer.count == REST_COUNT_EXACT && rd->fmt != REST_EXPORT_CSV) {
         rd->pending = 1;
-        lh_cache_read(lh, rd->tkey, rd->count_sql.data, rd->params, rd->nwhere,
-                      lh_count_then_rows, lh_rd_wanted, rd);
+        lh_cache_read(lh, rd->tkey, rd->count_sql.data, rd->params, rd->nwhere, lh_count_then_rows,
+                      lh_rd_wanted, rd);
         return;
     }
     lh_rd_run(rd);

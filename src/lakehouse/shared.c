@@ -68,8 +68,8 @@ lakehouse_shared_t *lakehouse_shared_new(const config_t *cfg)
     if (!sh) abort();
     atomic_init(&sh->refs, 1);
     pthread_mutex_init(&sh->lock, NULL);
-    sh->cache = lh_cache_new(sh, cfg->lakehouse_cache_ttl_s,
-                             (size_t)cfg->lakehouse_cache_mb * 1024 * 1024);
+    sh->cache =
+        lh_cache_new(sh, cfg->lakehouse_cache_ttl_s, (size_t)cfg->lakehouse_cache_mb * 1024 * 1024);
     return sh;
 }
 

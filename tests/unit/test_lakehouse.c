@@ -228,12 +228,9 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_result_is_shared), cmocka_unit_test(test_parse_statement),
-        cmocka_unit_test(test_parse_refusals),
-        cmocka_unit_test(test_parse_failed_and_links),
-        cmocka_unit_test(test_encode_types),
-        cmocka_unit_test(test_csv_field),
-        cmocka_unit_test(test_cache_key),
-        cmocka_unit_test(test_http_path),
+        cmocka_unit_test(test_parse_refusals),   cmocka_unit_test(test_parse_failed_and_links),
+        cmocka_unit_test(test_encode_types),     cmocka_unit_test(test_csv_field),
+        cmocka_unit_test(test_cache_key),        cmocka_unit_test(test_http_path),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
