@@ -51,7 +51,7 @@ typedef struct config {
     char *pg_host_read;       /* PGHOST_READ: comma list of replica hosts ("host" or "host:port") */
     int read_after_write_ms;  /* READ_AFTER_WRITE_MS (1000; 0 = off), 0..3600000 */
     double replica_max_lag_s; /* REPLICA_MAX_LAG (10 s), > 0 */
-    int workers;              /* WORKERS (1; 0 = one loop per core), 0..256 */
+    int workers;              /* WORKERS (0 = one loop per core, the default), 0..256 */
 
     /* tables */
     char *orders_table; /* ORDERS_TABLE (public.orders_synced) */

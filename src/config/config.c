@@ -168,7 +168,7 @@ void config_init(config_t *c)
     c->pool_recycle_s = 3600;
     c->read_after_write_ms = 1000;
     c->replica_max_lag_s = 10;
-    c->workers = 1; /* one loop; 0 = one per core */
+    c->workers = 0; /* one loop per core (at most DB_POOL_SIZE); 1 = a single loop */
     c->orders_table = config_xstrdup("public.orders_synced");
     c->users_table = config_xstrdup("public.users");
     c->server_header = config_xstrdup("lakeapi");
