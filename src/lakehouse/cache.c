@@ -266,9 +266,8 @@ static void lh_delivery_free(lh_delivery_t *d)
     free(d);
 }
 
-static void lh_delivery_run(lakehouse_t *lh, void *arg)
+static void lh_delivery_run(void *arg)
 {
-    (void)lh;
     lh_delivery_t *d = arg;
     lh_outcome_t o = {.status = d->status,
                       .detail = d->detail,

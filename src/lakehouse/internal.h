@@ -203,13 +203,12 @@ char *lh_cache_key(const char *sql, const lh_param_t *params, int nparams);
 
 /* ---- shared.c: what the loops share ---- */
 
-typedef void (*lh_post_fn)(lakehouse_t *lh, void *arg);
 lakehouse_shared_t *lh_shared_ref(lakehouse_shared_t *sh);
 lh_cache_t *lh_shared_cache(lakehouse_shared_t *sh);
 int lh_shared_join(lakehouse_shared_t *sh, lakehouse_t *lh);   /* lh's member index */
 void lh_shared_leave(lakehouse_shared_t *sh, lakehouse_t *lh); /* idempotent */
-/* Runs fn(member's backend, arg) on that member's loop; false (arg untouched) when it left. */
-bool lh_post(lakehouse_shared_t *sh, int member, lh_post_fn fn, void *arg);
+/* Runs fn(arg) on that member's loop; false (arg untouched) when it left. */
+bool lh_post(lakehouse_shared_t *sh, int member, void (*fn)(void *arg), void *arg);
 /* The warehouse state ("" until known) and the last probe's error ("" when it answered). */
 void lh_wh_get(const lakehouse_t *lh, char state[24], char *error, size_t errlen);
 /* true: the caller probes now (none out, the last older than max_age_s); then probe_end. */
@@ -248,7 +247,6 @@ struct lakehouse {
     int wait_timeout_s;     /* 0 or 5..50 */
     lakehouse_shared_t *sh; /* a reference: the cache, warehouse state, catalog loads */
     int member;             /* this backend's index in sh (0: runs the reload timer) */
-    uv_async_t mail;        /* runs what other loops post to this one */
     lh_cache_t *cache;      /* sh's */
     lh_metrics_t m;         /* this loop's counts (summed over loops at scrape) */
     uv_timer_t probe_timer;

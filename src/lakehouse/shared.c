@@ -11,10 +11,9 @@
  *     every loop, which builds its own tables from it (tables.c); a loop that
  *     starts after the first load adopts that result instead of asking again.
  *
- * Work for another loop goes through that loop's mailbox: a closure list
- * under the lock and a uv_async that runs it on the loop. A backend joins in
- * lakehouse_new and leaves in lakehouse_close (posting to it then fails; what
- * was queued runs first).
+ * Work for another loop goes through that loop's inbox (util/inbox.c). A
+ * backend joins in lakehouse_new and leaves in lakehouse_close (posting to it
+ * then fails; what was queued runs first).
  *
  * Ownership: reference counted. lakehouse_shared_new's caller holds one
  * reference (cli/workers.c, or lakehouse_new for a lone loop), every backend
@@ -27,20 +26,15 @@
 #include <string.h>
 
 #include "lakehouse/internal.h"
+#include "lakeapi/inbox.h"
 #include "lakeapi/log.h"
 
 #define LH_MAX_MEMBERS 256
 #define LH_MAX_KEPT    16 /* catalogs whose last load is kept for late joiners */
 
-typedef struct lh_closure {
-    struct lh_closure *next;
-    lh_post_fn fn;
-    void *arg;
-} lh_closure_t;
-
 typedef struct lh_member {
     lakehouse_t *lh; /* NULL: left (or never joined) */
-    lh_closure_t *head, **tail;
+    inbox_t *inbox;  /* runs closures on lh's loop */
 } lh_member_t;
 
 typedef struct lh_kept {
@@ -96,39 +90,14 @@ lh_cache_t *lh_shared_cache(lakehouse_shared_t *sh)
 
 /* ---- mailboxes ---- */
 
-static void lh_run_closures(lakehouse_t *lh, lh_closure_t *c)
-{
-    for (lh_closure_t *n; c; c = n) {
-        n = c->next;
-        c->fn(lh, c->arg);
-        free(c);
-    }
-}
-
-static void lh_on_mail(uv_async_t *a)
-{
-    lakehouse_t *lh = a->data;
-    lakehouse_shared_t *sh = lh->sh;
-    pthread_mutex_lock(&sh->lock);
-    lh_member_t *m = &sh->members[lh->member];
-    lh_closure_t *c = m->head;
-    m->head = NULL;
-    m->tail = &m->head;
-    pthread_mutex_unlock(&sh->lock);
-    lh_run_closures(lh, c);
-}
-
 int lh_shared_join(lakehouse_shared_t *sh, lakehouse_t *lh)
 {
-    uv_async_init(lh->loop, &lh->mail, lh_on_mail);
-    lh->mail.data = lh;
-    uv_unref((uv_handle_t *)&lh->mail);
+    inbox_t *inbox = inbox_new(lh->loop);
     pthread_mutex_lock(&sh->lock);
     int i = sh->nmembers < LH_MAX_MEMBERS ? sh->nmembers++ : -1;
     if (i >= 0) {
         sh->members[i].lh = lh;
-        sh->members[i].head = NULL;
-        sh->members[i].tail = &sh->members[i].head;
+        sh->members[i].inbox = inbox;
     }
     pthread_mutex_unlock(&sh->lock);
     if (i < 0) abort(); /* WORKERS is at most 256 */
@@ -139,32 +108,21 @@ void lh_shared_leave(lakehouse_shared_t *sh, lakehouse_t *lh)
 {
     pthread_mutex_lock(&sh->lock);
     lh_member_t *m = &sh->members[lh->member];
-    bool was = m->lh != NULL;
+    inbox_t *inbox = m->inbox;
     m->lh = NULL;
-    lh_closure_t *c = m->head;
-    m->head = NULL;
-    m->tail = &m->head;
+    m->inbox = NULL;
     pthread_mutex_unlock(&sh->lock);
-    if (was) lh_run_closures(lh, c);
+    inbox_close(inbox); /* runs what was posted already; nobody can post any more */
 }
 
-/* Under the lock. */
-static bool lh_post_locked(lakehouse_shared_t *sh, int member, lh_post_fn fn, void *arg)
+/* Under the lock: posters hold it, so a member's inbox cannot close under them. */
+static bool lh_post_locked(lakehouse_shared_t *sh, int member, inbox_fn fn, void *arg)
 {
     lh_member_t *m = &sh->members[member];
-    if (!m->lh) return false;
-    lh_closure_t *c = malloc(sizeof *c);
-    if (!c) abort();
-    c->next = NULL;
-    c->fn = fn;
-    c->arg = arg;
-    *m->tail = c;
-    m->tail = &c->next;
-    uv_async_send(&m->lh->mail);
-    return true;
+    return m->inbox && inbox_post(m->inbox, fn, arg);
 }
 
-bool lh_post(lakehouse_shared_t *sh, int member, lh_post_fn fn, void *arg)
+bool lh_post(lakehouse_shared_t *sh, int member, void (*fn)(void *arg), void *arg)
 {
     pthread_mutex_lock(&sh->lock);
     bool ok = lh_post_locked(sh, member, fn, arg);
@@ -255,6 +213,7 @@ lh_result_t *lh_shared_load_kept(lakehouse_shared_t *sh, const char *catalog)
 }
 
 typedef struct lh_loaded_mail {
+    lakehouse_t *lh; /* the loop it is for */
     char catalog[129];
     int status;
     char *detail;
@@ -268,10 +227,10 @@ static void lh_loaded_mail_free(lh_loaded_mail_t *m)
     free(m);
 }
 
-static void lh_loaded_mail_run(lakehouse_t *lh, void *arg)
+static void lh_loaded_mail_run(void *arg)
 {
     lh_loaded_mail_t *m = arg;
-    lh_tables_adopt(lh, m->catalog, m->status, m->detail, m->result);
+    lh_tables_adopt(m->lh, m->catalog, m->status, m->detail, m->result);
     lh_loaded_mail_free(m);
 }
 
@@ -292,6 +251,7 @@ void lh_shared_load_done(lakehouse_t *lh, const char *catalog, int status, const
         if (i == lh->member || !sh->members[i].lh) continue;
         lh_loaded_mail_t *m = calloc(1, sizeof *m);
         if (!m) abort();
+        m->lh = sh->members[i].lh;
         snprintf(m->catalog, sizeof m->catalog, "%s", catalog);
         m->status = status;
         if (detail && !(m->detail = strdup(detail))) abort();
