@@ -22,9 +22,10 @@
  * entry's owner); a read from another loop joins it, and its answer is handed
  * to that loop through its mailbox with a reference to the result (results are
  * reference counted and read only once cached). The lock is never held while
- * a callback runs. A client that leaves is noticed by the owner's statement
- * only for the owner's own waiters: a waiter on another loop keeps the
- * statement wanted until it ends (its answer is then dropped).
+ * a callback runs. A client that leaves is noticed on its own loop: the
+ * owner's statement asks its own waiters, and a loop with waiters on another
+ * loop's statement asks them every 250 ms (lh_remote_tick) and takes the gone
+ * ones off; the statement is cancelled once no waiter is left anywhere.
  *
  * Ownership: the cache owns its entries, their results and waiter records.
  * An entry with a statement out stays allocated until that statement ends, or
@@ -48,6 +49,10 @@ struct lh_waiter {
     lakehouse_t *lh; /* the loop its callback runs on ... */
     int member;      /* ... and its mailbox in the shared state */
     lh_waiter_t *next;
+    /* Waiting for another loop's statement: on lh->remote_waits, checked by lh's own timer. */
+    struct lh_entry *entry;
+    lh_waiter_t *rprev, *rnext;
+    bool remote;
 };
 
 struct lh_entry {
@@ -246,6 +251,82 @@ static lh_entry_t *lh_entry_new(lh_cache_t *c, char *key, uint64_t hash, const c
     return e;
 }
 
+/* ---- waiters on another loop's statement ---- */
+
+#define LH_REMOTE_TICK_MS 250
+
+/* Under the lock. */
+static void lh_remote_link(lh_waiter_t *w, lh_entry_t *e)
+{
+    lakehouse_t *lh = w->lh;
+    w->entry = e;
+    w->remote = true;
+    w->rprev = NULL;
+    w->rnext = lh->remote_waits;
+    if (lh->remote_waits) lh->remote_waits->rprev = w;
+    lh->remote_waits = w;
+}
+
+/* Under the lock: w is off its entry (answered or gone). */
+static void lh_remote_unlink(lh_waiter_t *w)
+{
+    if (!w->remote) return;
+    if (w->rprev)
+        w->rprev->rnext = w->rnext;
+    else
+        w->lh->remote_waits = w->rnext;
+    if (w->rnext) w->rnext->rprev = w->rprev;
+    w->remote = false;
+    w->rprev = w->rnext = NULL;
+}
+
+static void lh_remote_unlink_all(lh_waiter_t *w)
+{
+    for (; w; w = w->next)
+        lh_remote_unlink(w);
+}
+
+/* On lh's loop: its clients that left stop waiting for other loops' statements. */
+static void lh_remote_tick(uv_timer_t *t)
+{
+    lakehouse_t *lh = t->data;
+    lh_cache_t *c = lh->cache;
+    lh_waiter_t *gone = NULL;
+    pthread_mutex_lock(&c->lock);
+    for (lh_waiter_t *w = lh->remote_waits, *n; w; w = n) {
+        n = w->rnext;
+        if (!w->wanted || w->wanted(w->data)) continue;
+        lh_remote_unlink(w);
+        lh_waiter_t **pp = &w->entry->waiters;
+        while (*pp && *pp != w)
+            pp = &(*pp)->next;
+        if (*pp) *pp = w->next;
+        w->next = gone;
+        gone = w;
+    }
+    bool idle = lh->remote_waits == NULL;
+    pthread_mutex_unlock(&c->lock);
+    if (idle) uv_timer_stop(t);
+    lh_outcome_t o = {.status = 499, .detail = "client closed request"};
+    for (lh_waiter_t *n; gone; gone = n) {
+        n = gone->next;
+        gone->cb(&o, "miss", gone->data);
+        free(gone);
+    }
+}
+
+static void lh_remote_watch(lakehouse_t *lh)
+{
+    if (!lh->remote_timer_ready) {
+        uv_timer_init(lh->loop, &lh->remote_timer);
+        lh->remote_timer.data = lh;
+        lh->remote_timer_ready = true;
+        uv_unref((uv_handle_t *)&lh->remote_timer);
+    }
+    if (!uv_is_active((uv_handle_t *)&lh->remote_timer))
+        uv_timer_start(&lh->remote_timer, lh_remote_tick, LH_REMOTE_TICK_MS, LH_REMOTE_TICK_MS);
+}
+
 /* ---- answers ---- */
 
 /* A waiter's answer on its own loop: the outcome copied, the result a reference. */
@@ -355,6 +436,7 @@ static void lh_entry_done(const lh_outcome_t *o, void *data)
     e->owner = NULL;
     lh_waiter_t *w = e->waiters;
     e->waiters = NULL;
+    lh_remote_unlink_all(w);
     lh_outcome_t mine = *o;
     if (o->status == 0) {
         lh_result_free(e->result);
@@ -462,7 +544,10 @@ void lh_cache_read(lakehouse_t *lh, const char *table, const char *sql, const lh
         lh->m.coalesced++;
         w->next = e->waiters;
         e->waiters = w;
+        bool remote = e->owner != lh;
+        if (remote) lh_remote_link(w, e);
         pthread_mutex_unlock(&c->lock);
+        if (remote) lh_remote_watch(lh);
         return;
     }
     if (e) { /* answered between the two looks: that answer will do */
@@ -507,6 +592,7 @@ static void lh_entry_abandon(lh_entry_t *e, lh_waiter_t **out)
 {
     for (lh_waiter_t *w = e->waiters, *n; w; w = n) {
         n = w->next;
+        lh_remote_unlink(w);
         w->next = *out;
         *out = w;
     }

@@ -251,6 +251,9 @@ struct lakehouse {
     lh_metrics_t m;         /* this loop's counts (summed over loops at scrape) */
     uv_timer_t probe_timer;
     bool timer_ready;
+    struct lh_waiter *remote_waits; /* cache.c, under its lock: ours on other loops' statements */
+    uv_timer_t remote_timer;        /* cache.c: asks them whether their clients are still there */
+    bool remote_timer_ready;
     lh_stmt_t *stmts; /* in flight */
     struct lh_catalog *tables;
     struct lh_store *stores; /* store.c: the keyed row stores made */

@@ -207,6 +207,8 @@ void lakehouse_close(lakehouse_t *lh)
 {
     if (!lh) return;
     lh_shared_leave(lh->sh, lh);
+    if (lh->remote_timer_ready && !uv_is_closing((uv_handle_t *)&lh->remote_timer))
+        uv_close((uv_handle_t *)&lh->remote_timer, NULL);
     if (lh->timer_ready && !uv_is_closing((uv_handle_t *)&lh->probe_timer))
         uv_close((uv_handle_t *)&lh->probe_timer, NULL);
     lh_tables_close(lh->tables);

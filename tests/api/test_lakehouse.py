@@ -216,6 +216,28 @@ def test_client_that_leaves_cancels_its_statement(lake, fake):
     assert snap["submitted"] == 1 and snap["canceled"] == 1, snap
 
 
+def test_coalesced_clients_that_leave_on_every_loop_cancel_the_statement(lake, fake):
+    """Eight identical reads over two loops share one statement (the first asker's loop
+    runs it); when they all leave, each loop notices its own clients and the statement is
+    cancelled. Eight connections all landing on one loop would be a 1-in-128 chance."""
+    ws, wh = fake
+    s = lake(LAKEHOUSE_WAIT_TIMEOUT=0, WORKERS=2)
+    wh.control(latency=5, reset=True)
+    socks = []
+    for _ in range(8):
+        k = socket.create_connection(("127.0.0.1", s.port))
+        k.sendall(b"GET /user?id=17 HTTP/1.1\r\nHost: x\r\n\r\n")
+        socks.append(k)
+    time.sleep(0.5)
+    for k in socks:
+        k.close()
+    deadline = time.time() + 3
+    while time.time() < deadline and wh.snapshot()["canceled"] == 0:
+        time.sleep(0.05)
+    snap = wh.snapshot()
+    assert snap["submitted"] == 1 and snap["canceled"] == 1, snap
+
+
 def test_command_timeout_is_504_and_cancels(lake, fake):
     ws, wh = fake
     s = lake(DB_COMMAND_TIMEOUT=1, LAKEHOUSE_WAIT_TIMEOUT=0)
