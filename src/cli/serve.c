@@ -334,6 +334,7 @@ static int serve_loop_run(serve_state_t *s)
     int rc = 0;
     if (serve_build(s) != 0) {
         rc = 1;
+        if (s->ref.group) cli_workers_leave(s->ref.group, s->ref.index);
         lakehouse_close(s->lakehouse);
         auth_close(s->auth);
         uv_walk(&s->loop, serve_close_walk, NULL);

@@ -23,9 +23,9 @@
  *     its mailbox, to render its own text on its own thread, and answers with
  *     the merge (web_metrics_merge), so it reads as one loop would.
  *
- * Mailboxes: a closure list per loop under the group's lock, and a uv_async
- * that runs it on that loop. A loop that is shutting down closes its mailbox
- * (posting to it then fails) after running what was left in it.
+ * Mailboxes: an inbox per loop (util/inbox.c: closures run on that loop). A
+ * loop that is shutting down closes its mailbox (posting to it then fails)
+ * after running what was left in it.
  *
  * SIGINT/SIGTERM reach every loop (libuv delivers a signal to the handles of
  * all loops): each drains and stops by itself; the main thread joins them,
@@ -41,21 +41,13 @@
 #include "cli/cli.h"
 #include "lakehouse/lakehouse.h"
 #include "lakeapi/credentials.h"
+#include "lakeapi/inbox.h"
 #include "lakeapi/log.h"
 #include "lakeapi/rest.h"
 #include "web/web.h"
 
-typedef struct closure {
-    struct closure *next;
-    void (*fn)(void *arg);
-    void *arg;
-} closure_t;
-
 typedef struct mailbox {
-    uv_async_t async;
-    cli_workers_t *g;
-    closure_t *head, **tail;
-    bool open;
+    inbox_t *inbox;         /* under the group's lock; NULL: the loop has left (or not joined) */
     web_metrics_t *metrics; /* the loop's, for gathers; set with the mailbox */
     rest_app_t *rest;       /* the loop's Data API, for the shared snapshot */
 } mailbox_t;
@@ -80,73 +72,32 @@ struct cli_workers {
 
 /* ---- mailboxes ---- */
 
-static void box_run(closure_t *c)
-{
-    for (closure_t *n; c; c = n) {
-        n = c->next;
-        c->fn(c->arg);
-        free(c);
-    }
-}
-
-static void box_on_async(uv_async_t *a)
-{
-    mailbox_t *b = a->data;
-    cli_workers_t *g = b->g;
-    pthread_mutex_lock(&g->lock);
-    closure_t *c = b->head;
-    b->head = NULL;
-    b->tail = &b->head;
-    pthread_mutex_unlock(&g->lock);
-    box_run(c);
-}
-
 /* Runs fn(arg) on loop i; false when that loop's mailbox is closed. */
 static bool box_post(cli_workers_t *g, int i, void (*fn)(void *), void *arg)
 {
-    closure_t *c = malloc(sizeof *c);
-    if (!c) abort();
-    c->next = NULL;
-    c->fn = fn;
-    c->arg = arg;
-    mailbox_t *b = &g->boxes[i];
-    pthread_mutex_lock(&g->lock);
-    bool open = b->open;
-    if (open) {
-        *b->tail = c;
-        b->tail = &c->next;
-        uv_async_send(&b->async);
-    }
+    pthread_mutex_lock(&g->lock); /* held: the inbox cannot close under us */
+    inbox_t *in = g->boxes[i].inbox;
+    bool open = in && inbox_post(in, fn, arg);
     pthread_mutex_unlock(&g->lock);
-    if (!open) free(c);
     return open;
 }
 
 void cli_workers_join(cli_workers_t *g, int i, uv_loop_t *loop, web_metrics_t *metrics)
 {
-    mailbox_t *b = &g->boxes[i];
-    b->g = g;
-    uv_async_init(loop, &b->async, box_on_async);
-    b->async.data = b;
+    inbox_t *in = inbox_new(loop);
     pthread_mutex_lock(&g->lock);
-    b->head = NULL;
-    b->tail = &b->head;
-    b->metrics = metrics;
-    b->open = true;
+    g->boxes[i].inbox = in;
+    g->boxes[i].metrics = metrics;
     pthread_mutex_unlock(&g->lock);
 }
 
 void cli_workers_leave(cli_workers_t *g, int i)
 {
-    mailbox_t *b = &g->boxes[i];
     pthread_mutex_lock(&g->lock);
-    bool was_open = b->open;
-    b->open = false;
-    closure_t *c = b->head;
-    b->head = NULL;
-    b->tail = &b->head;
+    inbox_t *in = g->boxes[i].inbox;
+    g->boxes[i].inbox = NULL;
     pthread_mutex_unlock(&g->lock);
-    if (was_open) box_run(c); /* the async handle closes with the loop's other handles */
+    inbox_close(in); /* runs what was left in it; its async closes with the loop's handles */
 }
 
 /* ---- /metrics over every loop ---- */
