@@ -52,6 +52,20 @@ void api_app_attach(api_app_t *app, http_server_t *server, const db_credentials_
 void api_app_set_workspace(api_app_t *app, workspace_t *workspace);
 
 /*
+ * WORKERS loops: the Lakebase resource job (create, delete, status) runs on
+ * one loop, the home; the other loops forward those routes to it and answer
+ * from there, so a job and its status are the process's. Reference counted:
+ * new returns one reference, every app given it takes one.
+ */
+typedef struct api_resources_home api_resources_home_t;
+struct inbox;
+api_resources_home_t *api_resources_home_new(void);
+void api_resources_home_release(api_resources_home_t *h);
+/* app joins h (home: it runs the job); inbox: app's loop's (a reference is taken). */
+void api_app_set_resources_home(api_app_t *app, api_resources_home_t *h, bool home,
+                                struct inbox *inbox);
+
+/*
  * The SQL warehouse backend (borrowed; it must outlive the app): /readyz
  * reports its state, /metrics its counters, and with USERS_BACKEND=lakehouse
  * the users routes run on it. -1 with err when its users table cannot be used.

@@ -134,7 +134,7 @@ static bool res_require_config(http_exchange_t *ex, api_app_t *app)
     return false;
 }
 
-static void res_send_upstream_error(http_exchange_t *ex, const res_job_t *job)
+static void res_send_upstream_error(res_reply_t *rp, const res_job_t *job)
 {
     const res_error_t *err = NULL;
     for (int k = 0; k < RES_NSTEPS && !err; k++)
@@ -143,31 +143,30 @@ static void res_send_upstream_error(http_exchange_t *ex, const res_job_t *job)
     res_job_message(job, msg, sizeof msg);
     int status = err ? res_upstream_status(err->http_status) : 502;
     json_writer_t w;
-    web_json_begin(ex, &w);
+    res_reply_json(rp, &w);
     jw_object_begin(&w);
     jw_kv_string(&w, "detail", msg);
     if (err) res_error_encode(&w, err);
     jw_object_end(&w);
-    if (status == 503) http_exchange_add_header(ex, "Retry-After", "5");
-    web_send_json(ex, status);
+    res_reply_send(rp, status, status == 503 ? 5 : 0);
 }
 
-void res_answer_create(http_exchange_t *ex, const res_job_t *job)
+void res_answer_create(res_reply_t *rp, const res_job_t *job)
 {
     if (job->state == RES_JOB_FAILED) {
-        res_send_upstream_error(ex, job);
+        res_send_upstream_error(rp, job);
         return;
     }
     if (job->state == RES_JOB_CANCELLED) {
-        web_send_detail(ex, 409, "Resource creation was cancelled by a delete request");
+        res_reply_detail(rp, 409, "Resource creation was cancelled by a delete request");
         return;
     }
     char msg[2048];
     res_plan_message(job, msg, sizeof msg);
     json_writer_t w;
-    web_json_begin(ex, &w);
+    res_reply_json(rp, &w);
     res_job_encode(&w, job, msg);
-    web_send_json(ex, res_job_nothing_to_create(job) ? 200 : 202);
+    res_reply_send(rp, res_job_nothing_to_create(job) ? 200 : 202, 0);
 }
 
 /* ---- POST create-lakebase-resources ---- */
@@ -226,14 +225,23 @@ static void res_create_handler(http_exchange_t *ex, void *data)
         return;
     }
     if (!res_require_config(ex, app)) return;
+    if (!res_is_home(r)) {
+        res_forward(r, RES_OP_CREATE, &opt, ex);
+        return;
+    }
+    res_create_run(r, res_reply_local(ex), &opt);
+}
+
+void res_create_run(api_resources_t *r, res_reply_t *rp, const res_options_t *opt)
+{
     if (r->deleting) {
-        web_send_detail(ex, 409,
-                        "A deletion of the Lakebase resources is in progress; create "
-                        "them again once it has finished");
+        res_reply_detail(rp, 409,
+                         "A deletion of the Lakebase resources is in progress; create "
+                         "them again once it has finished");
         return;
     }
     if (r->job && r->job->state == RES_JOB_CHECKING) {
-        res_job_add_waiter(r, ex); /* answered with the running job's findings */
+        res_job_add_waiter(r, rp); /* answered with the running job's findings */
         return;
     }
     if (r->job && r->job->state == RES_JOB_RUNNING) {
@@ -244,21 +252,21 @@ static void res_create_handler(http_exchange_t *ex, void *data)
                  "started. %s",
                  now);
         json_writer_t w;
-        web_json_begin(ex, &w);
+        res_reply_json(rp, &w);
         res_job_encode(&w, r->job, msg);
-        web_send_json(ex, 202);
+        res_reply_send(rp, 202, 0);
         return;
     }
-    res_job_start(r, &opt, ex);
+    res_job_start(r, opt, rp);
 }
 
 /* ---- DELETE delete-lakebase-resources ---- */
 
 static const res_kind_t del_order[RES_NSTEPS] = {RES_SYNCED, RES_CATALOG, RES_INSTANCE};
 
-/* One delete request; lives in the request's arena (valid until answered). */
+/* One delete request (malloc'd: its request may be another loop's); freed once answered. */
 typedef struct res_delete {
-    http_exchange_t *ex;
+    res_reply_t *rp;
     api_resources_t *r;
     res_names_t names;
     int step; /* index into del_order */
@@ -302,9 +310,10 @@ static void res_delete_finish(res_delete_t *d)
     res_delete_message(count[RES_DEL_DELETED], count[RES_DEL_NOT_FOUND], count[RES_DEL_FAILED], msg,
                        sizeof msg);
     d->r->deleting = false;
+    d->r->del = NULL;
     log_msg(count[RES_DEL_FAILED] ? LOG_WARN : LOG_INFO, "lakebase resources: %s", msg);
     json_writer_t w;
-    web_json_begin(d->ex, &w);
+    res_reply_json(d->rp, &w);
     jw_object_begin(&w);
     res_delete_list(&w, d, "deleted_resources", RES_DEL_DELETED);
     res_delete_list(&w, d, "failed_deletions", RES_DEL_FAILED);
@@ -322,7 +331,16 @@ static void res_delete_finish(res_delete_t *d)
     }
     jw_array_end(&w);
     jw_object_end(&w);
-    web_send_json(d->ex, count[RES_DEL_FAILED] ? 502 : 200);
+    res_reply_send(d->rp, count[RES_DEL_FAILED] ? 502 : 200, 0);
+    free(d);
+}
+
+void res_delete_dispose(api_resources_t *r)
+{
+    if (!r->del) return; /* its call was dropped with the workspace client */
+    res_reply_abandon(r->del->rp);
+    free(r->del);
+    r->del = NULL;
 }
 
 static void res_delete_next(res_delete_t *d);
@@ -411,15 +429,26 @@ static void res_delete_handler(http_exchange_t *ex, void *data)
         return;
     }
     if (!res_require_config(ex, app)) return;
+    if (!res_is_home(r)) {
+        res_forward(r, RES_OP_DELETE, NULL, ex);
+        return;
+    }
+    res_delete_run(r, res_reply_local(ex));
+}
+
+void res_delete_run(api_resources_t *r, res_reply_t *rp)
+{
     if (r->deleting) {
-        web_send_detail(ex, 409, "A deletion of the Lakebase resources is already in progress");
+        res_reply_detail(rp, 409, "A deletion of the Lakebase resources is already in progress");
         return;
     }
     res_job_cancel(r); /* a creation in progress would race the deletes */
     r->deleting = true;
-    res_delete_t *d = arena_calloc(http_exchange_arena(ex), sizeof *d);
-    d->ex = ex;
+    res_delete_t *d = calloc(1, sizeof *d);
+    if (!d) abort();
+    d->rp = rp;
     d->r = r;
+    r->del = d;
     d->names = r->names;
     log_info("lakebase resources: deleting synced table %s, catalog %s, instance %s",
              d->names.synced, d->names.catalog, d->names.instance);
@@ -432,8 +461,18 @@ static void res_status_handler(http_exchange_t *ex, void *data)
 {
     api_app_t *app = data;
     api_resources_t *r = app->resources;
+    if (!res_is_home(r)) {
+        res_forward(r, RES_OP_STATUS, NULL, ex);
+        return;
+    }
+    res_status_run(r, res_reply_local(ex));
+}
+
+void res_status_run(api_resources_t *r, res_reply_t *rp)
+{
+    api_app_t *app = r->app;
     json_writer_t w;
-    web_json_begin(ex, &w);
+    res_reply_json(rp, &w);
     if (r->job) {
         res_job_encode(&w, r->job, NULL);
     } else {
@@ -454,7 +493,7 @@ static void res_status_handler(http_exchange_t *ex, void *data)
         }
         res_job_encode(&w, &idle, msg);
     }
-    web_send_json(ex, 200);
+    res_reply_send(rp, 200, 0);
 }
 
 /* ---- routes ---- */
@@ -514,6 +553,8 @@ static void resources_dispose(api_app_t *app)
 {
     if (!app->resources) return;
     res_job_dispose(app->resources);
+    res_delete_dispose(app->resources);
+    res_home_leave(app->resources);
     free(app->resources);
     app->resources = NULL;
 }

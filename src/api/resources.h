@@ -7,6 +7,9 @@
  *                      messages, the JSON of a job
  *   resources_job.c    the creation job on the loop: lookups, creates, polls
  *   resources.c        the routes: create, delete, status; their docs
+ *   resources_home.c   WORKERS loops: one loop (the home) runs the job; the
+ *                      others forward the three routes to it and answer
+ *                      from there (res_reply_t)
  *
  * Three resources, created in this order and deleted in the reverse one:
  *   database instance  /api/2.0/database/instances      LAKEBASE_INSTANCE_NAME
@@ -24,6 +27,7 @@
 #include <stdint.h>
 
 #include "api/api_internal.h"
+#include "lakeapi/inbox.h"
 #include "lakeapi/workspace.h"
 
 #define RES_POLL_MIN_MS      500    /* first poll after a create; doubling ... */
@@ -201,10 +205,23 @@ typedef enum { RES_DEL_PENDING, RES_DEL_DELETED, RES_DEL_NOT_FOUND, RES_DEL_FAIL
 /* "All 3 resources deleted successfully." / "Deletion completed with errors. ..." */
 void res_delete_message(int deleted, int not_found, int failed, char *out, size_t n);
 
+/* ---- answers that may go to a request of another loop (resources_home.c) ---- */
+
+typedef struct res_reply res_reply_t;
+/* A request of this loop (the reply lives in its arena). */
+res_reply_t *res_reply_local(http_exchange_t *ex);
+/* Starts the JSON body of the answer. */
+void res_reply_json(res_reply_t *rp, json_writer_t *w);
+/* Sends the body with status (Retry-After when retry_after > 0); rp is gone after. */
+void res_reply_send(res_reply_t *rp, int status, int retry_after);
+void res_reply_detail(res_reply_t *rp, int status, const char *detail);
+/* Shutdown of the home: another loop's request gets a 503; one of this loop is forgotten. */
+void res_reply_abandon(res_reply_t *rp);
+
 /* ---- the module (resources.c, resources_job.c) ---- */
 
 typedef struct res_waiter {
-    http_exchange_t *ex; /* valid until answered (the http layer's contract) */
+    res_reply_t *rp; /* answered once (its request stays valid until then) */
     struct res_waiter *next;
 } res_waiter_t;
 
@@ -218,7 +235,27 @@ typedef struct api_resources {
     bool deleting;              /* a delete request is in progress */
     uv_timer_t timer;           /* the job's polls; initialised with the first job */
     bool timer_ready;
+    struct res_delete *del; /* the delete in progress (its calls are out), or NULL */
+    /* WORKERS loops (resources_home.c): NULL home: this loop runs everything itself. */
+    api_resources_home_t *home; /* a reference */
+    inbox_t *inbox;             /* this loop's (a reference): where answers come back */
+    bool is_home;               /* this loop runs the job for every loop */
 } api_resources_t;
+
+enum { RES_OP_CREATE, RES_OP_DELETE, RES_OP_STATUS };
+/* true when this loop runs the job (one loop, or the home of several). */
+bool res_is_home(const api_resources_t *r);
+/* Runs op for ex on the home loop, answered from there; 503 when the home is not running. */
+void res_forward(api_resources_t *r, int op, const res_options_t *opt, http_exchange_t *ex);
+/* resources_home.c: drops the references and, on the home, leaves the home (dispose). */
+void res_home_leave(api_resources_t *r);
+
+/* resources.c: the three operations, on the home loop. */
+void res_create_run(api_resources_t *r, res_reply_t *rp, const res_options_t *opt);
+void res_delete_run(api_resources_t *r, res_reply_t *rp);
+void res_status_run(api_resources_t *r, res_reply_t *rp);
+/* Frees the delete in progress at shutdown (its request answered 503 if another loop's). */
+void res_delete_dispose(api_resources_t *r);
 
 /*
  * Starts a creation job, dropping the previous (finished) one. The lookups
@@ -226,15 +263,15 @@ typedef struct api_resources {
  * when they are back - possibly before this returns, when no call could
  * start.
  */
-void res_job_start(api_resources_t *r, const res_options_t *opt, http_exchange_t *ex);
+void res_job_start(api_resources_t *r, const res_options_t *opt, res_reply_t *rp);
 /* Adds a request waiting for the lookups of the current job (state CHECKING). */
-void res_job_add_waiter(api_resources_t *r, http_exchange_t *ex);
+void res_job_add_waiter(api_resources_t *r, res_reply_t *rp);
 /* Stops the current job (a delete begins): waiters answered, steps skipped, polls stopped. */
 void res_job_cancel(api_resources_t *r);
 /* Frees the job and the records of calls in flight (after the loop stopped). */
 void res_job_dispose(api_resources_t *r);
 
 /* resources.c: answers a create request once the lookups are back. */
-void res_answer_create(http_exchange_t *ex, const res_job_t *job);
+void res_answer_create(res_reply_t *rp, const res_job_t *job);
 
 #endif

@@ -122,8 +122,11 @@ static void job_answer_waiters(res_job_t *job)
 {
     res_waiter_t *w = job->waiters;
     job->waiters = NULL;
-    for (; w; w = w->next)
-        res_answer_create(w->ex, job);
+    for (res_waiter_t *n; w; w = n) {
+        n = w->next;
+        res_answer_create(w->rp, job);
+        free(w);
+    }
 }
 
 static void job_finish(api_resources_t *r, res_job_t *job, res_job_state_t state)
@@ -276,7 +279,7 @@ static void job_on_lookup(api_resources_t *r, res_job_t *job, res_kind_t kind,
     job_answer_waiters(job);
 }
 
-void res_job_start(api_resources_t *r, const res_options_t *opt, http_exchange_t *ex)
+void res_job_start(api_resources_t *r, const res_options_t *opt, res_reply_t *rp)
 {
     if (!r->timer_ready) {
         uv_timer_init(r->app->loop, &r->timer);
@@ -289,7 +292,7 @@ void res_job_start(api_resources_t *r, const res_options_t *opt, http_exchange_t
     res_job_init(job, &r->names, opt, workspace_now());
     job->id = ++r->next_job_id;
     r->job = job;
-    if (ex) res_job_add_waiter(r, ex);
+    if (rp) res_job_add_waiter(r, rp);
     log_info("lakebase resources: checking database instance %s, catalog %s, synced table %s",
              job->names.instance, job->names.catalog, job->names.synced);
     job->lookups_pending = RES_NSTEPS;
@@ -301,10 +304,11 @@ void res_job_start(api_resources_t *r, const res_options_t *opt, http_exchange_t
     if (job->lookups_pending == 0) job_finish(r, job, RES_JOB_FAILED);
 }
 
-void res_job_add_waiter(api_resources_t *r, http_exchange_t *ex)
+void res_job_add_waiter(api_resources_t *r, res_reply_t *rp)
 {
-    res_waiter_t *w = arena_calloc(http_exchange_arena(ex), sizeof *w);
-    w->ex = ex;
+    res_waiter_t *w = calloc(1, sizeof *w);
+    if (!w) abort();
+    w->rp = rp;
     w->next = r->job->waiters;
     r->job->waiters = w;
 }
@@ -323,6 +327,13 @@ void res_job_dispose(api_resources_t *r)
         free(t);
     }
     r->tickets = NULL;
+    if (r->job) {
+        for (res_waiter_t *w = r->job->waiters, *n; w; w = n) {
+            n = w->next;
+            res_reply_abandon(w->rp); /* another loop's request must not wait forever */
+            free(w);
+        }
+    }
     free(r->job);
     r->job = NULL;
 }

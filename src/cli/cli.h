@@ -68,6 +68,10 @@ struct http_conn_limits *cli_workers_conn_limits(cli_workers_t *g);
 struct lakehouse_shared *cli_workers_lakehouse(cli_workers_t *g);
 /* The JWKS keys and refreshes of the process (NULL without JWKS); borrowed. */
 struct auth_jwks_shared *cli_workers_jwks(cli_workers_t *g);
+/* Where loop 0 runs the Lakebase resource job for every loop; borrowed. */
+struct api_resources_home *cli_workers_resources_home(cli_workers_t *g);
+/* Loop i's inbox (after cli_workers_join, on that loop); borrowed. */
+struct inbox *cli_workers_inbox(cli_workers_t *g, int i);
 /* Loop i's Data API: loop 0's is started and publishes; the others adopt (never started). */
 struct rest_app;
 void cli_workers_rest(cli_workers_t *g, int i, struct rest_app *rest);

@@ -304,6 +304,9 @@ static int serve_build(serve_state_t *s)
         cli_workers_join(s->ref.group, s->ref.index, &s->loop, api_app_metrics(s->app));
         web_metrics_set_gather(api_app_metrics(s->app), cli_workers_gather, &s->ref);
         cli_workers_rest(s->ref.group, s->ref.index, s->rest);
+        api_app_set_resources_home(s->app, cli_workers_resources_home(s->ref.group),
+                                   s->ref.index == 0,
+                                   cli_workers_inbox(s->ref.group, s->ref.index));
     }
     if (http_server_listen(s->server, err, sizeof err) != 0) {
         log_error("cannot listen on %s:%d: %s", s->cfg->host, s->cfg->port, err);

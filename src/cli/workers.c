@@ -17,6 +17,8 @@
  *   - the connection limits (http_conn_limits_t): MAX_CONNECTIONS and
  *     MAX_CONNECTIONS_PER_IP count every loop's connections;
  *   - the JWKS (auth_jwks_shared_t): one key set and one refresh per process;
+ *   - the Lakebase resource job (api_resources_home_t): loop 0 runs it, the
+ *     other loops forward its routes there;
  *   - the SQL warehouse backend's cache, coalescing, warehouse state and
  *     table discovery (lakehouse_shared_t, lakehouse/shared.c);
  *   - /metrics: the loop that gets the scrape asks every other loop, through
@@ -38,6 +40,7 @@
 #include <string.h>
 
 #include "auth/auth.h"
+#include "lakeapi/api.h"
 #include "cli/cli.h"
 #include "lakehouse/lakehouse.h"
 #include "lakeapi/credentials.h"
@@ -65,9 +68,10 @@ struct cli_workers {
     struct rest_snapshot *latest; /* under lock: what a loop that joins late adopts */
     auth_ratelimit_t *rate;       /* every loop's auth_t holds a reference; NULL: off */
     http_conn_limits_t *limits; /* every loop's server holds a reference; ours dropped at the end */
-    lakehouse_shared_t *lakehouse; /* every loop's backend holds a reference; NULL: no warehouse */
-    auth_jwks_shared_t *jwks;      /* every loop's auth_t holds a reference; NULL: no JWKS */
-    bool failed;                   /* under lock: a loop could not start */
+    lakehouse_shared_t *lakehouse;  /* every loop's backend holds a reference; NULL: no warehouse */
+    auth_jwks_shared_t *jwks;       /* every loop's auth_t holds a reference; NULL: no JWKS */
+    api_resources_home_t *res_home; /* loop 0 runs the Lakebase resource job for all */
+    bool failed;                    /* under lock: a loop could not start */
 };
 
 /* ---- mailboxes ---- */
@@ -258,6 +262,19 @@ auth_jwks_shared_t *cli_workers_jwks(cli_workers_t *g)
     return g->jwks;
 }
 
+api_resources_home_t *cli_workers_resources_home(cli_workers_t *g)
+{
+    return g->res_home;
+}
+
+inbox_t *cli_workers_inbox(cli_workers_t *g, int i)
+{
+    pthread_mutex_lock(&g->lock);
+    inbox_t *in = g->boxes[i].inbox;
+    pthread_mutex_unlock(&g->lock);
+    return in;
+}
+
 /* ---- threads ---- */
 
 typedef struct worker_arg {
@@ -356,6 +373,7 @@ int cli_workers_run(const config_t *cfg, int n, unsigned max_connections, cli_wo
     g->limits = http_conn_limits_new(max_connections, (unsigned)cfg->max_connections_per_ip);
     if (lakehouse_configured(cfg)) g->lakehouse = lakehouse_shared_new(cfg);
     if (cfg->jwt_jwks_url || cfg->jwt_issuer) g->jwks = auth_jwks_shared_new();
+    g->res_home = api_resources_home_new();
     for (int i = 0; i < n; i++) {
         w[i].g = g;
         w[i].index = i;
@@ -381,6 +399,7 @@ int cli_workers_run(const config_t *cfg, int n, unsigned max_connections, cli_wo
     http_conn_limits_release(g->limits);
     lakehouse_shared_release(g->lakehouse);
     auth_jwks_shared_free(g->jwks);
+    api_resources_home_release(g->res_home);
     if (g->real) g->real->free(g->real);
     pthread_mutex_destroy(&g->lock);
     free(g->boxes);

@@ -245,6 +245,24 @@ def test_concurrent_creates_share_the_lookups(start, ws):
 # ---- failures ----
 
 
+def test_every_loop_reports_the_one_job(start, ws):
+    """Two event loops: loop 0 runs the job; the other forwards create and status to it,
+    so every connection (fresh ones land on either loop) sees the same job."""
+    ws.control(slow=0.3)
+    s = start(WORKERS="2")
+    assert create(s.url).status_code == 202
+    seen = set()
+    for _ in range(12):
+        with httpx.Client(base_url=s.url, timeout=10) as c:  # a new connection each time
+            body = c.get(STATUS).json()
+        seen.add(body["state"])
+        assert body["state"] != "idle", body
+    assert seen <= {"checking", "running", "done"}, seen
+    ws.control(slow=0)
+    wait_state(s.url, {"done"}, timeout=30)
+    assert ws.snapshot()["ops"]["instance.create"] == 1
+
+
 def test_a_failing_step_is_reported_with_status_and_error_code(start, ws):
     ws.control(fail_op={"op": "catalog.create", "status": 403, "code": "PERMISSION_DENIED",
                         "message": "User lacks CREATE CATALOG on the metastore"})
