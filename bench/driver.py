@@ -291,6 +291,7 @@ class Bench:
             "get": [f"GET\t/api/v1/orders/{k}" for k in keys],
             "starts": keys[:5000],  # chain.lua: where sequential readers start
             "count": ["GET\t/api/v1/orders/count"],
+            "livez": ["GET\t/livez"],  # no database: the HTTP hop alone
             "pages10000": ["GET\t/api/v1/orders/pages?page=10000&page_size=100"],
             "status": [f"POST\t/api/v1/orders/{k}/status\t"
                        f'{{"o_orderstatus": "{rnd.choice(letters)}"}}' for k in keys],
@@ -510,11 +511,11 @@ class Bench:
                + (f", {bad} errors/non-2xx" if bad else ""))
 
     def checks(self):
-        """Single checks: count and a deep page alone (1 connection), RSS with 1,000 idle
-        keep-alive connections."""
+        """Single checks: count, a deep page and /livez (no database: the floor of an HTTP
+        round trip) alone (1 connection), RSS with 1,000 idle keep-alive connections."""
         port, p = self.servers["lakeapi"]
         la = self.cfg["latency_duration"]
-        for eid in ("count", "pages10000"):
+        for eid in ("count", "pages10000", "livez"):
             r = bl.run_wrk(port, self.listfiles[eid], 1, la, p.pid, self.pg_pid)
             self.results["checks"][eid] = r
             self.say(f"{eid} alone", "lakeapi", r)

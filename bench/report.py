@@ -278,7 +278,9 @@ def render(res):
     if ch:
         o += ["## Single checks", "", "| check | measured |", "|---|---|"]
         for eid, label in (("count", "GET /count alone (1 connection)"),
-                           ("pages10000", "GET /pages?page=10000 alone (1 connection)")):
+                           ("pages10000", "GET /pages?page=10000 alone (1 connection)"),
+                           ("livez", "GET /livez alone (1 connection; no database: the HTTP "
+                                     "round trip's floor, to set beside get1)")):
             r = ch.get(eid)
             if r:
                 o.append(f"| {label} | p50 {_ms(r['p50_ms'])} ms, p99 {_ms(r['p99_ms'])} ms, "

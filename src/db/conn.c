@@ -212,7 +212,13 @@ static void conn_fail_libpq(db_conn_t *c, const char *what)
 
 /* ---- sending ---- */
 
-/* The gen + 1 of the statement prepared in slot id here, 0 when none. */
+/*
+ * The gen + 1 of the statement prepared in slot id here, 0 when none; with
+ * CONN_PREPARED_STALE or'ed in when its result type changed since (ALTER
+ * TABLE): it is deallocated and prepared again before its next use.
+ */
+#define CONN_PREPARED_STALE 0x80000000u
+
 static uint32_t conn_prepared(const db_conn_t *c, int id)
 {
     return id < c->nprepared ? c->prepared[id] : 0;
@@ -229,6 +235,14 @@ static void conn_set_prepared(db_conn_t *c, int id, uint32_t v)
         c->nprepared = n;
     }
     c->prepared[id] = v;
+}
+
+/* A stale plan is stale on every connection that prepared it: all re-prepare at next use. */
+static void conn_mark_stale(db_pool_t *p, int stmt)
+{
+    uint32_t want = p->stmts[stmt].gen + 1;
+    for (db_conn_t *c = p->conns; c; c = c->next)
+        if (conn_prepared(c, stmt) == want) conn_set_prepared(c, stmt, want | CONN_PREPARED_STALE);
 }
 
 /* An in-flight entry for a step of our own: session setup or a Prepare. */
@@ -248,9 +262,9 @@ static bool conn_prepare_once(db_conn_t *c, int stmt)
     uint32_t want = p->stmts[stmt].gen + 1, have = conn_prepared(c, stmt);
     if (have == want) return true;
     bool ok = true;
-    if (have) { /* the statement cache gave this slot new SQL: drop the old statement */
+    if (have) { /* new SQL in this slot, or a stale plan: drop the old statement */
         char drop[64];
-        snprintf(drop, sizeof drop, "DEALLOCATE lk%dg%u", stmt, have - 1);
+        snprintf(drop, sizeof drop, "DEALLOCATE lk%dg%u", stmt, (have & ~CONN_PREPARED_STALE) - 1);
         ok = PQsendQueryParams(c->pg, drop, 0, NULL, NULL, NULL, NULL, 0);
         conn_push_inflight(c, conn_internal_step(c, -1));
     }
@@ -431,9 +445,20 @@ static void conn_finish_query(db_conn_t *c, db_query_t *q)
             return;
         }
         if (sqlstate && strcmp(sqlstate, "57014") == 0) p->stats.statement_timeouts++;
-        if (sqlstate && strcmp(sqlstate, "26000") == 0) {
+        bool lost = sqlstate && strcmp(sqlstate, "26000") == 0;
+        /*
+         * 0A000 "cached plan must not change result type": a table the
+         * statement reads changed its columns (a re-synced table, a
+         * migration). Nothing ran; the statement is prepared afresh.
+         */
+        bool stale = sqlstate && strcmp(sqlstate, "0A000") == 0 &&
+                     strstr(msg, "cached plan must not change result type");
+        if (lost || stale) {
             /* The server lost our prepared statement (e.g. DISCARD): prepare again. */
-            conn_set_prepared(c, q->stmt, 0);
+            if (stale)
+                conn_mark_stale(p, q->stmt);
+            else
+                conn_set_prepared(c, q->stmt, 0);
             db_query_t *again = NULL, **tail = &again;
             conn_retry_or_fail(c, q, DB_ERR_INTERNAL, msg, &tail);
             if (again) db_pool_requeue_list(p, again);

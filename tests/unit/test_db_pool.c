@@ -190,6 +190,49 @@ static void test_close_with_read_in_flight(void **state)
     assert_int_equal(uv_loop_close(&h.loop), 0);
 }
 
+/*
+ * A table whose columns change under a prepared statement (a re-synced
+ * table, a migration) makes PostgreSQL refuse the cached plan (0A000 "cached
+ * plan must not change result type"); the pool prepares it again and the
+ * query answers with the new shape instead of failing.
+ */
+static void test_statement_survives_a_changed_table(void **state)
+{
+    (void)state;
+    PGconn *sc = sync_conn();
+    PQclear(PQexec(sc,
+                   "DROP TABLE IF EXISTS pool_retype; CREATE TABLE pool_retype (id int, v text); "
+                   "INSERT INTO pool_retype VALUES (1, 'abc')"));
+    harness_t h;
+    harness_open(&h, 2, 0, 8, 5, 5);
+    int s =
+        db_pool_add_statement(h.pool, "SELECT v FROM pool_retype WHERE id = 1", 0, DB_STMT_READ);
+    db_pool_start(h.pool);
+    outcome_t before[2] = {{0}};
+    for (int i = 0; i < 2; i++)
+        db_pool_query(h.pool, s, 0, NULL, record, &before[i]);
+    harness_run_until(&h, &before[1].done, 1);
+    harness_run_until(&h, &before[0].done, 1);
+    assert_int_equal(before[0].status, DB_OK);
+    assert_string_equal(before[0].value, "abc");
+    PGresult *r = PQexec(sc, "ALTER TABLE pool_retype ALTER COLUMN v TYPE int USING length(v)");
+    assert_int_equal(PQresultStatus(r), PGRES_COMMAND_OK);
+    PQclear(r);
+    enum { N = 6 };
+    outcome_t after[N];
+    memset(after, 0, sizeof after);
+    for (int i = 0; i < N; i++) {
+        db_pool_query(h.pool, s, 0, NULL, record, &after[i]);
+        harness_run_until(&h, &after[i].done, 1);
+        assert_int_equal(after[i].done, 1);
+        assert_int_equal(after[i].status, DB_OK);
+        assert_string_equal(after[i].value, "3");
+    }
+    harness_close(&h);
+    PQclear(PQexec(sc, "DROP TABLE pool_retype"));
+    PQfinish(sc);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -199,6 +242,7 @@ int main(void)
         cmocka_unit_test(test_acquire_timeout),
         cmocka_unit_test(test_database_not_there),
         cmocka_unit_test(test_close_with_read_in_flight),
+        cmocka_unit_test(test_statement_survives_a_changed_table),
     };
     return cmocka_run_group_tests(tests, group_setup, group_teardown);
 }
