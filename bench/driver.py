@@ -22,8 +22,9 @@ BENCH_PGDIR (keep the cluster and its data in this directory between runs; the
 load is skipped when the row counts match), BENCH_PEER (1: the FastAPI peer
 joins GET by key at 64 connections; default 1 in full mode, 0 in quick),
 BENCH_ONLY (comma list of configuration ids, e.g. "get64,stream64": run only those),
-BENCH_WORKERS2 (1: a third lakeapi, as shipped but WORKERS=2, joins every round;
-default 1 in full mode, 0 in quick).
+BENCH_ONE_LOOP (1: a third lakeapi, as shipped but WORKERS=1 - one event loop,
+where the default is one per core - joins the rounds of W1_CONFIGS; default 1 in
+full mode, 0 in quick).
 """
 import datetime
 import decimal
@@ -44,17 +45,17 @@ ROOT = os.path.dirname(HERE)
 
 MODES = {
     "quick": {"sf": 0.1, "users": 100_000, "duration": 2, "rounds": 5, "warmup": 1,
-              "latency_duration": 2, "peer": False, "workers2": False},
+              "latency_duration": 2, "peer": False, "one_loop": False},
     "full": {"sf": 1, "users": 1_000_000, "duration": 5, "rounds": 5, "warmup": 2,
-             "latency_duration": 3, "peer": True, "workers2": True},
+             "latency_duration": 3, "peer": True, "one_loop": True},
 }
 # (id, endpoint, connections): what issue 13 asks to compare, in this order.
 CONFIGS = [("get1", "get", 1), ("get16", "get", 16), ("get64", "get", 64),
            ("get256", "get", 256), ("user64", "user", 64), ("stream64", "stream", 64),
            ("status64", "status", 64), ("rest64", "restget", 64), ("restlist64", "restlist", 64)]
 PGBENCH_LATENCY_SAMPLING = 0.01
-# Where the WORKERS=2 column runs (full mode): the reads a second loop could lift.
-W2_CONFIGS = {"get16", "get64", "get256", "stream64"}
+# Where the WORKERS=1 column runs (full mode): the reads the second loop lifts.
+W1_CONFIGS = {"get16", "get64", "get256", "stream64"}
 
 ORDERS = '"public"."orders_synced"'
 USERS = '"public"."users"'
@@ -201,8 +202,8 @@ class Bench:
             self.cfg["rounds"] = max(1, int(os.environ["BENCH_ROUNDS"]))
         if os.environ.get("BENCH_PEER"):
             self.cfg["peer"] = os.environ["BENCH_PEER"] != "0"
-        if os.environ.get("BENCH_WORKERS2"):
-            self.cfg["workers2"] = os.environ["BENCH_WORKERS2"] != "0"
+        if os.environ.get("BENCH_ONE_LOOP"):
+            self.cfg["one_loop"] = os.environ["BENCH_ONE_LOOP"] != "0"
         only = os.environ.get("BENCH_ONLY", "").strip()
         self.only = set(only.split(",")) if only else None
         self.work = work
@@ -351,8 +352,8 @@ class Bench:
     def start_servers(self):
         self.servers = {}
         servers = [("lakeapi", {}), ("lakeapi_nolog", {"LOG_LEVEL": "warning"})]
-        if self.cfg["workers2"]:
-            servers.append(("lakeapi_w2", {"WORKERS": "2"}))  # as shipped, but two loops
+        if self.cfg["one_loop"]:
+            servers.append(("lakeapi_w1", {"WORKERS": "1"}))  # as shipped, but one loop
         for name, extra in servers:
             env = dict(self.pgenv, **extra)
             port = bl.free_port()
@@ -452,8 +453,8 @@ class Bench:
     def bench_config(self, cid, eid, conns):
         ep = self.endpoints()[eid]
         systems = ["lakeapi", "lakeapi_nolog", "pgbench"]
-        if "lakeapi_w2" in self.servers and cid in W2_CONFIGS:
-            systems.append("lakeapi_w2")
+        if "lakeapi_w1" in self.servers and cid in W1_CONFIGS:
+            systems.append("lakeapi_w1")
         if cid == "get64" and "fastapi" in self.servers:
             systems.append("fastapi")
         if ep["probe"] and not bl.route_exists(self.servers["lakeapi"][0], ep["probe"]):
@@ -554,7 +555,7 @@ class Bench:
             script = os.path.join(ROOT, "tests", "pg_cluster.sh")
             subprocess.run([script, "stop" if self.keep_pg else "destroy", self.pgdir],
                            capture_output=True)
-            for name in ("lakeapi.log", "lakeapi_nolog.log", "lakeapi_w2.log", "fastapi.log"):
+            for name in ("lakeapi.log", "lakeapi_nolog.log", "lakeapi_w1.log", "fastapi.log"):
                 path = os.path.join(self.work, name)
                 if os.path.exists(path):
                     self.results.setdefault("logs", {})[name] = os.path.getsize(path)

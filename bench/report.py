@@ -9,7 +9,7 @@ with [min-max] beside it.
 import re
 
 SYSTEM_LABELS = {"lakeapi": "lakeapi (as shipped)", "lakeapi_nolog": "lakeapi, access log off",
-                 "lakeapi_w2": "lakeapi, WORKERS=2", "pgbench": "pgbench -M prepared",
+                 "lakeapi_w1": "lakeapi, WORKERS=1", "pgbench": "pgbench -M prepared",
                  "fastapi": "FastAPI peer"}
 
 
@@ -74,12 +74,12 @@ def _lat(cfg):
 
 
 def summary(res):
-    w2 = any("lakeapi_w2" in c["systems"] for c in _configs(res))
+    w1 = any("lakeapi_w1" in c["systems"] for c in _configs(res))
     out = ["| endpoint | clients | lakeapi req/s (as shipped) | lakeapi req/s, access log off | "
            "pgbench tps | vs pgbench (shipped / log off) | access log cost | p99 ms lakeapi / "
            "pgbench | CPU µs/req lakeapi (server + PG + wrk) | CPU µs/req pgbench (PG + client) |"
-           + (" WORKERS=2 req/s (vs pgbench) |" if w2 else ""),
-           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if w2 else "")]
+           + (" WORKERS=1 (one loop) req/s (vs pgbench) |" if w1 else ""),
+           "|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|" + ("--:|" if w1 else "")]
     for c in _configs(res):
         sy = c["systems"]
         lk, nl, pg = sy.get("lakeapi"), sy.get("lakeapi_nolog"), sy.get("pgbench")
@@ -89,8 +89,8 @@ def summary(res):
                f"{_spread(pg, 'rps')} | {_x(r1)} / {_x(r2)} | "
                f"{_f(cost and cost * 100, '{:+.1f}%')} | "
                f"{_ms(_med(lk, 'p99_ms'))} / {_ms(_lat(c))} | {_cpu(lk)} | {_cpu(pg)} |")
-        if w2:
-            x = sy.get("lakeapi_w2")
+        if w1:
+            x = sy.get("lakeapi_w1")
             row += f" {_spread(x, 'rps')} ({_x(_ratio(x, pg))}) |"
         out.append(row)
     return "\n".join(out)
@@ -175,7 +175,7 @@ def stability(res):
 
 def rounds_table(c):
     sy = c["systems"]
-    names = [n for n in ("lakeapi", "lakeapi_nolog", "lakeapi_w2", "pgbench", "fastapi") if n in sy]
+    names = [n for n in ("lakeapi", "lakeapi_nolog", "lakeapi_w1", "pgbench", "fastapi") if n in sy]
     n = max(len(sy[x]["rounds"]) for x in names)
     out = ["| system | " + " | ".join(f"round {i + 1}" for i in range(n)) +
            " | median [min-max] | p50 ms | p99 ms | CPU µs/req | other CPU % | errors |",
@@ -234,9 +234,9 @@ def render(res):
           "every round each system runs once, in an order that rotates from round to round, so "
           "all sample the same foreign load.",
           "- lakeapi: `lakeapi serve` with default settings (pool 10 + overflow 20), two "
-          "servers: as shipped (JSON access log on, stderr to a file) and with the access log off "
-          "(`LOG_LEVEL=warning`); in full mode a third, as shipped but with `WORKERS=2` (two "
-          "event loops), for what a loop per core adds. wrk `-t2` with precomputed request lists "
+          "servers: as shipped (one event loop per core, JSON access log on, stderr to a file) and with the access log off "
+          "(`LOG_LEVEL=warning`); in full mode a third, as shipped but with `WORKERS=1` (one "
+          "event loop instead of one per core), for what the loop per core adds. wrk `-t2` with precomputed request lists "
           "(random existing keys; /stream: sequential readers, bench/wrk/chain.lua).",
           "- pgbench: `pgbench -n -M prepared -j 2` with the same SQL over the same unix socket, "
           "as users run it: no per-transaction log in the throughput rounds. Its p99 comes from "
