@@ -431,8 +431,8 @@ class Bench:
                               script_args=[self.listfiles["starts"], "100"])
         return bl.run_wrk(port, self.listfiles[eid], conns, seconds, p.pid, self.pg_pid)
 
-    def run_one(self, system, ep, eid, conns, script):
-        d = self.cfg["duration"]
+    def run_one(self, system, ep, eid, conns, script, seconds=None):
+        d = seconds or self.cfg["duration"]
         if system == "pgbench":
             try:
                 return bl.run_pgbench(script, conns, d, self.pg_pid, self.pgenv, self.work, eid)
@@ -465,6 +465,18 @@ class Bench:
             self.results["notes"].append(
                 f"{cid}: pgbench's -T gets {conns // 64 + 1} s more for starting {conns} backends "
                 "(its tps excludes that time; its CPU per transaction includes it)")
+        # An unmeasured warm-up of every system on this configuration first. Without it the
+        # first system of round 1 (always lakeapi: the rotation starts with it) paid for
+        # loading this configuration's pages into shared_buffers after the previous one had
+        # evicted them: measured, its first 2 s ran at a tenth of the speed, and whole
+        # rounds of user64 and stream64 collapsed (720 and 2,644 req/s, the pool overflowing).
+        w = self.cfg["warmup"]
+        bl.log(f"{cid}: warm-up, {w} s of each system (not measured)")
+        for system in systems:
+            try:
+                self.run_one(system, ep, eid, conns, script, seconds=w)
+            except RuntimeError as e:
+                bl.log(f"{cid}: warm-up of {system} failed ({e}); measuring anyway")
         got = {s: [] for s in systems}
         rounds = self.cfg["rounds"]
         for i in range(rounds):
