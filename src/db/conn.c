@@ -454,7 +454,7 @@ static void conn_finish_query(db_conn_t *c, db_query_t *q)
         bool stale = sqlstate && strcmp(sqlstate, "0A000") == 0 &&
                      strstr(msg, "cached plan must not change result type");
         if (lost || stale) {
-            /* The server lost our prepared statement (e.g. DISCARD): prepare again. */
+            /* Lost (e.g. DISCARD) or stale: prepare again, then run it again. */
             if (stale)
                 conn_mark_stale(p, q->stmt);
             else

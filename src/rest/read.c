@@ -77,7 +77,7 @@ static void rd_rows_encode(rest_req_t *rq, const PGresult *res)
     rest_ej_array(&plan, res, b);
     rest_ej_plan_free(&plan);
     rq->nrows = PQntuples(res);
-    if (rq->cursor_plan && rq->nrows > 0)
+    if (rq->cursor_from_row && rq->nrows > 0)
         rq->cursor_last = rest_read_cursor_of_row(rq, res, (int)rq->nrows - 1);
 }
 
@@ -260,7 +260,8 @@ void rest_read(rest_req_t *rq)
     bool link = rq->cursor_plan && o.limit > 0 && !rq->singular;
     rq->rows_form = !o.with_total && rest_sql_rows_encodable(rq->t, &rq->q);
     if (link && rq->rows_form && rest_read_cursor_selected(rq)) {
-        link = false; /* the last row has them */
+        rq->cursor_from_row = true; /* the last row has them */
+        link = false;
     } else if (link && !rq->rows_form && (o.extra_outer = rest_read_cursor_outer(rq)) != NULL) {
         rq->cursor_col = o.with_total ? 3 : 2; /* in the read itself */
         link = false;

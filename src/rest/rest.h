@@ -99,6 +99,7 @@ typedef struct rest_req {
     const char *cursor_last; /* JSON array of the page's last sort values, or NULL */
     long page_limit;         /* the read's effective limit (-1 none) */
     int cursor_col;          /* the read's column holding them (rest_read_cursor_outer), or 0 */
+    bool cursor_from_row;    /* rows_form: they come from the page's last row */
 } rest_req_t;
 
 void rest_read(rest_req_t *rq);
