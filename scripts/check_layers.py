@@ -45,7 +45,8 @@ FILE_LAYER = {"src/util/log.c": "log"}
 
 # include/lakeapi/<name>.h -> its layer (a header named after a layer belongs to it).
 PUBLIC = {
-    "arena": "util", "buf": "util", "b64url": "util", "inbox": "util", "log": "log",
+    "arena": "util", "buf": "util", "b64url": "util", "inbox": "util", "loopspin": "util",
+    "log": "log",
     "cluster": "demo", "gen": "demo", "loader": "demo",
     "credentials": "db", "ws_http": "workspace", "http_server": "http", "router": "http", "json_body": "json",
 }

@@ -52,6 +52,7 @@ typedef struct config {
     int read_after_write_ms;  /* READ_AFTER_WRITE_MS (1000; 0 = off), 0..3600000 */
     double replica_max_lag_s; /* REPLICA_MAX_LAG (10 s), > 0 */
     int workers;              /* WORKERS (0 = one loop per core, the default), 0..256 */
+    int loop_spin_us; /* LOOP_SPIN_US (200): busy-poll before blocking, lone client only; 0 off */
 
     /* tables */
     char *orders_table; /* ORDERS_TABLE (public.orders_synced) */

@@ -24,12 +24,14 @@
 #include "lakeapi/http_server.h"
 #include "lakeapi/json.h"
 #include "lakeapi/log.h"
+#include "lakeapi/loopspin.h"
 #include "lakeapi/rest.h"
 #include "lakeapi/workspace.h"
 #include "web/web.h"
 
 typedef struct serve_state {
     uv_loop_t loop;
+    loopspin_t *spin; /* busy-poll before the loop blocks (NULL: off) */
     config_t *cfg;
     db_credentials_t *credentials;
     workspace_t *workspace; /* for the resource routes; NULL when not configured */
@@ -75,6 +77,7 @@ static void serve_pool_closed(void *data)
     /* Other loops stop posting to them before their handles close. */
     lakehouse_close(s->lakehouse);
     auth_close(s->auth);
+    loopspin_close(s->spin);
     uv_walk(&s->loop, serve_close_walk, NULL);
 }
 
@@ -226,6 +229,32 @@ static int serve_lakehouse(serve_state_t *s)
     return 0;
 }
 
+/* A web_metrics_render_fn: what loopspin did on this loop (summed over the loops). */
+static void serve_spin_metrics(buf_t *out, void *data)
+{
+    loopspin_stats_t st;
+    loopspin_stats(data, &st);
+    web_metrics_value(
+        out, "lakeapi_loop_spins_total", "counter",
+        "Waits the event loop busy-polled before blocking (LOOP_SPIN_US, lone client).",
+        (double)st.spins);
+    web_metrics_value(out, "lakeapi_loop_spins_caught_total", "counter",
+                      "Busy-polls that saw an event within LOOP_SPIN_US (a wake-up saved).",
+                      (double)st.caught);
+    web_metrics_value(out, "lakeapi_loop_spin_seconds_total", "counter",
+                      "Time the event loop spent busy-polling.", (double)st.spin_ns / 1e9);
+}
+
+/* loopspin's gate: exactly one client connection open in the whole process. */
+static bool serve_lone_client(void *data)
+{
+    serve_state_t *s = data;
+    if (!s->server) return false;
+    unsigned open = s->ref.group ? http_conn_limits_open(cli_workers_conn_limits(s->ref.group))
+                                 : http_server_connections(s->server);
+    return open == 1;
+}
+
 static int serve_build(serve_state_t *s)
 {
     char err[256];
@@ -300,6 +329,7 @@ static int serve_build(serve_state_t *s)
     hc.keepalive_timeout_ms = (unsigned)(s->cfg->http_keepalive_timeout_s * 1000.0);
     s->server = http_server_new(&s->loop, &hc, s->router);
     api_app_attach(s->app, s->server, s->credentials);
+    if (s->spin) web_metrics_add_renderer(api_app_metrics(s->app), serve_spin_metrics, s->spin);
     if (s->ref.group) {
         cli_workers_join(s->ref.group, s->ref.index, &s->loop, api_app_metrics(s->app));
         web_metrics_set_gather(api_app_metrics(s->app), cli_workers_gather, &s->ref);
@@ -334,12 +364,15 @@ static void serve_dispose(serve_state_t *s)
 static int serve_loop_run(serve_state_t *s)
 {
     uv_loop_init(&s->loop);
+    /* First, so that its prepare callback runs after the pool's and the server's. */
+    s->spin = loopspin_new(&s->loop, (unsigned)s->cfg->loop_spin_us, serve_lone_client, s);
     int rc = 0;
     if (serve_build(s) != 0) {
         rc = 1;
         if (s->ref.group) cli_workers_leave(s->ref.group, s->ref.index);
         lakehouse_close(s->lakehouse);
         auth_close(s->auth);
+        loopspin_close(s->spin);
         uv_walk(&s->loop, serve_close_walk, NULL);
     } else {
         if (s->route) db_route_start(s->route);

@@ -58,6 +58,7 @@ const config_setting_t config_settings[] = {
     {{"READ_AFTER_WRITE_MS"}, NULL, CONFIG_MS, FIELD(read_after_write_ms), false},
     {{"REPLICA_MAX_LAG"}, NULL, CONFIG_SECONDS, FIELD(replica_max_lag_s), false},
     {{"WORKERS"}, NULL, CONFIG_WORKERS, FIELD(workers), false},
+    {{"LOOP_SPIN_US"}, NULL, CONFIG_COUNT, FIELD(loop_spin_us), false},
     {{"ORDERS_TABLE"}, NULL, CONFIG_TABLE, FIELD(orders_table), false},
     {{"USERS_TABLE"}, NULL, CONFIG_TABLE, FIELD(users_table), false},
     {{"LAKEAPI_SCHEMAS"}, NULL, CONFIG_STR, FIELD(rest_schemas), false},
@@ -168,7 +169,8 @@ void config_init(config_t *c)
     c->pool_recycle_s = 3600;
     c->read_after_write_ms = 1000;
     c->replica_max_lag_s = 10;
-    c->workers = 0; /* one loop per core (at most DB_POOL_SIZE); 1 = a single loop */
+    c->workers = 0;        /* one loop per core (at most DB_POOL_SIZE); 1 = a single loop */
+    c->loop_spin_us = 200; /* include/lakeapi/loopspin.h: a lone client's two wake-ups */
     c->orders_table = config_xstrdup("public.orders_synced");
     c->users_table = config_xstrdup("public.users");
     c->server_header = config_xstrdup("lakeapi");

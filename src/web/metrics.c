@@ -167,6 +167,11 @@ static void metrics_value(buf_t *b, const char *name, const char *type, const ch
     buf_printf(b, "%s %.17g\n", name, v);
 }
 
+void web_metrics_value(buf_t *b, const char *name, const char *type, const char *help, double v)
+{
+    metrics_value(b, name, type, help, v);
+}
+
 static void metrics_render_requests(const web_metrics_t *m, buf_t *b)
 {
     metrics_head(b, "lakeapi_http_requests_total", "counter",

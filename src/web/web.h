@@ -440,6 +440,8 @@ void web_metrics_set_sources(web_metrics_t *m, const web_metrics_sources_t *src)
 #define WEB_METRICS_MAX_RENDERERS 8
 typedef void (*web_metrics_render_fn)(buf_t *out, void *data);
 int web_metrics_add_renderer(web_metrics_t *m, web_metrics_render_fn fn, void *data);
+/* For renderers: one family of one unlabelled sample (# HELP, # TYPE, the value). */
+void web_metrics_value(buf_t *b, const char *name, const char *type, const char *help, double v);
 void web_metrics_render(const web_metrics_t *m, buf_t *out);
 void web_metrics_handler(http_exchange_t *ex, void *data); /* data: the metrics */
 /*

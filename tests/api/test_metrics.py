@@ -235,6 +235,31 @@ def test_access_log_escapes_and_counts(lakeapi_server):
     assert sample(fams, "lakeapi_log_lines_written_total") >= 1
 
 
+def test_loop_spins_only_for_a_lone_client(lakeapi_server):
+    """LOOP_SPIN_US (src/util/loopspin.c): with one keep-alive client the loop busy-polls
+    before blocking and catches the next event; with two connections open it never
+    spins; 0 turns it off (no families)."""
+    s = lakeapi_server(LOOP_SPIN_US="20000")  # a wide budget: every short wait is hot
+    with httpx.Client(base_url=s.url, timeout=10) as a:
+        for _ in range(30):
+            assert a.get("/api/v1/orders/1").status_code == 200
+        fams = parse(a.get("/metrics").text)
+        spins, caught = (sample(fams, "lakeapi_loop_spins_total"),
+                         sample(fams, "lakeapi_loop_spins_caught_total"))
+        assert spins > 0 and 0 < caught <= spins
+        assert sample(fams, "lakeapi_loop_spin_seconds_total") > 0
+        with httpx.Client(base_url=s.url, timeout=10) as b:
+            assert b.get("/livez").status_code == 200  # now two connections are open
+            before = sample(parse(a.get("/metrics").text), "lakeapi_loop_spins_total")
+            for _ in range(30):
+                assert a.get("/api/v1/orders/1").status_code == 200
+                assert b.get("/api/v1/orders/2").status_code == 200
+            after = sample(parse(a.get("/metrics").text), "lakeapi_loop_spins_total")
+            assert after == before
+    off = lakeapi_server(LOOP_SPIN_US="0")
+    assert "lakeapi_loop_spins_total" not in scrape(off.url)
+
+
 def test_log_level_error_has_no_access_lines(lakeapi_server):
     s = lakeapi_server(LOG_LEVEL="error")
     for path in ("/livez", "/api/v1/orders/1", "/nope"):
