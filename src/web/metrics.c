@@ -161,15 +161,10 @@ static void metrics_head(buf_t *b, const char *name, const char *type, const cha
     buf_printf(b, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
-static void metrics_value(buf_t *b, const char *name, const char *type, const char *help, double v)
+void web_metrics_value(buf_t *b, const char *name, const char *type, const char *help, double v)
 {
     metrics_head(b, name, type, help);
     buf_printf(b, "%s %.17g\n", name, v);
-}
-
-void web_metrics_value(buf_t *b, const char *name, const char *type, const char *help, double v)
-{
-    metrics_value(b, name, type, help, v);
 }
 
 static void metrics_render_requests(const web_metrics_t *m, buf_t *b)
@@ -231,29 +226,29 @@ static void metrics_render_pool(const web_metrics_sources_t *src, buf_t *b)
     buf_printf(b, "lakeapi_db_pool_connections{state=\"idle\"} %d\n", idle < 0 ? 0 : idle);
     buf_printf(b, "lakeapi_db_pool_connections{state=\"busy\"} %d\n", st.busy);
     buf_printf(b, "lakeapi_db_pool_connections{state=\"connecting\"} %d\n", st.connecting);
-    metrics_value(b, "lakeapi_db_pool_size", "gauge", "Connections kept open (DB_POOL_SIZE).",
-                  src->pool_size);
-    metrics_value(b, "lakeapi_db_pool_max_overflow", "gauge",
-                  "Extra connections allowed under load (DB_MAX_OVERFLOW).", src->max_overflow);
-    metrics_value(b, "lakeapi_db_pool_waiting", "gauge", "Queries waiting for a connection.",
-                  st.waiting);
-    metrics_value(b, "lakeapi_db_pool_healthy", "gauge",
-                  "1 when a database connection works right now.", st.healthy ? 1 : 0);
-    metrics_value(b, "lakeapi_db_pool_acquire_timeouts_total", "counter",
-                  "Queries failed with 503 after waiting DB_POOL_TIMEOUT for a connection.",
-                  (double)st.acquire_timeouts);
-    metrics_value(b, "lakeapi_db_reconnects_total", "counter",
-                  "Reconnections after the database was lost.", (double)st.reconnects);
-    metrics_value(b, "lakeapi_db_connect_failures_total", "counter", "Failed connection attempts.",
-                  (double)st.connect_failures);
-    metrics_value(b, "lakeapi_db_statement_timeouts_total", "counter",
-                  "Statements cancelled by DB_COMMAND_TIMEOUT (answered 504).",
-                  (double)st.statement_timeouts);
-    metrics_value(b, "lakeapi_db_queries_total", "counter", "Queries sent to the database.",
-                  (double)st.queries);
-    metrics_value(b, "lakeapi_db_batches_total", "counter",
-                  "Pipelined batches sent (queries that shared one round trip count once).",
-                  (double)st.batches);
+    web_metrics_value(b, "lakeapi_db_pool_size", "gauge", "Connections kept open (DB_POOL_SIZE).",
+                      src->pool_size);
+    web_metrics_value(b, "lakeapi_db_pool_max_overflow", "gauge",
+                      "Extra connections allowed under load (DB_MAX_OVERFLOW).", src->max_overflow);
+    web_metrics_value(b, "lakeapi_db_pool_waiting", "gauge", "Queries waiting for a connection.",
+                      st.waiting);
+    web_metrics_value(b, "lakeapi_db_pool_healthy", "gauge",
+                      "1 when a database connection works right now.", st.healthy ? 1 : 0);
+    web_metrics_value(b, "lakeapi_db_pool_acquire_timeouts_total", "counter",
+                      "Queries failed with 503 after waiting DB_POOL_TIMEOUT for a connection.",
+                      (double)st.acquire_timeouts);
+    web_metrics_value(b, "lakeapi_db_reconnects_total", "counter",
+                      "Reconnections after the database was lost.", (double)st.reconnects);
+    web_metrics_value(b, "lakeapi_db_connect_failures_total", "counter",
+                      "Failed connection attempts.", (double)st.connect_failures);
+    web_metrics_value(b, "lakeapi_db_statement_timeouts_total", "counter",
+                      "Statements cancelled by DB_COMMAND_TIMEOUT (answered 504).",
+                      (double)st.statement_timeouts);
+    web_metrics_value(b, "lakeapi_db_queries_total", "counter", "Queries sent to the database.",
+                      (double)st.queries);
+    web_metrics_value(b, "lakeapi_db_batches_total", "counter",
+                      "Pipelined batches sent (queries that shared one round trip count once).",
+                      (double)st.batches);
     /* Queries per Sync: how well the loop's queries share round trips (notes/perf.md). */
     metrics_head(b, "lakeapi_db_batch_queries", "histogram", "Queries per pipelined batch (Sync).");
     uint64_t cum = 0;
@@ -266,9 +261,9 @@ static void metrics_render_pool(const web_metrics_sources_t *src, buf_t *b)
                (unsigned long long)st.batches);
     buf_printf(b, "lakeapi_db_batch_queries_sum %llu\n", (unsigned long long)st.queries);
     buf_printf(b, "lakeapi_db_batch_queries_count %llu\n", (unsigned long long)st.batches);
-    metrics_value(b, "lakeapi_db_overflow_opens_total", "counter",
-                  "Connections opened beyond DB_POOL_SIZE (slow statements held connections).",
-                  (double)st.overflow_opens);
+    web_metrics_value(b, "lakeapi_db_overflow_opens_total", "counter",
+                      "Connections opened beyond DB_POOL_SIZE (slow statements held connections).",
+                      (double)st.overflow_opens);
 }
 
 static void metrics_render_credentials(const web_metrics_sources_t *src, buf_t *b)
@@ -298,10 +293,11 @@ static void metrics_render_credentials(const web_metrics_sources_t *src, buf_t *
         metrics_label_value(b, kind);
         buf_printf(b, "\"} %llu\n", (unsigned long long)v);
     }
-    metrics_value(b, "lakeapi_db_token_expiry_timestamp_seconds", "gauge",
-                  "When the cached database token expires (unix seconds; 0: none).", cs.expires_at);
-    metrics_value(b, "lakeapi_db_credentials_healthy", "gauge",
-                  "0 while the last token mint failed.", cs.healthy ? 1 : 0);
+    web_metrics_value(b, "lakeapi_db_token_expiry_timestamp_seconds", "gauge",
+                      "When the cached database token expires (unix seconds; 0: none).",
+                      cs.expires_at);
+    web_metrics_value(b, "lakeapi_db_credentials_healthy", "gauge",
+                      "0 while the last token mint failed.", cs.healthy ? 1 : 0);
 }
 
 /*
@@ -320,28 +316,28 @@ static void metrics_render_loop(const web_metrics_sources_t *src, buf_t *b)
         if (fscanf(f, "%llu %llu", &run_ns, &wait_ns) != 2) run_ns = wait_ns = 0;
         fclose(f);
     }
-    metrics_value(b, "lakeapi_loop_cpu_seconds_total", "counter",
-                  "Time the event loop thread ran on a CPU.", (double)run_ns / 1e9);
-    metrics_value(b, "lakeapi_loop_runqueue_wait_seconds_total", "counter",
-                  "Time the event loop thread was runnable but waiting for a CPU.",
-                  (double)wait_ns / 1e9);
+    web_metrics_value(b, "lakeapi_loop_cpu_seconds_total", "counter",
+                      "Time the event loop thread ran on a CPU.", (double)run_ns / 1e9);
+    web_metrics_value(b, "lakeapi_loop_runqueue_wait_seconds_total", "counter",
+                      "Time the event loop thread was runnable but waiting for a CPU.",
+                      (double)wait_ns / 1e9);
     struct rusage ru;
     memset(&ru, 0, sizeof ru);
     getrusage(RUSAGE_THREAD, &ru);
-    metrics_value(b, "lakeapi_loop_involuntary_switches_total", "counter",
-                  "Times the event loop thread was preempted.", (double)ru.ru_nivcsw);
+    web_metrics_value(b, "lakeapi_loop_involuntary_switches_total", "counter",
+                      "Times the event loop thread was preempted.", (double)ru.ru_nivcsw);
     log_async_stats_t ls;
     log_async_stats(&ls);
-    metrics_value(b, "lakeapi_log_lines_written_total", "counter",
-                  "Log lines written to stderr by the log writer thread.",
-                  (double)ls.lines_written);
-    metrics_value(b, "lakeapi_log_writes_total", "counter",
-                  "write(2) calls of the log writer thread.", (double)ls.writes);
-    metrics_value(b, "lakeapi_log_lines_dropped_total", "counter",
-                  "Log lines dropped because stderr was slower than the log (buffer full).",
-                  (double)ls.lines_dropped);
-    metrics_value(b, "lakeapi_log_buffered_bytes", "gauge",
-                  "Log bytes waiting for the writer thread.", (double)ls.buffered_bytes);
+    web_metrics_value(b, "lakeapi_log_lines_written_total", "counter",
+                      "Log lines written to stderr by the log writer thread.",
+                      (double)ls.lines_written);
+    web_metrics_value(b, "lakeapi_log_writes_total", "counter",
+                      "write(2) calls of the log writer thread.", (double)ls.writes);
+    web_metrics_value(b, "lakeapi_log_lines_dropped_total", "counter",
+                      "Log lines dropped because stderr was slower than the log (buffer full).",
+                      (double)ls.lines_dropped);
+    web_metrics_value(b, "lakeapi_log_buffered_bytes", "gauge",
+                      "Log bytes waiting for the writer thread.", (double)ls.buffered_bytes);
 }
 
 void web_metrics_set_sources(web_metrics_t *m, const web_metrics_sources_t *src)
@@ -363,11 +359,11 @@ void web_metrics_render(const web_metrics_t *m, buf_t *b)
     const web_metrics_sources_t *src = &m->src;
     metrics_render_requests(m, b);
     metrics_render_latency(m, b);
-    metrics_value(b, "lakeapi_http_requests_in_flight", "gauge",
-                  "Requests received and not answered yet (this scrape included).",
-                  src->server ? http_server_in_flight(src->server) : 0);
-    metrics_value(b, "lakeapi_http_connections", "gauge", "Open client connections.",
-                  src->server ? http_server_connections(src->server) : 0);
+    web_metrics_value(b, "lakeapi_http_requests_in_flight", "gauge",
+                      "Requests received and not answered yet (this scrape included).",
+                      src->server ? http_server_in_flight(src->server) : 0);
+    web_metrics_value(b, "lakeapi_http_connections", "gauge", "Open client connections.",
+                      src->server ? http_server_connections(src->server) : 0);
     metrics_render_pool(src, b);
     metrics_render_loop(src, b);
     metrics_render_credentials(src, b);
@@ -377,8 +373,8 @@ void web_metrics_render(const web_metrics_t *m, buf_t *b)
     buf_append_str(b, "lakeapi_build_info{version=\"");
     metrics_label_value(b, LAKEAPI_VERSION);
     buf_append_str(b, "\"} 1\n");
-    metrics_value(b, "lakeapi_uptime_seconds", "gauge", "Seconds since the server started.",
-                  (double)(uv_hrtime() - src->started_ns) / 1e9);
+    web_metrics_value(b, "lakeapi_uptime_seconds", "gauge", "Seconds since the server started.",
+                      (double)(uv_hrtime() - src->started_ns) / 1e9);
 }
 
 void web_metrics_set_gather(web_metrics_t *m, web_metrics_gather_fn fn, void *data)
