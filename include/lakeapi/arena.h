@@ -22,6 +22,8 @@ void *arena_alloc(arena_t *a, size_t size);
 void *arena_calloc(arena_t *a, size_t size);
 char *arena_strndup(arena_t *a, const char *s, size_t len);
 char *arena_strdup(arena_t *a, const char *s);
+/* The decimal digits of v (printf's "%lld" without printf's cost). */
+char *arena_i64(arena_t *a, long long v);
 char *arena_sprintf(arena_t *a, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 #endif

@@ -19,12 +19,25 @@
 
 #define DB_STMT_CACHE_DEFAULT 256
 
+/*
+ * Eight bytes per step (a multiply and a rotate-xor each): a Data API read's
+ * SQL is a few hundred bytes, and FNV-1a's byte at a time was a twentieth of
+ * the request. Equal texts hash equal; a collision only costs the strcmp.
+ */
 static uint64_t stmt_hash(const char *s)
 {
-    uint64_t h = 1469598103934665603ULL; /* FNV-1a */
-    for (; *s; s++)
-        h = (h ^ (unsigned char)*s) * 1099511628211ULL;
-    return h;
+    const uint64_t k = 0x9E3779B97F4A7C15ULL;
+    size_t n = strlen(s);
+    uint64_t h = n * k, w;
+    for (; n >= 8; n -= 8, s += 8) {
+        memcpy(&w, s, 8);
+        h = (h ^ w) * k;
+        h ^= h >> 29;
+    }
+    w = 0;
+    memcpy(&w, s, n);
+    h = (h ^ w) * k;
+    return h ^ (h >> 32);
 }
 
 static int stmt_new_slot(db_pool_t *p)

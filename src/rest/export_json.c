@@ -110,29 +110,72 @@ static rest_ej_kind_t ej_kind_of(Oid t)
     }
 }
 
-bool rest_ej_plan_init(rest_ej_plan_t *p, const PGresult *desc)
+static Oid ej_oid_of_typname(const char *typname);
+
+/* Room for n columns; the keys are added by ej_plan_add. */
+static void ej_plan_alloc(rest_ej_plan_t *p, int n)
 {
     memset(p, 0, sizeof *p);
-    int n = PQnfields(desc);
     p->kinds = calloc((size_t)(n ? n : 1), sizeof *p->kinds);
     p->key_end = calloc((size_t)(n ? n : 1), sizeof *p->key_end);
-    p->lens = calloc((size_t)(n ? n : 1), sizeof *p->lens);
-    if (!p->kinds || !p->key_end || !p->lens) abort();
+    if (!p->kinds || !p->key_end) abort();
     buf_init(&p->keys);
-    for (int j = 0; j < n; j++) {
-        p->kinds[j] = ej_kind_of(PQftype(desc, j));
-        if (p->kinds[j] == REST_EJ_UNSUPPORTED) {
-            rest_ej_plan_free(p);
-            return false;
-        }
-        const char *name = PQfname(desc, j);
-        buf_append_str(&p->keys, j ? ",\"" : "{\"");
-        json_escape_into(&p->keys, name, strlen(name));
-        buf_append(&p->keys, "\":", 2);
-        p->key_end[j] = p->keys.len;
+}
+
+/* Column j; false (and the plan freed) when its type needs PostgreSQL's own to_json. */
+static bool ej_plan_add(rest_ej_plan_t *p, int j, const char *name, Oid type)
+{
+    p->kinds[j] = ej_kind_of(type);
+    if (p->kinds[j] == REST_EJ_UNSUPPORTED) {
+        rest_ej_plan_free(p);
+        return false;
     }
+    buf_append_str(&p->keys, j ? ",\"" : "{\"");
+    json_escape_into(&p->keys, name, strlen(name));
+    buf_append(&p->keys, "\":", 2);
+    p->key_end[j] = p->keys.len;
+    p->n = j + 1;
+    return true;
+}
+
+bool rest_ej_plan_init(rest_ej_plan_t *p, const PGresult *desc)
+{
+    int n = PQnfields(desc);
+    ej_plan_alloc(p, n);
+    for (int j = 0; j < n; j++)
+        if (!ej_plan_add(p, j, PQfname(desc, j), PQftype(desc, j))) return false;
     p->n = n;
     p->ready = true;
+    return true;
+}
+
+bool rest_ej_plan_init_columns(rest_ej_plan_t *p, int n, const char *const *names,
+                               const char *const *typnames)
+{
+    ej_plan_alloc(p, n);
+    for (int j = 0; j < n; j++)
+        if (!ej_plan_add(p, j, names[j], ej_oid_of_typname(typnames[j]))) return false;
+    p->n = n;
+    p->ready = true;
+    return true;
+}
+
+/*
+ * Same column count, names and encodings. A name is compared with its key
+ * as written (`{"name":`), so a name that needed escaping never fits: the
+ * caller then builds a plan of its own, correct and only slower.
+ */
+bool rest_ej_plan_fits(const rest_ej_plan_t *p, const PGresult *res)
+{
+    if (!p->ready || PQnfields(res) != p->n) return false;
+    size_t start = 0;
+    for (int j = 0; j < p->n; j++) {
+        if (ej_kind_of(PQftype(res, j)) != p->kinds[j]) return false;
+        const char *name = PQfname(res, j);
+        size_t len = strlen(name), key = p->key_end[j] - start - 4; /* less `,"` and `":` */
+        if (len != key || memcmp(p->keys.data + start + 2, name, len) != 0) return false;
+        start = p->key_end[j];
+    }
     return true;
 }
 
@@ -140,7 +183,6 @@ void rest_ej_plan_free(rest_ej_plan_t *p)
 {
     free(p->kinds);
     free(p->key_end);
-    free(p->lens);
     buf_dispose(&p->keys);
     memset(p, 0, sizeof *p);
 }
@@ -318,12 +360,10 @@ static char *ej_value(char *w, rest_ej_kind_t kind, const char *v, size_t n, boo
 static void ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *out, char term,
                    bool one_line)
 {
-    int *lens = p->lens; /* scratch of the plan: one length lookup per value */
+    /* The plan is read-only (one is shared by every loop): lengths are looked up twice. */
     size_t need = p->keys.len + 4;
-    for (int j = 0; j < p->n; j++) {
-        lens[j] = PQgetlength(res, row, j);
-        need += 6 * (size_t)lens[j] + 8;
-    }
+    for (int j = 0; j < p->n; j++)
+        need += 6 * (size_t)PQgetlength(res, row, j) + 8;
     buf_reserve(out, need);
     char *w = out->data + out->len;
     if (p->n == 0) *w++ = '{';
@@ -334,7 +374,8 @@ static void ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t 
         if (PQgetisnull(res, row, j))
             w = ej_put(w, "null", 4);
         else
-            w = ej_value(w, p->kinds[j], PQgetvalue(res, row, j), (size_t)lens[j], one_line);
+            w = ej_value(w, p->kinds[j], PQgetvalue(res, row, j), (size_t)PQgetlength(res, row, j),
+                         one_line);
     }
     *w++ = '}';
     if (term) *w++ = term;
@@ -396,10 +437,15 @@ static const struct {
     {"jsonb", OID_JSONB},
 };
 
-bool rest_ej_typname_ok(const char *typname)
+/* 0 (no type) for a name not in the table. */
+static Oid ej_oid_of_typname(const char *typname)
 {
     for (size_t i = 0; i < sizeof ej_type_names / sizeof ej_type_names[0]; i++)
-        if (strcmp(ej_type_names[i].name, typname) == 0)
-            return ej_kind_of(ej_type_names[i].oid) != REST_EJ_UNSUPPORTED;
-    return false;
+        if (strcmp(ej_type_names[i].name, typname) == 0) return ej_type_names[i].oid;
+    return 0;
+}
+
+bool rest_ej_typname_ok(const char *typname)
+{
+    return ej_kind_of(ej_oid_of_typname(typname)) != REST_EJ_UNSUPPORTED;
 }

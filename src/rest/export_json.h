@@ -22,18 +22,28 @@ typedef enum {
     REST_EJ_TIMESTAMPTZ,
 } rest_ej_kind_t;
 
-/* How to encode each column of a result; owns its memory (rest_ej_plan_free). */
+/*
+ * How to encode each column of a result; owns its memory (rest_ej_plan_free).
+ * Read-only once made: one plan may be used by several threads at once.
+ */
 typedef struct rest_ej_plan {
     bool ready;
     int n;
     rest_ej_kind_t *kinds;
     buf_t keys;      /* `{"a":` `,"b":` ... back to back */
     size_t *key_end; /* end of column j's key in keys */
-    int *lens;       /* scratch: the current row's value lengths */
 } rest_ej_plan_t;
 
 /* false (and nothing to free) when a column's type needs PostgreSQL's own to_json. */
 bool rest_ej_plan_init(rest_ej_plan_t *p, const PGresult *desc);
+/*
+ * The same from catalog names and pg_type.typnames (a table's columns), made
+ * before any result exists; rest_ej_plan_fits says whether a result matches it.
+ */
+bool rest_ej_plan_init_columns(rest_ej_plan_t *p, int n, const char *const *names,
+                               const char *const *typnames);
+/* Does res have exactly the plan's columns (names, in order, and encodings)? */
+bool rest_ej_plan_fits(const rest_ej_plan_t *p, const PGresult *res);
 void rest_ej_plan_free(rest_ej_plan_t *p);
 /* Appends row's JSON object and a LF (NDJSON: CR/LF inside json values become blanks). */
 void rest_ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *out);

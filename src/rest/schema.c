@@ -5,6 +5,7 @@
  * row-by-row text parsing here.
  */
 #include "rest/schema.h"
+#include "rest/sql.h" /* rest_sql_ident for the star select */
 
 #include <jansson.h>
 #include <stdio.h>
@@ -112,6 +113,32 @@ static void sc_column(rest_column_t *c, json_t *o, int pos)
     c->default_expr = sc_str(o, "dx");
     c->description = sc_str(o, "ds");
     c->position = pos;
+    /* Decided once here: every plain read asks it of every column. */
+    c->encodable = !c->is_array && c->typname && rest_ej_typname_ok(c->typname);
+}
+
+/* Once per snapshot, what every read of all columns would otherwise build per request. */
+static void sc_rows_plan(rest_table_t *t)
+{
+    const char **names = xcalloc((size_t)t->ncols + 1, sizeof *names);
+    const char **typnames = xcalloc((size_t)t->ncols + 1, sizeof *typnames);
+    bool all = t->ncols > 0;
+    for (int i = 0; i < t->ncols; i++) {
+        names[i] = t->cols[i].name;
+        typnames[i] = t->cols[i].typname;
+        all = all && t->cols[i].encodable && names[i];
+    }
+    if (all) rest_ej_plan_init_columns(&t->rows_plan, t->ncols, names, typnames);
+    free(names);
+    free(typnames);
+    if (t->ncols == 0) return;
+    buf_t b;
+    buf_init(&b);
+    for (int i = 0; i < t->ncols; i++) {
+        buf_append_str(&b, i ? ", _t0." : "_t0.");
+        rest_sql_ident(&b, t->cols[i].name ? t->cols[i].name : "");
+    }
+    t->star_select = buf_steal(&b);
 }
 
 static int sc_table(rest_table_t *t, json_t *o, char *err, size_t errlen)
@@ -144,6 +171,7 @@ static int sc_table(rest_table_t *t, json_t *o, char *err, size_t errlen)
         }
         t->cols[t->pk[i]].in_pk = true;
     }
+    sc_rows_plan(t);
     return 0;
 }
 
@@ -272,6 +300,8 @@ static void sc_free_table(rest_table_t *t)
     free(t->name);
     free(t->qname);
     free(t->description);
+    rest_ej_plan_free(&t->rows_plan);
+    free(t->star_select);
 }
 
 void rest_snapshot_unref(rest_snapshot_t *s)

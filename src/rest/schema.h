@@ -19,6 +19,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "rest/export_json.h"
+
 typedef struct rest_table rest_table_t;
 
 typedef struct rest_column {
@@ -34,6 +36,7 @@ typedef struct rest_column {
     char *description;  /* col_description, or NULL */
     int position;       /* attnum order, from 0 */
     bool in_pk;
+    bool encodable; /* not an array, and a type rest/export_json writes (rest_ej_typname_ok) */
 } rest_column_t;
 
 /* A foreign key from `from` (child) to `to` (parent). */
@@ -56,6 +59,11 @@ struct rest_table {
     rest_fk_t **fks; /* every FK where this table is the child or the parent */
     int nfks;
     double est_rows; /* pg_class.reltuples (-1 unknown) */
+    /* The JSON encoding of every column in order (a plain `select=*` read), made
+       once per snapshot; not ready when a column needs PostgreSQL's to_json. */
+    rest_ej_plan_t rows_plan;
+    /* Every column as the top-level read selects it: `_t0."a", _t0."b"` (NULL without columns). */
+    char *star_select;
 };
 
 typedef struct rest_snapshot {

@@ -7,6 +7,7 @@
  * larger than a quarter block get a block of their own.
  */
 #include "lakeapi/arena.h"
+#include "lakeapi/buf.h" /* buf_i64_digits */
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -115,6 +116,14 @@ char *arena_strndup(arena_t *a, const char *s, size_t len)
 char *arena_strdup(arena_t *a, const char *s)
 {
     return arena_strndup(a, s, strlen(s));
+}
+
+char *arena_i64(arena_t *a, long long v)
+{
+    char digits[24];
+    size_t len;
+    const char *p = buf_i64_digits(digits, (int64_t)v, &len);
+    return arena_strndup(a, p, len);
 }
 
 char *arena_sprintf(arena_t *a, const char *fmt, ...)

@@ -251,6 +251,70 @@ static void assert_same_bytes(const buf_t *got, const buf_t *want)
     }
 }
 
+/*
+ * A plan made from catalog names and typnames (as the schema snapshot makes
+ * one per table) fits the result of the table's SELECT *, writes it byte for
+ * byte as the plan made from that result does, and fits nothing else.
+ */
+static void expect_plan_from_columns(PGconn *pg)
+{
+    PGresult *cols = PQexec(pg, "SELECT a.attname, t.typname FROM pg_attribute a "
+                                "JOIN pg_type t ON t.oid = a.atttypid "
+                                "WHERE a.attrelid = 'export_s'::regclass AND a.attnum > 0 "
+                                "AND NOT a.attisdropped ORDER BY a.attnum");
+    assert_int_equal(PQresultStatus(cols), PGRES_TUPLES_OK);
+    int n = PQntuples(cols);
+    assert_true(n > 2);
+    const char *names[64], *typnames[64];
+    assert_true(n <= 64);
+    for (int j = 0; j < n; j++) {
+        names[j] = PQgetvalue(cols, j, 0);
+        typnames[j] = PQgetvalue(cols, j, 1);
+    }
+    rest_ej_plan_t mine, theirs;
+    assert_true(rest_ej_plan_init_columns(&mine, n, names, typnames));
+    PGresult *all = PQexec(pg, "SELECT * FROM export_s ORDER BY id");
+    assert_int_equal(PQresultStatus(all), PGRES_TUPLES_OK);
+    assert_true(rest_ej_plan_fits(&mine, all));
+    assert_true(rest_ej_plan_init(&theirs, all));
+    buf_t a, b;
+    buf_init(&a);
+    buf_init(&b);
+    rest_ej_array(&mine, all, &a);
+    rest_ej_array(&theirs, all, &b);
+    assert_true(a.len > 2);
+    assert_same_bytes(&a, &b);
+    buf_dispose(&a);
+    buf_dispose(&b);
+    rest_ej_plan_free(&theirs);
+    /* another column order, a renamed column, one column fewer: no fit */
+    char order[256];
+    snprintf(order, sizeof order, "SELECT \"%s\", id FROM export_s LIMIT 0", names[1]);
+    buf_t renamed; /* every column, in order, the first under another name */
+    buf_init(&renamed);
+    buf_printf(&renamed, "SELECT \"%s\" AS renamed", names[0]);
+    for (int j = 1; j < n; j++)
+        buf_printf(&renamed, ", \"%s\"", names[j]);
+    buf_append_str(&renamed, " FROM export_s LIMIT 0");
+    const char *others[] = {order, renamed.data};
+    for (size_t k = 0; k < sizeof others / sizeof others[0]; k++) {
+        PGresult *r = PQexec(pg, others[k]);
+        assert_int_equal(PQresultStatus(r), PGRES_TUPLES_OK);
+        assert_false(rest_ej_plan_fits(&mine, r));
+        PQclear(r);
+    }
+    buf_dispose(&renamed);
+    PGresult *less = PQexec(pg, "SELECT id FROM export_s LIMIT 0");
+    assert_false(rest_ej_plan_fits(&mine, less));
+    PQclear(less);
+    /* a type PostgreSQL's to_json must write: no plan */
+    const char *arr_names[1] = {"k"}, *arr_types[1] = {"_int4"};
+    assert_false(rest_ej_plan_init_columns(&theirs, 1, arr_names, arr_types));
+    rest_ej_plan_free(&mine);
+    PQclear(all);
+    PQclear(cols);
+}
+
 static void test_types_byte_exact(void **state)
 {
     (void)state;
@@ -305,6 +369,7 @@ static void test_types_byte_exact(void **state)
     d = PQexec(pg, "SELECT * FROM export_t LIMIT 0");
     assert_false(rest_ej_plan_init(&plan, d));
     PQclear(d);
+    expect_plan_from_columns(pg);
     assert_true(rest_ej_is_number("-0.5e+10", 8));
     assert_false(rest_ej_is_number("01", 2));
     assert_false(rest_ej_is_number("NaN", 3));
