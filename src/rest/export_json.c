@@ -356,27 +356,41 @@ static char *ej_value(char *w, rest_ej_kind_t kind, const char *v, size_t n, boo
     }
 }
 
-/* One row's object, then `term` when it is not NUL; one_line: NDJSON's rule for json values. */
+/*
+ * One row's object, then `term` when it is not NUL; one_line: NDJSON's rule for json values.
+ * Columns go in chunks of EJ_CHUNK: their lengths are looked up once into a local array
+ * (the plan is read-only, shared by every loop) and bound the space reserved for the
+ * chunk. A NULL is an empty value, so only those ask PQgetisnull.
+ */
+#define EJ_CHUNK 32
 static void ej_row(const rest_ej_plan_t *p, const PGresult *res, int row, buf_t *out, char term,
                    bool one_line)
 {
-    /* The plan is read-only (one is shared by every loop): lengths are looked up twice. */
-    size_t need = p->keys.len + 4;
-    for (int j = 0; j < p->n; j++)
-        need += 6 * (size_t)PQgetlength(res, row, j) + 8;
-    buf_reserve(out, need);
-    char *w = out->data + out->len;
-    if (p->n == 0) *w++ = '{';
+    int lens[EJ_CHUNK];
     size_t prev = 0;
-    for (int j = 0; j < p->n; j++) {
-        w = ej_put(w, p->keys.data + prev, p->key_end[j] - prev);
-        prev = p->key_end[j];
-        if (PQgetisnull(res, row, j))
-            w = ej_put(w, "null", 4);
-        else
-            w = ej_value(w, p->kinds[j], PQgetvalue(res, row, j), (size_t)PQgetlength(res, row, j),
-                         one_line);
+    if (p->n == 0) buf_append_char(out, '{');
+    for (int c0 = 0; c0 < p->n; c0 += EJ_CHUNK) {
+        int c1 = p->n - c0 > EJ_CHUNK ? c0 + EJ_CHUNK : p->n;
+        size_t need = p->key_end[c1 - 1] - prev;
+        for (int j = c0; j < c1; j++) {
+            lens[j - c0] = PQgetlength(res, row, j);
+            need += 6 * (size_t)lens[j - c0] + 8;
+        }
+        buf_reserve(out, need);
+        char *w = out->data + out->len;
+        for (int j = c0; j < c1; j++) {
+            w = ej_put(w, p->keys.data + prev, p->key_end[j] - prev);
+            prev = p->key_end[j];
+            size_t len = (size_t)lens[j - c0];
+            if (len == 0 && PQgetisnull(res, row, j))
+                w = ej_put(w, "null", 4);
+            else
+                w = ej_value(w, p->kinds[j], PQgetvalue(res, row, j), len, one_line);
+        }
+        out->len = (size_t)(w - out->data);
     }
+    buf_reserve(out, 2);
+    char *w = out->data + out->len;
     *w++ = '}';
     if (term) *w++ = term;
     out->len = (size_t)(w - out->data);
