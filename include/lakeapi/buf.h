@@ -29,6 +29,8 @@ void buf_append_char(buf_t *b, char c);
 void buf_append_i64(buf_t *b, int64_t v);
 /* v in decimal at the end of out[24] (not NUL-terminated); returns where it starts. */
 char *buf_i64_digits(char out[24], int64_t v, size_t *len);
+/* v in decimal written at dst (room for 20 bytes, no NUL); returns the end. */
+char *buf_i64_put(char *dst, int64_t v);
 void buf_printf(buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void buf_vprintf(buf_t *b, const char *fmt, va_list ap);
 /* Hands the memory to the caller (who frees it with free()); b becomes empty. */

@@ -398,20 +398,12 @@ static char *http_put(char *p, const char *s, size_t n)
 
 #define HTTP_PUT_LIT(p, lit) http_put(p, lit, sizeof(lit) - 1)
 
-static char *http_put_u64(char *p, uint64_t v)
-{
-    char tmp[24];
-    size_t n;
-    const char *d = buf_i64_digits(tmp, (int64_t)v, &n);
-    return http_put(p, d, n);
-}
-
 /* Milliseconds with three decimals, without printf's floating-point path. */
 static char *http_put_ms(char *p, double ms)
 {
     if (!(ms >= 0) || ms > 1e12) ms = 0; /* NaN, negative or absurd */
     uint64_t us = (uint64_t)(ms * 1000.0 + 0.5);
-    p = http_put_u64(p, us / 1000);
+    p = buf_i64_put(p, (int64_t)(us / 1000));
     *p++ = '.';
     *p++ = (char)('0' + us / 100 % 10);
     *p++ = (char)('0' + us / 10 % 10);
@@ -455,9 +447,9 @@ static void http_access_log(http_exchange_t *ex, const http_exchange_info_t *inf
     p = HTTP_PUT_LIT(p, "\",\"path\":\"");
     p = http_put_json(b, p, info->path);
     p = HTTP_PUT_LIT(p, "\",\"status\":");
-    p = http_put_u64(p, (uint64_t)(info->status < 0 ? 0 : info->status));
+    p = buf_i64_put(p, info->status < 0 ? 0 : info->status);
     p = HTTP_PUT_LIT(p, ",\"bytes\":");
-    p = http_put_u64(p, (uint64_t)info->bytes);
+    p = buf_i64_put(p, (int64_t)info->bytes);
     p = HTTP_PUT_LIT(p, ",\"duration_ms\":");
     p = http_put_ms(p, info->duration_ms);
     p = HTTP_PUT_LIT(p, ",\"pool_wait_ms\":");

@@ -134,7 +134,6 @@ static bool ej_plan_add(rest_ej_plan_t *p, int j, const char *name, Oid type)
     json_escape_into(&p->keys, name, strlen(name));
     buf_append(&p->keys, "\":", 2);
     p->key_end[j] = p->keys.len;
-    p->n = j + 1;
     return true;
 }
 

@@ -279,13 +279,13 @@ int sq_select_list(sq_ctx_t *cx, const sq_node_t *n, const char *alias)
         int emitted = 0;
         for (int i = 0; i < (n->sel ? n->sel->nitems : 1); i++) {
             const rest_sel_item_t *it = n->sel ? &n->sel->items[i] : NULL;
-            if ((!it || it->kind == REST_SEL_STAR) && n->t->star_select && !strcmp(alias, "_t0")) {
-                buf_append_str(b, emitted ? ", " : ""); /* the snapshot's copy of the loop below */
-                buf_append_str(b, n->t->star_select);
-                emitted += n->t->ncols;
-                continue;
-            }
             if (!it || it->kind == REST_SEL_STAR) {
+                if (n->t->star_select && !strcmp(alias, "_t0")) {
+                    buf_append_str(b, emitted ? ", " : ""); /* the snapshot's copy of the loop */
+                    buf_append_str(b, n->t->star_select);
+                    emitted += n->t->ncols;
+                    continue;
+                }
                 for (int c = 0; c < n->t->ncols; c++) {
                     buf_append_str(b, emitted++ ? ", " : "");
                     rest_sql_column(cx->s, alias, &n->t->cols[c]);

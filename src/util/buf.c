@@ -82,6 +82,15 @@ char *buf_i64_digits(char out[24], int64_t v, size_t *len)
     return p;
 }
 
+char *buf_i64_put(char *dst, int64_t v)
+{
+    char tmp[24];
+    size_t n;
+    const char *p = buf_i64_digits(tmp, v, &n);
+    memcpy(dst, p, n);
+    return dst + n;
+}
+
 void buf_append_i64(buf_t *b, int64_t v)
 {
     char tmp[24];

@@ -155,8 +155,5 @@ int64_t web_result_int(const PGresult *res, int row, int col)
 /* Several per request (query parameters): digits by hand, printf costs ~800 instructions. */
 const char *web_i64_text(http_exchange_t *ex, int64_t v)
 {
-    char tmp[24];
-    size_t n;
-    const char *p = buf_i64_digits(tmp, v, &n);
-    return arena_strndup(http_exchange_arena(ex), p, n);
+    return arena_i64(http_exchange_arena(ex), (long long)v);
 }
